@@ -1,0 +1,45 @@
+import {Flags} from '@oclif/core'
+import {PlatformCommand, dbFlags, withDbFlags} from '../../src/cli/index.js'
+import {migrationsDir, style, table} from '../../src/core/index.js'
+import {migrationStatus, openDb} from '../../src/db/index.js'
+
+export default class DbStatus extends PlatformCommand {
+  static override summary = 'Show applied, pending and changed migrations'
+  static override description = 'Exits 1 when an applied migration file has changed since it was applied.'
+  static override examples = ['<%= config.bin %> db status', '<%= config.bin %> db status --json']
+  static override flags = {
+    dir: Flags.string({description: 'migrations directory (default: the platform\'s own)'}),
+    ...dbFlags,
+  }
+
+  async run() {
+    const {flags} = await this.parse(DbStatus)
+    const db = await openDb(withDbFlags(this.config_(), flags))
+    try {
+      const s = await migrationStatus(db, flags.dir ?? migrationsDir())
+      const changed = new Set(s.changed.map((c) => c.version))
+      const result = {
+        database: db.location,
+        applied: s.applied.map((a) => ({version: a.version, name: a.name, appliedAt: a.applied_at, changed: changed.has(a.version)})),
+        pending: s.pending.map((p) => p.file),
+        changed: s.changed.map((c) => c.file),
+        missing: s.missing.map((m) => `${m.version}_${m.name}.sql`),
+      }
+      if (!this.jsonEnabled()) {
+        const rows = [
+          ...s.applied.map((a) => [`${a.version}_${a.name}.sql`, changed.has(a.version) ? style.bad('changed') : style.ok('applied'), a.applied_at]),
+          ...s.pending.map((p) => [p.file, style.warn('pending'), '']),
+        ]
+        this.log(`database: ${db.location}`)
+        this.log(table(['migration', 'state', 'applied at'], rows))
+      }
+      if (s.changed.length) {
+        process.exitCode = 1
+        this.logToStderr(`${style.bad('changed since applied:')} ${result.changed.join(', ')} (put changes in a new migration: platform db new NAME)`)
+      }
+      return result
+    } finally {
+      await db.close()
+    }
+  }
+}

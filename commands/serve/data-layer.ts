@@ -1,0 +1,35 @@
+import {Flags} from '@oclif/core'
+import {PlatformCommand, dbFlags, withDbFlags} from '../../src/cli/index.js'
+import {closeOnSignal} from '../../src/core/index.js'
+
+export default class ServeDataLayer extends PlatformCommand {
+  static override summary = 'Run the L01 data layer in the foreground'
+  static override description = `Serves the L01 routes of the contract on PGlite (under .platform/data) or, with DATABASE_URL, on PostgreSQL.
+Pending migrations are applied at start under the migration lock. Logs one JSON line per request.
+SIGINT or SIGTERM drains in-flight requests, closes the database and releases its lock.`
+  static override examples = [
+    '<%= config.bin %> serve data-layer',
+    '<%= config.bin %> serve data-layer --port 9001 --host 0.0.0.0',
+    'DATABASE_URL=postgresql://app@localhost/platform <%= config.bin %> serve data-layer',
+  ]
+  static override enableJsonFlag = false
+  static override flags = {
+    port: Flags.integer({description: 'port to listen on (default 8001, or data_layer.port / L01_PORT)', min: 0, max: 65535}),
+    host: Flags.string({description: 'address to listen on (default 127.0.0.1)'}),
+    'log-level': Flags.option({options: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'] as const, default: 'info'})(),
+    ...dbFlags,
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(ServeDataLayer)
+    const base = withDbFlags(this.config_(), flags)
+    const config = {...base, dataLayer: {host: flags.host ?? base.dataLayer.host, port: flags.port ?? base.dataLayer.port}}
+    const {startDataLayer} = await import('../../src/embedded/index.js')
+    const service = await startDataLayer(config, {
+      logger: {level: flags['log-level']},
+      onMigrate: (file) => this.logToStderr(`applied migration ${file}`),
+    })
+    this.logToStderr(`L01 data layer listening on ${service.url} (database: ${service.db.location})`)
+    await closeOnSignal(service.close, (msg) => this.logToStderr(msg))
+  }
+}

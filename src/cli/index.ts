@@ -1,0 +1,1 @@
+export {PlatformCommand, dbFlags, withDbFlags} from './command.js'

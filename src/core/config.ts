@@ -1,0 +1,132 @@
+import {existsSync, readFileSync} from 'node:fs'
+import {join, resolve} from 'node:path'
+import {LineCounter, parseDocument, isMap, isScalar, type Node} from 'yaml'
+import {PlatformError} from './errors.js'
+
+export type Mode = 'embedded' | 'docker'
+
+export interface ServiceAddress {
+  host: string
+  port: number
+}
+
+export interface PlatformConfig {
+  /** The project root: where platform.yaml and .platform/ live. */
+  root: string
+  /** Where the platform keeps its state (PGlite data, keys, pidfiles, logs). */
+  stateDir: string
+  /** platform.yaml when there is one. */
+  file?: string
+  mode: Mode
+  databaseUrl?: string
+  dataDir: string
+  dataLayer: ServiceAddress
+  gateway: ServiceAddress & {upstreamTimeoutMs: number}
+  migrationLockTimeoutMs: number
+}
+
+export const CONFIG_FILE = 'platform.yaml'
+
+type Check = (v: unknown) => string | undefined
+const isPort: Check = (v) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535 ? undefined : 'must be a port number (1-65535)')
+const isText: Check = (v) => (typeof v === 'string' && v.length > 0 ? undefined : 'must be a non-empty string')
+const isPositiveInt: Check = (v) => (Number.isInteger(v) && (v as number) > 0 ? undefined : 'must be a positive whole number of milliseconds')
+const isMode: Check = (v) => (v === 'embedded' || v === 'docker' ? undefined : 'must be one of: embedded, docker')
+
+/** Every key platform.yaml may hold, dotted, with its check. Unknown keys are errors: they are usually typos. */
+const KEYS: Record<string, Check> = {
+  mode: isMode,
+  database_url: isText,
+  data_dir: isText,
+  'data_layer.host': isText,
+  'data_layer.port': isPort,
+  'gateway.host': isText,
+  'gateway.port': isPort,
+  'gateway.upstream_timeout_ms': isPositiveInt,
+  'migrations.lock_timeout_ms': isPositiveInt,
+}
+const SECTIONS = new Set(Object.keys(KEYS).filter((k) => k.includes('.')).map((k) => k.split('.')[0]!))
+
+function configError(file: string, lines: LineCounter, node: Node | null | undefined, key: string, message: string): PlatformError {
+  const line = node?.range ? lines.linePos(node.range[0]).line : undefined
+  return new PlatformError('CONFIG_INVALID', `${file}${line ? `:${line}` : ''}: ${key} ${message}`, {
+    suggestion: `fix ${key} in ${file}; the keys it may hold are: ${Object.keys(KEYS).join(', ')}`,
+  })
+}
+
+/** Reads platform.yaml into dotted keys, refusing bad YAML, unknown keys and wrong values with file and line. */
+export function readConfigFile(file: string): Record<string, unknown> {
+  const lines = new LineCounter()
+  const doc = parseDocument(readFileSync(file, 'utf8'), {lineCounter: lines, prettyErrors: false})
+  if (doc.errors.length) {
+    const e = doc.errors[0]!
+    const line = lines.linePos(e.pos[0]).line
+    throw new PlatformError('CONFIG_INVALID', `${file}:${line}: not valid YAML: ${e.message.split('\n')[0]}`, {suggestion: `fix the YAML syntax of ${file}`})
+  }
+  const out: Record<string, unknown> = {}
+  if (doc.contents == null) return out
+  if (!isMap(doc.contents)) throw configError(file, lines, doc.contents, 'the file', 'must be a mapping of keys to values')
+  const walk = (map: typeof doc.contents, prefix: string) => {
+    for (const pair of (map as {items: Array<{key: unknown; value: unknown}>}).items) {
+      const keyNode = pair.key as Node
+      const key = `${prefix}${isScalar(keyNode) ? String(keyNode.value) : '?'}`
+      const valueNode = pair.value as Node | null
+      if (!prefix && SECTIONS.has(key)) {
+        if (!isMap(valueNode)) throw configError(file, lines, keyNode, key, 'must be a mapping')
+        walk(valueNode as typeof doc.contents, `${key}.`)
+        continue
+      }
+      const check = KEYS[key]
+      if (!check) throw configError(file, lines, keyNode, key, 'is not a known key')
+      const value = isScalar(valueNode) ? valueNode.value : valueNode?.toJSON()
+      const problem = check(value)
+      if (problem) throw configError(file, lines, valueNode ?? keyNode, key, problem)
+      out[key] = value
+    }
+  }
+  walk(doc.contents, '')
+  return out
+}
+
+function envPort(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return undefined
+  const n = Number(raw)
+  if (isPort(n)) throw new PlatformError('CONFIG_INVALID', `${name}=${raw} must be a port number (1-65535)`)
+  return n
+}
+
+export interface LoadOptions {
+  cwd?: string
+  env?: NodeJS.ProcessEnv
+}
+
+/** Configuration from platform.yaml, then the environment over it; commands apply their flags over that. */
+export function loadConfig(opts: LoadOptions = {}): PlatformConfig {
+  const env = opts.env ?? process.env
+  const root = resolve(opts.cwd ?? process.cwd())
+  const path = join(root, CONFIG_FILE)
+  const file = existsSync(path) ? path : undefined
+  const y = file ? readConfigFile(file) : {}
+  const stateDir = resolve(root, env.PLATFORM_STATE_DIR || '.platform')
+  const get = <T>(key: string): T | undefined => y[key] as T | undefined
+  if (env.PLATFORM_MODE && isMode(env.PLATFORM_MODE)) throw new PlatformError('CONFIG_INVALID', `PLATFORM_MODE=${env.PLATFORM_MODE} must be one of: embedded, docker`)
+  return {
+    root,
+    stateDir,
+    file,
+    mode: (env.PLATFORM_MODE as Mode | undefined) ?? get<Mode>('mode') ?? 'embedded',
+    databaseUrl: env.DATABASE_URL || get<string>('database_url'),
+    dataDir: resolve(root, env.PLATFORM_DATA_DIR || get<string>('data_dir') || join(stateDir, 'data')),
+    dataLayer: {
+      host: env.L01_HOST || get<string>('data_layer.host') || '127.0.0.1',
+      port: envPort(env, 'L01_PORT') ?? get<number>('data_layer.port') ?? 8001,
+    },
+    gateway: {
+      host: env.L09_HOST || get<string>('gateway.host') || '127.0.0.1',
+      port: envPort(env, 'L09_PORT') ?? get<number>('gateway.port') ?? 8009,
+      upstreamTimeoutMs: get<number>('gateway.upstream_timeout_ms') ?? 5000,
+    },
+    migrationLockTimeoutMs: get<number>('migrations.lock_timeout_ms') ?? 30_000,
+  }
+}

@@ -1,0 +1,6 @@
+export * from './errors.js'
+export * from './config.js'
+export {style, table} from './output.js'
+export {packageRoot, packageVersion, migrationsDir} from './paths.js'
+export {readOrCreateKey, internalKey, internalKeyPath, generateKey} from './secrets.js'
+export {closeOnSignal} from './lifecycle.js'

@@ -1,0 +1,34 @@
+import {randomBytes} from 'node:crypto'
+import {chmodSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+import type {PlatformConfig} from './config.js'
+
+/** A random key: 32 bytes, base64url (43 characters). */
+export const generateKey = (): string => randomBytes(32).toString('base64url')
+
+/**
+ * The key stored at path, created (mode 0600) on first use. Created with O_EXCL so two
+ * processes starting at once agree on one key.
+ */
+export function readOrCreateKey(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim()
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  mkdirSync(dirname(path), {recursive: true, mode: 0o700})
+  try {
+    writeFileSync(path, `${generateKey()}\n`, {flag: 'wx', mode: 0o600})
+    chmodSync(path, 0o600)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+  }
+  return readFileSync(path, 'utf8').trim()
+}
+
+export const internalKeyPath = (config: PlatformConfig): string => join(config.stateDir, 'internal.key')
+
+/** The key L09 sends and L01 requires: L01_API_KEY, else the one kept under .platform/. */
+export function internalKey(config: PlatformConfig, env: NodeJS.ProcessEnv = process.env): string {
+  return env.L01_API_KEY || readOrCreateKey(internalKeyPath(config))
+}

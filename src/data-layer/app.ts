@@ -1,0 +1,96 @@
+import type {FastifyInstance, FastifyServerOptions} from 'fastify'
+import {PlatformError} from '../core/index.js'
+import {createServer} from '../server/index.js'
+import type {Db} from '../db/index.js'
+import {createMetrics} from '../observability/index.js'
+import {agents, goals, idParam, listQuery, plans, tasks, uuidParam, type Entity} from './entities.js'
+import {deleteRow, getRow, insertRow, listRows, updateRow} from './table.js'
+
+export interface DataLayerDeps {
+  db: Db
+  /** The internal key(s) L09 must send; empty disables auth (never in a served process). */
+  apiKeys: readonly string[]
+  version: string
+  logger?: FastifyServerOptions['logger']
+}
+
+type Params = Record<string, string>
+type ListParams = {limit: number; offset: number} & Record<string, unknown>
+
+interface Mount {
+  prefix: string
+  entity: Entity
+  keyParam: object
+  list: boolean
+  remove: boolean
+  what: string
+}
+
+const MOUNTS: Mount[] = [
+  {prefix: '/agents', entity: agents, keyParam: uuidParam, list: true, remove: true, what: 'agent'},
+  {prefix: '/goals', entity: goals, keyParam: idParam, list: true, remove: false, what: 'goal'},
+  // /plans/tasks is registered first: a static segment wins over /plans/:key.
+  {prefix: '/plans/tasks', entity: tasks, keyParam: idParam, list: true, remove: false, what: 'task'},
+  {prefix: '/plans', entity: plans, keyParam: idParam, list: true, remove: false, what: 'plan'},
+]
+
+const notFound = (what: string, key: string) => new PlatformError('NOT_FOUND', `no ${what} with id ${key}`)
+
+function mount(app: FastifyInstance, db: Db, m: Mount): void {
+  const {entity, what} = m
+  const spec = entity.spec
+  // The path parameter carries the key column's name, so route templates read /agents/:id, /goals/:goal_id.
+  const k = spec.key
+  const params = {type: 'object', properties: {[k]: m.keyParam}, required: [k]}
+  const updatable = Object.keys((entity.patchSchema as {properties: object}).properties)
+
+  app.post(`${m.prefix}/`, {schema: {body: entity.createSchema}}, async (req, reply) => {
+    const row = await insertRow(db, spec, entity.toInsert(req.body as Record<string, unknown>))
+    return reply.code(201).send(row)
+  })
+  if (m.list) {
+    app.get(`${m.prefix}/`, {schema: {querystring: listQuery(entity.filters)}}, async (req) => {
+      const {limit, offset, ...rest} = req.query as ListParams
+      const filters = Object.fromEntries(Object.keys(entity.filters).map((f) => [f, rest[f]]))
+      const page = await listRows(db, spec, {filters, limit, offset})
+      return {items: page.items, total: page.total, limit, offset}
+    })
+  }
+  app.get<{Params: Params}>(`${m.prefix}/:${k}`, {schema: {params}}, async (req) => {
+    return (await getRow(db, spec, req.params[k]!)) ?? Promise.reject(notFound(what, req.params[k]!))
+  })
+  app.patch<{Params: Params}>(`${m.prefix}/:${k}`, {schema: {params, body: entity.patchSchema}}, async (req) => {
+    const values = entity.toUpdate(req.body as Record<string, unknown>)
+    if (Object.keys(values).length === 0) {
+      throw new PlatformError('VALIDATION_FAILED', `the body names no field to update; expected any of: ${updatable.join(', ')}`, {
+        details: [{field: 'body', message: 'names no updatable field', allowed: updatable}],
+      })
+    }
+    return (await updateRow(db, spec, req.params[k]!, values)) ?? Promise.reject(notFound(what, req.params[k]!))
+  })
+  if (m.remove) {
+    app.delete<{Params: Params}>(`${m.prefix}/:${k}`, {schema: {params}}, async (req, reply) => {
+      if (!(await deleteRow(db, spec, req.params[k]!))) throw notFound(what, req.params[k]!)
+      return reply.code(204).send()
+    })
+  }
+}
+
+/** L01: the data layer over agents, goals, plans and tasks. Returned not listening. */
+export function buildDataLayer(deps: DataLayerDeps): FastifyInstance {
+  const app = createServer({
+    service: 'l01-data-layer',
+    version: deps.version,
+    logger: deps.logger,
+    metrics: createMetrics(),
+    apiKeys: deps.apiKeys,
+    ready: {
+      dependency: 'database',
+      check: async () => {
+        await deps.db.query('SELECT 1')
+      },
+    },
+  })
+  for (const m of MOUNTS) mount(app, deps.db, m)
+  return app
+}

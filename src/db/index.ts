@@ -1,0 +1,7 @@
+export type {Db, DbOptions, Queryable, QueryResult} from './types.js'
+export {openDb} from './open.js'
+export {MEMORY} from './pglite.js'
+export {describeUrl} from './pg.js'
+export {acquireLock} from './lockfile.js'
+export {listMigrations, migrate, migrationStatus, newMigration, resetDatabase, sha256} from './migrator.js'
+export type {Migration, MigrationStatus, MigrateResult, AppliedMigration} from './migrator.js'

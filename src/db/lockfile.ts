@@ -1,0 +1,66 @@
+import {openSync, writeSync, closeSync, readFileSync, unlinkSync, mkdirSync} from 'node:fs'
+import {dirname} from 'node:path'
+import {PlatformError} from '../core/index.js'
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+const held = new Set<string>()
+let exitHookInstalled = false
+
+/**
+ * Takes an exclusive lockfile holding this process's PID (O_EXCL create). A lock left
+ * by a dead process is taken over; one held by a live process, this one included, is an
+ * error naming its PID: two writers on one PGlite directory corrupt it.
+ * Returns the release function.
+ */
+export function acquireLock(path: string, what: string): () => void {
+  mkdirSync(dirname(path), {recursive: true})
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = openSync(path, 'wx', 0o600)
+      writeSync(fd, `${process.pid}\n`)
+      closeSync(fd)
+      held.add(path)
+      if (!exitHookInstalled) {
+        exitHookInstalled = true
+        process.once('exit', () => held.forEach((p) => safeUnlink(p)))
+      }
+      return () => {
+        if (held.delete(path)) safeUnlink(path)
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    }
+    const owner = Number.parseInt(readSafe(path), 10)
+    if (Number.isInteger(owner) && owner > 0 && alive(owner)) {
+      throw new PlatformError('DATABASE_LOCKED', `${what} is in use by process ${owner}${owner === process.pid ? ' (this process)' : ''}`, {
+        suggestion: `stop process ${owner} (for example with \`platform down\`), or point this command at another data directory`,
+      })
+    }
+    safeUnlink(path) // stale: its owner is gone
+  }
+  throw new PlatformError('DATABASE_LOCKED', `could not take the lock ${path}`)
+}
+
+function readSafe(path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return ''
+  }
+}
+
+function safeUnlink(path: string): void {
+  try {
+    unlinkSync(path)
+  } catch {
+    // already gone
+  }
+}

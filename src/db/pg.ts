@@ -1,0 +1,74 @@
+import type {Pool, PoolClient} from 'pg'
+import {isPlatformError} from '../core/index.js'
+import {translateDbError} from './errors.js'
+import {inTransaction} from './pglite.js'
+import type {Db, Queryable, QueryResult} from './types.js'
+
+function wrap(client: Pool | PoolClient): Queryable {
+  return {
+    async query<R>(sql: string, params: unknown[] = []): Promise<QueryResult<R>> {
+      try {
+        const r = await client.query(sql, params)
+        return {rows: r.rows as R[], rowCount: r.rowCount ?? r.rows.length}
+      } catch (err) {
+        throw translateDbError(err)
+      }
+    },
+    async exec(sql: string): Promise<void> {
+      try {
+        await client.query(sql)
+      } catch (err) {
+        throw translateDbError(err)
+      }
+    },
+  }
+}
+
+/** Describes a URL for people without its password. */
+export function describeUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    return `postgresql://${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`
+  } catch {
+    return 'postgresql (unparsable DATABASE_URL)'
+  }
+}
+
+export async function openPg(url: string, poolSize = 10): Promise<Db> {
+  const {default: pg} = await import('pg')
+  // Short connect timeout and a statement ceiling: a database that went away must
+  // surface as DATABASE_UNAVAILABLE, never as a request that hangs.
+  const pool = new pg.Pool({connectionString: url, max: poolSize, connectionTimeoutMillis: 3000, idleTimeoutMillis: 10_000, query_timeout: 30_000})
+  pool.on('error', () => {}) // an idle client lost its server; the next query reports it
+  const q = wrap(pool)
+
+  async function withClient<T>(fn: (conn: Queryable) => Promise<T>): Promise<T> {
+    let client: PoolClient
+    try {
+      client = await pool.connect()
+    } catch (err) {
+      throw translateDbError(err)
+    }
+    try {
+      const result = await fn(wrap(client))
+      client.release()
+      return result
+    } catch (err) {
+      // Keep the connection after a clean refusal (a rolled-back conflict, say); drop it
+      // when it may hold state behind or has lost its server.
+      const clean = isPlatformError(err) && err.code !== 'DATABASE_UNAVAILABLE' && err.code !== 'INTERNAL'
+      client.release(clean ? false : (err as Error))
+      throw err
+    }
+  }
+
+  return {
+    kind: 'pg',
+    location: describeUrl(url),
+    query: q.query,
+    exec: q.exec,
+    transaction: (fn) => withClient((conn) => inTransaction(conn, fn)),
+    session: withClient,
+    close: () => pool.end(),
+  }
+}

@@ -1,0 +1,77 @@
+import {mkdirSync} from 'node:fs'
+import {resolve} from 'node:path'
+import type {PGlite} from '@electric-sql/pglite'
+import {acquireLock} from './lockfile.js'
+import {translateDbError} from './errors.js'
+import {Mutex} from './mutex.js'
+import type {Db, Queryable, QueryResult} from './types.js'
+
+export const MEMORY = 'memory://'
+
+/**
+ * PGlite is one backend in this process: every query, transaction and session is
+ * serialised through one mutex, so a statement never lands inside another caller's
+ * transaction.
+ */
+export async function openPglite(dataDir: string): Promise<Db> {
+  const memory = dataDir === MEMORY
+  const dir = memory ? MEMORY : resolve(dataDir)
+  const release = memory ? () => {} : acquireLock(`${dir}.lock`, `the database ${dir}`)
+  let pg: PGlite
+  try {
+    if (!memory) mkdirSync(dir, {recursive: true})
+    const {PGlite} = await import('@electric-sql/pglite')
+    pg = memory ? new PGlite() : new PGlite(dir)
+    await pg.waitReady
+  } catch (err) {
+    release()
+    throw err
+  }
+
+  const raw: Queryable = {
+    async query<R>(sql: string, params: unknown[] = []): Promise<QueryResult<R>> {
+      try {
+        const r = await pg.query<R>(sql, params)
+        return {rows: r.rows, rowCount: r.affectedRows ?? r.rows.length}
+      } catch (err) {
+        throw translateDbError(err)
+      }
+    },
+    async exec(sql: string): Promise<void> {
+      try {
+        await pg.exec(sql)
+      } catch (err) {
+        throw translateDbError(err)
+      }
+    },
+  }
+  const mutex = new Mutex()
+
+  return {
+    kind: 'pglite',
+    location: memory ? 'memory' : dir,
+    query: (sql, params) => mutex.run(() => raw.query(sql, params)),
+    exec: (sql) => mutex.run(() => raw.exec(sql)),
+    transaction: (fn) => mutex.run(() => inTransaction(raw, fn)),
+    session: (fn) => mutex.run(() => fn(raw)),
+    async close() {
+      await mutex.run(async () => {
+        if (!pg.closed) await pg.close()
+      })
+      release()
+    },
+  }
+}
+
+/** BEGIN / COMMIT around fn on one connection, ROLLBACK when it throws. */
+export async function inTransaction<T>(conn: Queryable, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  await conn.query('BEGIN')
+  try {
+    const result = await fn(conn)
+    await conn.query('COMMIT')
+    return result
+  } catch (err) {
+    await conn.query('ROLLBACK').catch(() => {})
+    throw err
+  }
+}

@@ -1,0 +1,2 @@
+export {startDataLayer} from './data-layer.js'
+export type {RunningService, StartOptions} from './data-layer.js'

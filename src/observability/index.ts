@@ -1,0 +1,2 @@
+export {createMetrics, observeHttp} from './metrics.js'
+export type {MetricsRegistry} from './metrics.js'

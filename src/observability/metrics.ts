@@ -1,0 +1,54 @@
+import type {FastifyInstance} from 'fastify'
+import {Counter, Histogram, Registry, collectDefaultMetrics} from 'prom-client'
+
+let processRegistry: Registry | undefined
+
+/** Process metrics are per process, not per server: collected once, merged into every scrape. */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry()
+    collectDefaultMetrics({register: processRegistry})
+  }
+  return processRegistry
+}
+
+export interface MetricsRegistry {
+  readonly registry: Registry
+  readonly requests: Counter<'method' | 'route' | 'status'>
+  readonly duration: Histogram<'method' | 'route' | 'status'>
+  readonly contentType: string
+  render(): Promise<string>
+}
+
+/** One registry per server, so two servers in one process keep their own counts. */
+export function createMetrics(): MetricsRegistry {
+  const registry = new Registry()
+  const labelNames = ['method', 'route', 'status'] as const
+  const requests = new Counter({name: 'http_requests_total', help: 'HTTP requests by method, route template and status', labelNames, registers: [registry]})
+  const duration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by method, route template and status',
+    labelNames,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  })
+  return {
+    registry,
+    requests,
+    duration,
+    contentType: registry.contentType,
+    render: () => Registry.merge([registry, processMetrics()]).metrics(),
+  }
+}
+
+/** Counts and times every response under its route template, and logs one line for it. */
+export function observeHttp(app: FastifyInstance, metrics: MetricsRegistry): void {
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched'
+    const labels = {method: req.method, route, status: String(reply.statusCode)}
+    const seconds = reply.elapsedTime / 1000
+    metrics.requests.inc(labels)
+    metrics.duration.observe(labels, seconds)
+    req.log.info({method: req.method, route, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10}, 'request')
+  })
+}

@@ -1,0 +1,181 @@
+import {createHash, randomUUID, timingSafeEqual} from 'node:crypto'
+import Fastify, {LogController, type FastifyError, type FastifyInstance, type FastifyRequest, type FastifyServerOptions} from 'fastify'
+import {Ajv, type ErrorObject} from 'ajv'
+import addFormatsModule from 'ajv-formats'
+import {PlatformError, type ErrorDetail} from '../core/index.js'
+import {observeHttp, type MetricsRegistry} from '../observability/index.js'
+
+/** Bodies over this are refused with 413 before they are parsed. */
+export const BODY_LIMIT = 1024 * 1024
+
+export interface ReadyCheck {
+  /** The dependency checked, named in the 503 body. */
+  dependency: string
+  check: () => Promise<void>
+}
+
+export interface ServerOptions {
+  service: string
+  version: string
+  /** Pino options for the one-line-per-request log; false for none (tests). */
+  logger?: FastifyServerOptions['logger']
+  metrics: MetricsRegistry
+  ready: ReadyCheck
+  /** Keys accepted on every route but health and metrics; empty means no auth. */
+  apiKeys: readonly string[]
+}
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv
+const REQUEST_ID = /^[\w.:\-]{1,128}$/
+
+/**
+ * The request parts' validators: bodies are never coerced (a string "5" is not a
+ * number), while query strings and path params are, since they arrive as text.
+ */
+function validators() {
+  const make = (coerceTypes: boolean) => addFormats(new Ajv({coerceTypes, useDefaults: true, allErrors: true, removeAdditional: false, strict: false}))
+  return {strict: make(false), coercing: make(true)}
+}
+
+export function formatValidation(errors: ErrorObject[], part: string): PlatformError {
+  const details: ErrorDetail[] = errors.map((e) => {
+    const path = e.instancePath.replace(/^\//, '').replaceAll('/', '.')
+    if (e.keyword === 'required') {
+      const field = path ? `${path}.${e.params.missingProperty}` : String(e.params.missingProperty)
+      return {field, message: 'is required'}
+    }
+    const field = path || part
+    if (e.keyword === 'enum') {
+      const allowed = (e.params.allowedValues as unknown[]).map(String)
+      return {field, message: `must be one of: ${allowed.join(', ')}`, allowed}
+    }
+    if (e.keyword === 'format') return {field, message: e.params.format === 'uuid' ? 'must be a UUID' : `must be a ${e.params.format}`}
+    return {field, message: e.message ?? 'is invalid'}
+  })
+  const first = details[0]!
+  return new PlatformError('VALIDATION_FAILED', `${first.field} ${first.message}`, {details})
+}
+
+/** The path of the first string (or key) holding a NUL byte, which PostgreSQL cannot store. */
+export function findNul(value: unknown, path = ''): string | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? path || 'body' : undefined
+  if (value === null || typeof value !== 'object') return undefined
+  for (const [k, v] of Object.entries(value)) {
+    const p = path ? `${path}.${k}` : k
+    if (k.includes('\u0000')) return p
+    const hit = findNul(v, p)
+    if (hit) return hit
+  }
+  return undefined
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest()
+
+/** Constant-time membership test: every configured key is compared, whatever matches. */
+export function keyMatches(given: string, keys: readonly string[]): boolean {
+  const g = digest(given)
+  let ok = false
+  for (const k of keys) ok = timingSafeEqual(g, digest(k)) || ok
+  return ok
+}
+
+export function presentedKey(req: FastifyRequest): string | undefined {
+  const header = req.headers['x-api-key']
+  if (typeof header === 'string' && header) return header
+  const auth = req.headers.authorization
+  const m = typeof auth === 'string' ? /^Bearer\s+(.+)$/i.exec(auth) : null
+  return m?.[1]
+}
+
+function toPlatformError(err: FastifyError & {validation?: ErrorObject[]; validationContext?: string}): PlatformError {
+  if (err instanceof PlatformError) return err
+  if (err.validation) return formatValidation(err.validation, err.validationContext ?? 'request')
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new PlatformError('PAYLOAD_TOO_LARGE', `request body is over ${BODY_LIMIT} bytes`)
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new PlatformError('UNSUPPORTED_MEDIA_TYPE', 'content-type must be application/json', {details: [{field: 'content-type', message: 'must be application/json'}]})
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new PlatformError('VALIDATION_FAILED', 'body must be a JSON object', {details: [{field: 'body', message: 'is empty'}]})
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new PlatformError('VALIDATION_FAILED', 'body is not valid JSON', {details: [{field: 'body', message: 'malformed JSON'}]})
+  }
+  if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON/.test(err.message))) {
+    return new PlatformError('VALIDATION_FAILED', 'body is not valid JSON', {details: [{field: 'body', message: 'malformed JSON'}]})
+  }
+  if (err.statusCode === 413) return new PlatformError('PAYLOAD_TOO_LARGE', `request body is over ${BODY_LIMIT} bytes`)
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+    return new PlatformError('VALIDATION_FAILED', err.message)
+  }
+  return new PlatformError('INTERNAL', 'internal error', {cause: err})
+}
+
+const OPEN_ROUTES = /^\/(health(\/|$)|metrics$)/
+
+/**
+ * A Fastify instance with what both services share: request ids, the one error shape,
+ * strict body validation, the NUL guard, the 1 MiB limit, key auth, metrics and health.
+ * Routes are added by the caller; nothing listens until the caller says so.
+ */
+export function createServer(opts: ServerOptions): FastifyInstance {
+  const {strict, coercing} = validators()
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    // Fastify's two lines per request are replaced by one of ours (observeHttp).
+    logController: new LogController({disableRequestLogging: true}),
+    bodyLimit: BODY_LIMIT,
+    routerOptions: {ignoreTrailingSlash: true},
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id']
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+    },
+  })
+  // Only JSON is accepted: drop Fastify's text/plain parser so other types get 415.
+  app.removeContentTypeParser('text/plain')
+  app.setValidatorCompiler(({schema, httpPart}) => (httpPart === 'body' ? strict : coercing).compile(schema))
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id)
+    if (opts.apiKeys.length === 0 || OPEN_ROUTES.test(req.routeOptions.url ?? '')) return
+    const key = presentedKey(req)
+    if (!key || !keyMatches(key, opts.apiKeys)) {
+      throw new PlatformError('UNAUTHORIZED', key ? 'the API key is not valid' : 'an API key is required (X-API-Key or Authorization: Bearer)')
+    }
+  })
+  app.addHook('preValidation', async (req) => {
+    const field = findNul(req.body)
+    if (field) throw new PlatformError('VALIDATION_FAILED', `${field} contains a NUL byte`, {details: [{field, message: 'must not contain NUL (\\u0000)'}]})
+  })
+  observeHttp(app, opts.metrics)
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const e = toPlatformError(err)
+    if (e.code === 'INTERNAL') req.log.error({err}, 'unhandled error')
+    reply.code(e.status).type('application/json').send(e.toBody())
+  })
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({error: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}`})
+  })
+
+  app.get('/health/live', async () => ({status: 'ok'}))
+  app.get('/health', async () => ({service: opts.service, version: opts.version, status: 'ok'}))
+  app.get('/health/ready', async (_req, reply) => {
+    try {
+      await opts.ready.check()
+      return {status: 'ready', dependencies: {[opts.ready.dependency]: 'ok'}}
+    } catch (err) {
+      const code = err instanceof PlatformError && err.status === 503 ? err.code : 'UPSTREAM_UNAVAILABLE'
+      return reply.code(503).send({
+        error: code,
+        message: `${opts.ready.dependency} is not ready: ${(err as Error).message}`,
+        details: [{field: opts.ready.dependency, message: (err as Error).message}],
+      })
+    }
+  })
+  app.get('/metrics', async (_req, reply) => {
+    reply.type(opts.metrics.contentType)
+    return opts.metrics.render()
+  })
+  return app
+}

@@ -1,0 +1,24 @@
+import type {FastifyInstance} from 'fastify'
+import {PlatformError} from '../core/index.js'
+
+/** Starts listening; a port already taken becomes PORT_IN_USE naming the port. Returns the base URL. */
+export async function listen(app: FastifyInstance, addr: {host: string; port: number}, what: string): Promise<string> {
+  try {
+    await app.listen({host: addr.host, port: addr.port})
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EADDRINUSE') {
+      throw new PlatformError('PORT_IN_USE', `${what} cannot listen on ${addr.host}:${addr.port}: the port is in use`, {
+        suggestion: `find what holds it with \`ss -ltnp 'sport = :${addr.port}'\`, stop it, or choose another port`,
+      })
+    }
+    if (code === 'EADDRNOTAVAIL' || code === 'EACCES') {
+      throw new PlatformError('PORT_IN_USE', `${what} cannot listen on ${addr.host}:${addr.port} (${code})`, {suggestion: 'choose another host or port'})
+    }
+    throw err
+  }
+  const a = app.server.address()
+  const port = typeof a === 'object' && a ? a.port : addr.port
+  const host = addr.host.includes(':') ? `[${addr.host}]` : addr.host
+  return `http://${host}:${port}`
+}
