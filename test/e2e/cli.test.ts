@@ -1,0 +1,84 @@
+import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {runCli} from '../support/cli.js'
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'platform-cli-'))
+
+describe('the platform CLI (built bin/run.js)', () => {
+  it('--help lists every topic with a summary', async () => {
+    const r = await runCli(['--help'])
+    expect(r.code).toBe(0)
+    for (const topic of ['db', 'serve']) expect(r.stdout).toMatch(new RegExp(`^\\s+${topic}\\s+\\S.+$`, 'm'))
+  })
+
+  it('every command has a summary and examples', async () => {
+    const manifest = JSON.parse(readFileSync(new URL('../../oclif.manifest.json', import.meta.url), 'utf8')) as {commands: Record<string, {summary?: string; examples?: string[]}>}
+    const ids = Object.keys(manifest.commands)
+    expect(ids).toEqual(expect.arrayContaining(['db:migrate', 'db:status', 'db:new', 'db:reset', 'serve:data-layer']))
+    for (const id of ids) {
+      expect(manifest.commands[id]!.summary, id).toBeTruthy()
+      expect(manifest.commands[id]!.examples?.length, id).toBeGreaterThan(0)
+    }
+  })
+
+  it.each([['--help'], ['--version'], ['db', '--help']])('%s loads no server, database or Docker code', async (...args) => {
+    const trace = join(tmp(), 'imports.txt')
+    writeFileSync(trace, '')
+    const r = await runCli(args, {nodeArgs: ['--import', new URL('../support/trace-imports.mjs', import.meta.url).pathname], env: {TRACE_IMPORTS: trace}})
+    expect(r.code).toBe(0)
+    const loaded = readFileSync(trace, 'utf8')
+    expect(loaded).toContain('@oclif/core') // the trace works
+    expect(loaded).not.toMatch(/node_modules\/(fastify|@electric-sql\/pglite|pg|dockerode)\//)
+  })
+
+  it('db migrate, status --json, reset: a whole cycle on PGlite', async () => {
+    const cwd = tmp()
+    const before = await runCli(['db', 'status', '--json'], {cwd})
+    expect(before.code).toBe(0)
+    const s0 = JSON.parse(before.stdout)
+    expect(s0.applied).toEqual([])
+    expect(s0.pending.length).toBeGreaterThanOrEqual(2)
+
+    const dry = await runCli(['db', 'migrate', '--dry-run', '--json'], {cwd})
+    expect(JSON.parse(dry.stdout)).toMatchObject({dryRun: true, applied: [], pending: s0.pending})
+
+    const m = await runCli(['db', 'migrate', '--json'], {cwd})
+    expect(m.code).toBe(0)
+    expect(JSON.parse(m.stdout).applied).toEqual(s0.pending)
+
+    const after = JSON.parse((await runCli(['db', 'status', '--json'], {cwd})).stdout)
+    expect(after.pending).toEqual([])
+    expect(after.applied.map((a: {version: string}) => a.version)).toEqual(s0.pending.map((f: string) => f.slice(0, 4)))
+
+    const refused = await runCli(['db', 'reset'], {cwd})
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('--force')
+    const reset = await runCli(['db', 'reset', '--force', '--json'], {cwd})
+    expect(reset.code).toBe(0)
+    expect(JSON.parse(reset.stdout).applied).toEqual(s0.pending)
+  }, 120_000)
+
+  it('a bad platform.yaml is reported with file, line and key, exit 2', async () => {
+    const cwd = tmp()
+    writeFileSync(join(cwd, 'platform.yaml'), 'mode: embedded\ndata_layer:\n  port: lots\n')
+    const r = await runCli(['db', 'status'], {cwd})
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('platform.yaml:3: data_layer.port must be a port number')
+    writeFileSync(join(cwd, 'platform.yaml'), 'mode: embeded\n')
+    expect((await runCli(['db', 'status', '--json'], {cwd})).stdout).toContain('"error": "CONFIG_INVALID"')
+  })
+
+  it('an unreachable PostgreSQL is a clear error with exit 3, not a stack trace', async () => {
+    const r = await runCli(['db', 'status'], {cwd: tmp(), env: {DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/none'}})
+    expect(r.code).toBe(3)
+    expect(r.stderr).toContain('the database is unavailable')
+    expect(r.stderr).not.toMatch(/\n\s+at /)
+  })
+
+  it('usage errors exit 2', async () => {
+    const r = await runCli(['db', 'migrate', '--no-such-flag'])
+    expect(r.code).toBe(2)
+  })
+})

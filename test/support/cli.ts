@@ -1,0 +1,51 @@
+/** Runs the built CLI (bin/run.js) as a subprocess, like a user. */
+import {execFile, spawn, type ChildProcess} from 'node:child_process'
+import {join} from 'node:path'
+import {packageRoot} from '../../src/core/index.js'
+
+export const BIN = join(packageRoot(), 'bin', 'run.js')
+
+export interface CliResult {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+export function runCli(args: string[], opts: {cwd?: string; env?: NodeJS.ProcessEnv; nodeArgs?: string[]; timeoutMs?: number} = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [...(opts.nodeArgs ?? []), BIN, ...args],
+      {cwd: opts.cwd, env: {...process.env, NO_COLOR: '1', ...opts.env}, timeout: opts.timeoutMs ?? 60_000},
+      (err, stdout, stderr) => resolve({code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr}),
+    )
+  })
+}
+
+export function spawnCli(args: string[], opts: {cwd?: string; env?: NodeJS.ProcessEnv} = {}): ChildProcess & {output: () => string} {
+  const child = spawn(process.execPath, [BIN, ...args], {cwd: opts.cwd, env: {...process.env, NO_COLOR: '1', ...opts.env}, stdio: ['ignore', 'pipe', 'pipe']})
+  let out = ''
+  child.stdout!.on('data', (d) => (out += d))
+  child.stderr!.on('data', (d) => (out += d))
+  return Object.assign(child, {output: () => out})
+}
+
+export const exited = (child: ChildProcess): Promise<number | null> =>
+  child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once('exit', (code) => resolve(code)))
+
+/** Polls url until it answers 200, or throws after timeoutMs. */
+export async function waitForOk(url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let last = ''
+  while (Date.now() < deadline) {
+    try {
+      const r = await fetch(url)
+      if (r.ok) return
+      last = `${r.status}`
+    } catch (err) {
+      last = (err as Error).message
+    }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`${url} not ready after ${timeoutMs} ms (${last})`)
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs what the tiers need (as root, from Debian),
+# builds the CLI, then runs every tier. The PostgreSQL cluster is started and stopped by the
+# tests themselves (test/support/global-setup.ts).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+have_pg() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; }
+apt_install() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "missing Debian packages: $* (run as root to install them, or install them yourself)" >&2
+    return 0
+  fi
+  echo "installing $* from Debian" >&2
+  [ -n "${APT_UPDATED:-}" ] || { apt-get update -qq; APT_UPDATED=1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+have_pg || apt_install postgresql-15 || apt_install postgresql
+
+[ -x node_modules/.bin/vitest ] || npm ci --no-audit --no-fund
+npm run build
+npx vitest run "$@"
