@@ -1,5 +1,5 @@
 import {Flags} from '@oclif/core'
-import {PlatformCommand, dbFlags, withDbFlags} from '../../src/cli/index.js'
+import {PlatformCommand, dbFlags, logLevelFlag, withDbFlags} from '../../src/cli/index.js'
 import {closeOnSignal} from '../../src/core/index.js'
 
 export default class ServeDataLayer extends PlatformCommand {
@@ -16,7 +16,7 @@ SIGINT or SIGTERM drains in-flight requests, closes the database and releases it
   static override flags = {
     port: Flags.integer({description: 'port to listen on (default 8001, or data_layer.port / L01_PORT)', min: 0, max: 65535}),
     host: Flags.string({description: 'address to listen on (default 127.0.0.1)'}),
-    'log-level': Flags.option({options: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'] as const, default: 'info'})(),
+    'log-level': logLevelFlag(),
     ...dbFlags,
   }
 
@@ -29,7 +29,7 @@ SIGINT or SIGTERM drains in-flight requests, closes the database and releases it
       logger: {level: flags['log-level']},
       onMigrate: (file) => this.logToStderr(`applied migration ${file}`),
     })
-    this.logToStderr(`L01 data layer listening on ${service.url} (database: ${service.db.location})`)
+    this.logToStderr(`L01 data layer listening on ${service.url} (database: ${service.backend})`)
     await closeOnSignal(service.close, (msg) => this.logToStderr(msg))
   }
 }

@@ -39,3 +39,9 @@ export function withDbFlags(config: PlatformConfig, flags: {'database-url'?: str
     dataDir: flags['data-dir'] ?? config.dataDir,
   }
 }
+
+export const logLevelFlag = Flags.option({
+  description: 'server log level (JSON lines on stdout)',
+  options: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'] as const,
+  default: 'info',
+})

@@ -1,1 +1,2 @@
-export {PlatformCommand, dbFlags, withDbFlags} from './command.js'
+export {PlatformCommand, dbFlags, withDbFlags, logLevelFlag} from './command.js'
+export {renderStatus} from './summary.js'

@@ -21,7 +21,8 @@ export interface PlatformConfig {
   databaseUrl?: string
   dataDir: string
   dataLayer: ServiceAddress
-  gateway: ServiceAddress & {upstreamTimeoutMs: number}
+  /** l01Url: where the gateway finds L01 (default: the data layer's address). */
+  gateway: ServiceAddress & {upstreamTimeoutMs: number; l01Url: string}
   migrationLockTimeoutMs: number
 }
 
@@ -43,6 +44,7 @@ const KEYS: Record<string, Check> = {
   'gateway.host': isText,
   'gateway.port': isPort,
   'gateway.upstream_timeout_ms': isPositiveInt,
+  'gateway.l01_url': isText,
   'migrations.lock_timeout_ms': isPositiveInt,
 }
 const SECTIONS = new Set(Object.keys(KEYS).filter((k) => k.includes('.')).map((k) => k.split('.')[0]!))
@@ -96,6 +98,20 @@ function envPort(env: NodeJS.ProcessEnv, name: string): number | undefined {
   return n
 }
 
+function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return undefined
+  const n = Number(raw)
+  if (isPositiveInt(n)) throw new PlatformError('CONFIG_INVALID', `${name}=${raw} must be a positive whole number`)
+  return n
+}
+
+/** The URL a client on this machine uses for a service address (a wildcard host means loopback). */
+export function urlOf(addr: ServiceAddress): string {
+  const host = addr.host === '0.0.0.0' || addr.host === '::' ? '127.0.0.1' : addr.host
+  return `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`
+}
+
 export interface LoadOptions {
   cwd?: string
   env?: NodeJS.ProcessEnv
@@ -111,6 +127,10 @@ export function loadConfig(opts: LoadOptions = {}): PlatformConfig {
   const stateDir = resolve(root, env.PLATFORM_STATE_DIR || '.platform')
   const get = <T>(key: string): T | undefined => y[key] as T | undefined
   if (env.PLATFORM_MODE && isMode(env.PLATFORM_MODE)) throw new PlatformError('CONFIG_INVALID', `PLATFORM_MODE=${env.PLATFORM_MODE} must be one of: embedded, docker`)
+  const dataLayer = {
+    host: env.L01_HOST || get<string>('data_layer.host') || '127.0.0.1',
+    port: envPort(env, 'L01_PORT') ?? get<number>('data_layer.port') ?? 8001,
+  }
   return {
     root,
     stateDir,
@@ -118,14 +138,12 @@ export function loadConfig(opts: LoadOptions = {}): PlatformConfig {
     mode: (env.PLATFORM_MODE as Mode | undefined) ?? get<Mode>('mode') ?? 'embedded',
     databaseUrl: env.DATABASE_URL || get<string>('database_url'),
     dataDir: resolve(root, env.PLATFORM_DATA_DIR || get<string>('data_dir') || join(stateDir, 'data')),
-    dataLayer: {
-      host: env.L01_HOST || get<string>('data_layer.host') || '127.0.0.1',
-      port: envPort(env, 'L01_PORT') ?? get<number>('data_layer.port') ?? 8001,
-    },
+    dataLayer,
     gateway: {
       host: env.L09_HOST || get<string>('gateway.host') || '127.0.0.1',
       port: envPort(env, 'L09_PORT') ?? get<number>('gateway.port') ?? 8009,
-      upstreamTimeoutMs: get<number>('gateway.upstream_timeout_ms') ?? 5000,
+      upstreamTimeoutMs: envInt(env, 'L09_UPSTREAM_TIMEOUT_MS') ?? get<number>('gateway.upstream_timeout_ms') ?? 5000,
+      l01Url: env.L01_URL || get<string>('gateway.l01_url') || urlOf(dataLayer),
     },
     migrationLockTimeoutMs: get<number>('migrations.lock_timeout_ms') ?? 30_000,
   }

@@ -18,6 +18,7 @@ export const CATALOGUE = {
   USAGE: {status: 400, exit: 2},
   DATABASE_LOCKED: {status: 503, exit: 3},
   PORT_IN_USE: {status: 503, exit: 3},
+  ENVIRONMENT_UNAVAILABLE: {status: 503, exit: 3},
   MIGRATION_LOCK_TIMEOUT: {status: 503, exit: 3},
   MIGRATION_CHANGED: {status: 500, exit: 1},
   MIGRATION_FAILED: {status: 500, exit: 1},

@@ -32,3 +32,11 @@ export const internalKeyPath = (config: PlatformConfig): string => join(config.s
 export function internalKey(config: PlatformConfig, env: NodeJS.ProcessEnv = process.env): string {
   return env.L01_API_KEY || readOrCreateKey(internalKeyPath(config))
 }
+
+export const apiKeyPath = (config: PlatformConfig): string => join(config.stateDir, 'api.key')
+
+/** The keys L09 accepts: PLATFORM_API_KEYS (comma-separated), else the one kept under .platform/. */
+export function gatewayKeys(config: PlatformConfig, env: NodeJS.ProcessEnv = process.env): string[] {
+  const configured = (env.PLATFORM_API_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean)
+  return configured.length ? configured : [readOrCreateKey(apiKeyPath(config))]
+}

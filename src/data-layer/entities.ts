@@ -29,7 +29,8 @@ export const listQuery = (filters: Record<string, object>) => ({
   type: 'object',
   properties: {
     limit: {type: 'integer', minimum: 1, maximum: 1000, default: 100},
-    offset: {type: 'integer', minimum: 0, default: 0},
+    // Past 2^53 a number is no longer exact, and PostgreSQL refuses it beyond bigint.
+    offset: {type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0},
     ...filters,
   },
 })

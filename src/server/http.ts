@@ -1,5 +1,5 @@
 import {createHash, randomUUID, timingSafeEqual} from 'node:crypto'
-import Fastify, {LogController, type FastifyError, type FastifyInstance, type FastifyRequest, type FastifyServerOptions} from 'fastify'
+import Fastify, {LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions} from 'fastify'
 import {Ajv, type ErrorObject} from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import {PlatformError, type ErrorDetail} from '../core/index.js'
@@ -56,14 +56,22 @@ export function formatValidation(errors: ErrorObject[], part: string): PlatformE
   return new PlatformError('VALIDATION_FAILED', `${first.field} ${first.message}`, {details})
 }
 
-/** The path of the first string (or key) holding a NUL byte, which PostgreSQL cannot store. */
-export function findNul(value: unknown, path = ''): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? path || 'body' : undefined
+/** JSON nested deeper than this is refused: walking it (here, in JSON.stringify) would overflow the stack. */
+export const MAX_DEPTH = 64
+
+/**
+ * The first part of a parsed body that cannot be stored: a string (or key) holding a NUL
+ * byte, which PostgreSQL refuses, or nesting deeper than MAX_DEPTH.
+ */
+export function findUnstorable(value: unknown, path = '', depth = 0): ErrorDetail | undefined {
+  const nul = (field: string): ErrorDetail => ({field, message: 'must not contain NUL (\\u0000)'})
+  if (typeof value === 'string') return value.includes('\u0000') ? nul(path || 'body') : undefined
   if (value === null || typeof value !== 'object') return undefined
+  if (depth >= MAX_DEPTH) return {field: path || 'body', message: `is nested deeper than ${MAX_DEPTH} levels`}
   for (const [k, v] of Object.entries(value)) {
     const p = path ? `${path}.${k}` : k
-    if (k.includes('\u0000')) return p
-    const hit = findNul(v, p)
+    if (k.includes('\u0000')) return nul(p)
+    const hit = findUnstorable(v, p, depth + 1)
     if (hit) return hit
   }
   return undefined
@@ -110,6 +118,15 @@ function toPlatformError(err: FastifyError & {validation?: ErrorObject[]; valida
   return new PlatformError('INTERNAL', 'internal error', {cause: err})
 }
 
+/** A key is up to 255 characters (510 UTF-16 units); the router's default of 100 would refuse long ones. */
+const MAX_PARAM_LENGTH = 1024
+
+/** The router's own refusals skip the hooks and the error handler, so they are put in the one shape here. */
+function routerError(err: FastifyError): PlatformError {
+  const problem = err.code === 'FST_ERR_BAD_URL' ? 'is not valid percent-encoding' : err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? `has a segment over ${MAX_PARAM_LENGTH} characters` : undefined
+  return problem ? new PlatformError('VALIDATION_FAILED', `the URL path ${problem}`, {details: [{field: 'path', message: problem}]}) : toPlatformError(err)
+}
+
 const OPEN_ROUTES = /^\/(health(\/|$)|metrics$)/
 
 /**
@@ -120,11 +137,17 @@ const OPEN_ROUTES = /^\/(health(\/|$)|metrics$)/
 export function createServer(opts: ServerOptions): FastifyInstance {
   const {strict, coercing} = validators()
   const app = Fastify({
-    logger: opts.logger ?? false,
+    // Every log line names its service: L01 and L09 may share one log file.
+    logger: opts.logger ? {...(opts.logger === true ? {} : opts.logger), name: opts.service} : false,
     // Fastify's two lines per request are replaced by one of ours (observeHttp).
     logController: new LogController({disableRequestLogging: true}),
     bodyLimit: BODY_LIMIT,
-    routerOptions: {ignoreTrailingSlash: true},
+    routerOptions: {ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH},
+    frameworkErrors: (err, req, res) => {
+      const e = routerError(err)
+      const reply = res as FastifyReply // the option's generic reply type refuses a plain status code
+      reply.code(e.status).header('x-request-id', req.id).type('application/json').send(e.toBody())
+    },
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id']
@@ -144,8 +167,8 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     }
   })
   app.addHook('preValidation', async (req) => {
-    const field = findNul(req.body)
-    if (field) throw new PlatformError('VALIDATION_FAILED', `${field} contains a NUL byte`, {details: [{field, message: 'must not contain NUL (\\u0000)'}]})
+    const bad = findUnstorable(req.body)
+    if (bad) throw new PlatformError('VALIDATION_FAILED', `${bad.field} ${bad.message}`, {details: [bad]})
   })
   observeHttp(app, opts.metrics)
 

@@ -1,3 +1,3 @@
-export {createServer, BODY_LIMIT, keyMatches, presentedKey, findNul, formatValidation} from './http.js'
+export {createServer, BODY_LIMIT, keyMatches, presentedKey, findUnstorable, MAX_DEPTH, formatValidation} from './http.js'
 export type {ServerOptions, ReadyCheck} from './http.js'
-export {listen} from './listen.js'
+export {listen, portInUse} from './listen.js'

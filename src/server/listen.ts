@@ -1,5 +1,5 @@
 import type {FastifyInstance} from 'fastify'
-import {PlatformError} from '../core/index.js'
+import {PlatformError, portHolder} from '../core/index.js'
 
 /** Starts listening; a port already taken becomes PORT_IN_USE naming the port. Returns the base URL. */
 export async function listen(app: FastifyInstance, addr: {host: string; port: number}, what: string): Promise<string> {
@@ -8,9 +8,7 @@ export async function listen(app: FastifyInstance, addr: {host: string; port: nu
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'EADDRINUSE') {
-      throw new PlatformError('PORT_IN_USE', `${what} cannot listen on ${addr.host}:${addr.port}: the port is in use`, {
-        suggestion: `find what holds it with \`ss -ltnp 'sport = :${addr.port}'\`, stop it, or choose another port`,
-      })
+      throw portInUse(what, addr)
     }
     if (code === 'EADDRNOTAVAIL' || code === 'EACCES') {
       throw new PlatformError('PORT_IN_USE', `${what} cannot listen on ${addr.host}:${addr.port} (${code})`, {suggestion: 'choose another host or port'})
@@ -21,4 +19,11 @@ export async function listen(app: FastifyInstance, addr: {host: string; port: nu
   const port = typeof a === 'object' && a ? a.port : addr.port
   const host = addr.host.includes(':') ? `[${addr.host}]` : addr.host
   return `http://${host}:${port}`
+}
+
+export function portInUse(what: string, addr: {host: string; port: number}): PlatformError {
+  const holder = portHolder(addr.port)
+  return new PlatformError('PORT_IN_USE', `${what} cannot listen on ${addr.host}:${addr.port}: the port is in use${holder ? ` by ${holder}` : ''}`, {
+    suggestion: `stop what holds port ${addr.port}, or choose another port (flag, platform.yaml or environment)`,
+  })
 }

@@ -1,0 +1,63 @@
+import {Flags} from '@oclif/core'
+import {PlatformCommand, logLevelFlag, renderStatus} from '../src/cli/index.js'
+import {PlatformError, closeOnSignal, gatewayKeys, internalKey, style} from '../src/core/index.js'
+
+export default class Up extends PlatformCommand {
+  static override summary = 'Start the whole platform (L01 + L09) on this machine'
+  static override description = `Embedded default: no Docker, no PostgreSQL needed. Opens PGlite under .platform/data (or DATABASE_URL),
+applies migrations, starts the data layer (8001) and the gateway (8009) with a shared internal key, and prints
+where the gateway's API key is kept (.platform/api.key, generated on first start; PLATFORM_API_KEYS overrides).
+Runs in the foreground (Ctrl-C stops it) unless --detach. A second \`up\` while one runs reports it and exits 0.`
+  static override examples = [
+    '<%= config.bin %> up',
+    '<%= config.bin %> up --detach',
+    'DATABASE_URL=postgresql://localhost/platform <%= config.bin %> up --detach --json',
+  ]
+  static override flags = {
+    detach: Flags.boolean({char: 'd', description: 'run in the background (pidfile and log under .platform/)'}),
+    topology: Flags.option({description: 'where each service\'s event loop runs', options: ['threads', 'processes', 'inline'] as const})(),
+    'log-level': logLevelFlag(),
+    'wait-timeout': Flags.integer({description: 'with --detach: seconds to wait for readiness', default: 60, min: 1}),
+    child: Flags.boolean({hidden: true, description: 'internal: the detached process itself'}),
+  }
+
+  async run() {
+    const {flags} = await this.parse(Up)
+    const config = this.config_()
+    if (config.mode !== 'embedded') {
+      throw new PlatformError('CONFIG_INVALID', `mode ${config.mode} is not supported by this version of platform up`, {suggestion: 'set mode: embedded in platform.yaml'})
+    }
+    const embedded = await import('../src/embedded/index.js')
+    const topology = flags.topology ?? embedded.DEFAULT_TOPOLOGY
+    const running = await embedded.runningPlatform(config)
+    if (running) {
+      const healthy = running.services.every((s) => s.health === 'healthy')
+      this.log(`${healthy ? style.ok('Already running') : style.bad('Running but unhealthy')} (pid ${running.pid}):\n${renderStatus(running)}`)
+      if (!healthy) process.exitCode = 1
+      return running
+    }
+    // Created here once, before any service reads them.
+    gatewayKeys(config)
+    internalKey(config)
+
+    if (flags.detach) {
+      const status = await embedded.startDetached(config, ['--child', '--topology', topology, '--log-level', flags['log-level']], {
+        cliEntry: process.argv[1]!,
+        timeoutMs: flags['wait-timeout'] * 1000,
+      })
+      this.log(`${style.ok('Platform is up')} in the background.\n${renderStatus(status)}\nStop it with \`platform down\`.`)
+      return status
+    }
+
+    const platform = await embedded.startPlatform(config, topology, {logLevel: flags['log-level'], cliEntry: process.argv[1], detached: flags.child})
+    const status = await embedded.platformStatus(config)
+    if (!flags.child) this.logToStderr(`${style.ok('Platform is up.')}\n${renderStatus(status)}\nStop it with Ctrl-C.`)
+    const died = platform.died.then(async (err) => {
+      this.logToStderr(style.bad(`${err.message}: stopping the platform`))
+      await platform.close()
+      process.exitCode = 1
+    })
+    await Promise.race([closeOnSignal(platform.close, (m) => this.logToStderr(m)), died])
+    return status
+  }
+}

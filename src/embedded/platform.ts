@@ -1,0 +1,165 @@
+import {spawn} from 'node:child_process'
+import {closeSync, openSync, readFileSync} from 'node:fs'
+import {PlatformError, apiKeyPath, portFree, type PlatformConfig} from '../core/index.js'
+import {portInUse} from '../server/index.js'
+import {startHosted, type HostedService, type HostOptions, type Topology} from './hosts.js'
+import {clearRunState, pidAlive, readRunState, runFiles, writeRunState, type RunState} from './state.js'
+
+/** The topology `up` uses unless told otherwise; chosen by bench/topology (see README). */
+export const DEFAULT_TOPOLOGY: Topology = 'threads'
+
+export interface Platform {
+  state: RunState
+  /** Resolves when a service stops by itself. */
+  died: Promise<Error>
+  close(): Promise<void>
+}
+
+export type HealthProbe = (url: string) => Promise<{healthy: boolean; detail: string}>
+
+/** GET url/health/ready with a short timeout. */
+export const httpProbe: HealthProbe = async (url) => {
+  try {
+    const res = await fetch(`${url}/health/ready`, {signal: AbortSignal.timeout(2000)})
+    await res.arrayBuffer()
+    return {healthy: res.status === 200, detail: `HTTP ${res.status}`}
+  } catch (err) {
+    return {healthy: false, detail: (err as Error).cause ? String(((err as Error).cause as Error).message ?? (err as Error).cause) : (err as Error).message}
+  }
+}
+
+async function preflight(config: PlatformConfig): Promise<void> {
+  const wanted = [
+    ['the data layer (L01)', config.dataLayer],
+    ['the gateway (L09)', config.gateway],
+  ] as const
+  for (const [what, addr] of wanted) {
+    if (!(await portFree(addr.port, addr.host))) throw portInUse(what, addr)
+  }
+}
+
+/** L01 then L09 (pointed at that L01), each on the given topology; recorded under .platform/ once both listen. */
+export async function startPlatform(config: PlatformConfig, topology: Topology, opts: HostOptions & {detached?: boolean}): Promise<Platform> {
+  await preflight(config)
+  const l01 = await startHosted('l01-data-layer', config, topology, opts)
+  let l09: HostedService
+  try {
+    l09 = await startHosted('l09-api-gateway', {...config, gateway: {...config.gateway, l01Url: l01.url}}, topology, opts)
+  } catch (err) {
+    await l01.close()
+    throw err
+  }
+  const state: RunState = {
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    topology,
+    database: l01.backend,
+    detached: Boolean(opts.detached),
+    logFile: opts.detached ? runFiles(config).log : undefined,
+    services: [l01, l09].map((s) => ({name: s.name, url: s.url})),
+  }
+  writeRunState(config, state)
+  let closed: Promise<void> | undefined
+  return {
+    state,
+    died: Promise.race([l01.died, l09.died]),
+    close: () =>
+      (closed ??= (async () => {
+        try {
+          await l09.close()
+        } finally {
+          await l01.close()
+          clearRunState(config, process.pid)
+        }
+      })()),
+  }
+}
+
+export interface ServiceStatus {
+  name: string
+  url: string
+  state: 'running' | 'stopped'
+  health: 'healthy' | 'unhealthy' | 'unknown'
+  detail?: string
+  uptimeSeconds?: number
+}
+
+export interface PlatformStatus {
+  mode: 'embedded'
+  running: boolean
+  pid?: number
+  topology?: Topology
+  startedAt?: string
+  uptimeSeconds?: number
+  database?: string
+  logFile?: string
+  apiKeyFile: string
+  services: ServiceStatus[]
+}
+
+export async function platformStatus(config: PlatformConfig, probe: HealthProbe = httpProbe, now: () => Date = () => new Date()): Promise<PlatformStatus> {
+  const state = readRunState(config)
+  const apiKeyFile = apiKeyPath(config)
+  if (!state) return {mode: 'embedded', running: false, apiKeyFile, services: []}
+  const uptimeSeconds = Math.max(0, Math.round((now().getTime() - Date.parse(state.startedAt)) / 1000))
+  const services = await Promise.all(
+    state.services.map(async (s): Promise<ServiceStatus> => {
+      const h = await probe(s.url)
+      return {name: s.name, url: s.url, state: 'running', health: h.healthy ? 'healthy' : 'unhealthy', detail: h.detail, uptimeSeconds}
+    }),
+  )
+  return {mode: 'embedded', running: true, pid: state.pid, topology: state.topology, startedAt: state.startedAt, uptimeSeconds, database: state.database, logFile: state.logFile, apiKeyFile, services}
+}
+
+/** A running platform, if any: `up` reports it instead of starting a second one. */
+export async function runningPlatform(config: PlatformConfig, probe: HealthProbe = httpProbe): Promise<PlatformStatus | undefined> {
+  const status = await platformStatus(config, probe)
+  return status.running ? status : undefined
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * Starts `platform up` again as a detached child logging to .platform/platform.log, and
+ * waits until it has recorded itself and both services answer ready. A child that dies
+ * first is reported with the end of its log.
+ */
+export async function startDetached(config: PlatformConfig, args: string[], opts: {cliEntry: string; timeoutMs?: number; probe?: HealthProbe}): Promise<PlatformStatus> {
+  const files = runFiles(config)
+  const probe = opts.probe ?? httpProbe
+  const log = openSync(files.log, 'a')
+  const child = spawn(process.execPath, [...process.execArgv, opts.cliEntry, 'up', ...args], {
+    cwd: config.root,
+    env: {...process.env, PLATFORM_STATE_DIR: config.stateDir},
+    detached: true,
+    stdio: ['ignore', log, log],
+  })
+  closeSync(log)
+  child.unref()
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000)
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || !pidAlive(child.pid!)) break
+    const status = await platformStatus(config, probe)
+    if (status.running && status.pid === child.pid && status.services.every((s) => s.health === 'healthy')) return status
+    await sleep(150)
+  }
+  const running = child.exitCode === null && pidAlive(child.pid!)
+  if (running) process.kill(child.pid!, 'SIGTERM')
+  const tail = readFileSync(files.log, 'utf8').trimEnd().split('\n').slice(-15).join('\n')
+  throw new PlatformError(running ? 'CHECK_FAILED' : 'ENVIRONMENT_UNAVAILABLE', `the platform did not become ready${running ? ' in time' : ''}; the end of ${files.log}:\n${tail}`, {
+    suggestion: 'fix what the log says, then run `platform up --detach` again',
+  })
+}
+
+/** Stops a running platform: SIGTERM, then SIGKILL after timeoutMs. Returns the stopped pid, if any. */
+export async function stopPlatform(config: PlatformConfig, timeoutMs = 15_000): Promise<{stopped?: number; forced: boolean}> {
+  const state = readRunState(config)
+  if (!state) return {forced: false}
+  process.kill(state.pid, 'SIGTERM')
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline && pidAlive(state.pid)) await sleep(100)
+  const forced = pidAlive(state.pid)
+  if (forced) process.kill(state.pid, 'SIGKILL')
+  clearRunState(config, state.pid)
+  return {stopped: state.pid, forced}
+}

@@ -1,0 +1,77 @@
+import type {FastifyInstance, FastifyServerOptions} from 'fastify'
+import {gatewayKeys, internalKey, migrationsDir, packageVersion, type PlatformConfig, type ServiceAddress} from '../core/index.js'
+import {buildDataLayer} from '../data-layer/index.js'
+import {migrate, openDb} from '../db/index.js'
+import {buildGateway, L01Client} from '../gateway/index.js'
+import {listen} from '../server/index.js'
+
+export type ServiceName = 'l01-data-layer' | 'l09-api-gateway'
+
+export interface RunningService {
+  name: ServiceName
+  url: string
+  /** For people: the PGlite path or PostgreSQL host (L01), the L01 URL (L09). */
+  backend: string
+  /** Stops accepting, drains in-flight requests, then releases what the service holds. */
+  close(): Promise<void>
+}
+
+export interface StartOptions {
+  logger?: FastifyServerOptions['logger']
+  /** Told about each migration applied at start. */
+  onMigrate?: (file: string) => void
+}
+
+/** Listens, and on close drains the server before releasing its resources (also if listen fails). */
+async function serve(name: ServiceName, app: FastifyInstance, addr: ServiceAddress, backend: string, release: () => Promise<void>): Promise<RunningService> {
+  try {
+    const url = await listen(app, addr, name === 'l01-data-layer' ? 'the data layer (L01)' : 'the gateway (L09)')
+    return {
+      name,
+      url,
+      backend,
+      async close() {
+        try {
+          await app.close()
+        } finally {
+          await release()
+        }
+      },
+    }
+  } catch (err) {
+    await app.close().catch(() => {})
+    await release()
+    throw err
+  }
+}
+
+/**
+ * L01 on this machine: opens the configured database (PGlite, or PostgreSQL when there
+ * is a URL), applies pending migrations under the lock, and listens.
+ */
+export async function startDataLayer(config: PlatformConfig, opts: StartOptions = {}): Promise<RunningService> {
+  const db = await openDb(config)
+  let app: FastifyInstance
+  try {
+    await migrate(db, {dir: migrationsDir(), lockTimeoutMs: config.migrationLockTimeoutMs, onApply: (m) => opts.onMigrate?.(m.file)})
+    app = buildDataLayer({db, apiKeys: [internalKey(config)], version: packageVersion(), logger: opts.logger})
+  } catch (err) {
+    await db.close()
+    throw err
+  }
+  return serve('l01-data-layer', app, config.dataLayer, db.location, () => db.close())
+}
+
+/** L09 on this machine, in front of the L01 at config.gateway.l01Url. Refuses to start on a key mismatch. */
+export async function startGateway(config: PlatformConfig, opts: StartOptions = {}): Promise<RunningService> {
+  const l01 = new L01Client({baseUrl: config.gateway.l01Url, apiKey: internalKey(config), timeoutMs: config.gateway.upstreamTimeoutMs})
+  let app: FastifyInstance
+  try {
+    await l01.probe()
+    app = buildGateway({l01, apiKeys: gatewayKeys(config), version: packageVersion(), logger: opts.logger})
+  } catch (err) {
+    await l01.close()
+    throw err
+  }
+  return serve('l09-api-gateway', app, config.gateway, l01.baseUrl, () => l01.close())
+}

@@ -1,0 +1,70 @@
+import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import type {PlatformConfig} from '../core/index.js'
+import type {Topology} from './hosts.js'
+
+/** What a running embedded platform records about itself under .platform/. */
+export interface RunState {
+  pid: number
+  startedAt: string
+  topology: Topology
+  database: string
+  detached: boolean
+  logFile?: string
+  services: Array<{name: string; url: string}>
+}
+
+export const runFiles = (config: PlatformConfig) => ({
+  pid: join(config.stateDir, 'platform.pid'),
+  state: join(config.stateDir, 'platform.json'),
+  log: join(config.stateDir, 'platform.log'),
+})
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+export function writeRunState(config: PlatformConfig, state: RunState): void {
+  const f = runFiles(config)
+  mkdirSync(config.stateDir, {recursive: true})
+  writeFileSync(f.state, `${JSON.stringify(state, null, 2)}\n`)
+  writeFileSync(f.pid, `${state.pid}\n`)
+}
+
+/** The recorded run if its process is alive; a record left by a dead process is removed. */
+export function readRunState(config: PlatformConfig): RunState | undefined {
+  const f = runFiles(config)
+  let state: RunState
+  try {
+    state = JSON.parse(readFileSync(f.state, 'utf8')) as RunState
+  } catch {
+    return undefined
+  }
+  if (pidAlive(state.pid)) return state
+  clearRunState(config)
+  return undefined
+}
+
+export function clearRunState(config: PlatformConfig, onlyPid?: number): void {
+  const f = runFiles(config)
+  if (onlyPid !== undefined) {
+    // Leave a newer run's record alone.
+    const recorded = Number.parseInt(readFileSafe(f.pid), 10)
+    if (recorded && recorded !== onlyPid) return
+  }
+  rmSync(f.state, {force: true})
+  rmSync(f.pid, {force: true})
+}
+
+function readFileSafe(path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return ''
+  }
+}

@@ -1,0 +1,127 @@
+import {Pool} from 'undici'
+import {PlatformError} from '../core/index.js'
+
+export interface UpstreamResponse {
+  status: number
+  body: unknown
+}
+
+export interface L01ClientOptions {
+  /** L01's base URL, e.g. http://127.0.0.1:8001 */
+  baseUrl: string
+  /** The internal key L01 requires. */
+  apiKey: string
+  /** Connect, headers and body timeout for every call. */
+  timeoutMs?: number
+  connections?: number
+}
+
+export interface CallOptions {
+  requestId?: string
+  query?: string
+  body?: unknown
+}
+
+type Query = Record<string, string | number | undefined>
+
+/** Keeps only the query parameters L01 knows for a route, as a query string. */
+function queryString(q: Query | undefined): string {
+  if (!q) return ''
+  const params = new URLSearchParams()
+  for (const [k, v] of Object.entries(q)) if (v !== undefined) params.set(k, String(v))
+  const s = params.toString()
+  return s ? `?${s}` : ''
+}
+
+const seg = encodeURIComponent
+
+/**
+ * L09's way to L01: one keep-alive undici pool, the internal key and the caller's request
+ * id on every call. Connection failures and timeouts become one error,
+ * UPSTREAM_UNAVAILABLE; any HTTP answer, 4xx included, is returned as it came.
+ */
+export class L01Client {
+  readonly baseUrl: string
+  readonly timeoutMs: number
+  readonly #pool: Pool
+  readonly #apiKey: string
+
+  constructor(opts: L01ClientOptions) {
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '')
+    this.timeoutMs = opts.timeoutMs ?? 5000
+    this.#apiKey = opts.apiKey
+    this.#pool = new Pool(this.baseUrl, {
+      connections: opts.connections ?? 128,
+      keepAliveTimeout: 30_000,
+      connectTimeout: this.timeoutMs,
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
+    })
+  }
+
+  async call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, opts: CallOptions = {}): Promise<UpstreamResponse> {
+    const headers: Record<string, string> = {'x-api-key': this.#apiKey, accept: 'application/json'}
+    if (opts.requestId) headers['x-request-id'] = opts.requestId
+    if (opts.body !== undefined) headers['content-type'] = 'application/json'
+    try {
+      const res = await this.#pool.request({
+        method,
+        path: path + (opts.query ?? ''),
+        headers,
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      })
+      const text = await res.body.text()
+      return {status: res.statusCode, body: text ? JSON.parse(text) : undefined}
+    } catch (err) {
+      throw new PlatformError('UPSTREAM_UNAVAILABLE', `the data layer (L01) at ${this.baseUrl} is unavailable: ${describe(err, this.timeoutMs)}`, {cause: err})
+    }
+  }
+
+  // Typed calls for every L01 route the gateway uses.
+  createAgent = (body: unknown, o?: CallOptions) => this.call('POST', '/agents/', {...o, body})
+  listAgents = (q: {status?: string; limit?: number; offset?: number}, o?: CallOptions) => this.call('GET', '/agents/', {...o, query: queryString(q)})
+  getAgent = (id: string, o?: CallOptions) => this.call('GET', `/agents/${seg(id)}`, o)
+  patchAgent = (id: string, body: unknown, o?: CallOptions) => this.call('PATCH', `/agents/${seg(id)}`, {...o, body})
+  deleteAgent = (id: string, o?: CallOptions) => this.call('DELETE', `/agents/${seg(id)}`, o)
+  createGoal = (body: unknown, o?: CallOptions) => this.call('POST', '/goals/', {...o, body})
+  listGoals = (q: {agent_id?: string; status?: string; limit?: number; offset?: number}, o?: CallOptions) => this.call('GET', '/goals/', {...o, query: queryString(q)})
+  getGoal = (id: string, o?: CallOptions) => this.call('GET', `/goals/${seg(id)}`, o)
+  patchGoal = (id: string, body: unknown, o?: CallOptions) => this.call('PATCH', `/goals/${seg(id)}`, {...o, body})
+  createTask = (body: unknown, o?: CallOptions) => this.call('POST', '/plans/tasks', {...o, body})
+  listTasks = (q: {plan_id?: string; agent_id?: string; status?: string; limit?: number; offset?: number}, o?: CallOptions) =>
+    this.call('GET', '/plans/tasks', {...o, query: queryString(q)})
+  getTask = (id: string, o?: CallOptions) => this.call('GET', `/plans/tasks/${seg(id)}`, o)
+  patchTask = (id: string, body: unknown, o?: CallOptions) => this.call('PATCH', `/plans/tasks/${seg(id)}`, {...o, body})
+  ready = (o?: CallOptions) => this.call('GET', '/health/ready', o)
+
+  /**
+   * Called once at start: a 401 means L09 and L01 hold different internal keys, which
+   * would otherwise show up as a stream of 401s. An unreachable L01 is not an error here
+   * (it may still be starting); readiness reports it.
+   */
+  async probe(): Promise<'ok' | 'unreachable'> {
+    let res: UpstreamResponse
+    try {
+      res = await this.listAgents({limit: 1})
+    } catch {
+      return 'unreachable'
+    }
+    if (res.status === 401) {
+      throw new PlatformError('CONFIG_INVALID', `the data layer (L01) at ${this.baseUrl} refused the gateway's internal key`, {
+        suggestion: 'give the gateway (L09) and the data layer (L01) the same L01_API_KEY; the embedded default keeps one in .platform/internal.key',
+      })
+    }
+    return 'ok'
+  }
+
+  close(): Promise<void> {
+    return this.#pool.close()
+  }
+}
+
+function describe(err: unknown, timeoutMs: number): string {
+  const e = err as {name?: string; code?: string; message?: string}
+  if (e.name === 'TimeoutError' || e.name === 'AbortError' || /TIMEOUT/.test(e.code ?? '')) return `no answer within ${timeoutMs} ms`
+  return e.code ?? e.message ?? 'connection failed'
+}

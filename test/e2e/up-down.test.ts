@@ -1,0 +1,95 @@
+import {existsSync, mkdtempSync, readFileSync, statSync} from 'node:fs'
+import {createServer} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {exited, runCli, spawnCli, waitForOk} from '../support/cli.js'
+import {freePort} from '../support/postgres.js'
+
+async function project() {
+  const cwd = mkdtempSync(join(tmpdir(), 'platform-up-'))
+  const l01 = await freePort()
+  const l09 = await freePort()
+  return {cwd, env: {L01_PORT: String(l01), L09_PORT: String(l09)}, l01, l09}
+}
+
+describe('platform up / status / down (built bin/run.js, embedded PGlite)', () => {
+  it('cycles twice with --detach, keeping the data and the generated key', async () => {
+    const p = await project()
+    const cli = (...args: string[]) => runCli(args, {cwd: p.cwd, env: p.env, timeoutMs: 120_000})
+    const gw = `http://127.0.0.1:${p.l09}`
+
+    const idle = await cli('status', '--json')
+    expect(idle.code).toBe(0)
+    expect(JSON.parse(idle.stdout)).toMatchObject({mode: 'embedded', running: false})
+    expect((await cli('down')).code).toBe(0)
+
+    const up = await cli('up', '--detach', '--json')
+    expect(up.code, up.stderr).toBe(0)
+    const started = JSON.parse(up.stdout)
+    expect(started.services.map((s: {name: string; health: string}) => [s.name, s.health])).toEqual([
+      ['l01-data-layer', 'healthy'],
+      ['l09-api-gateway', 'healthy'],
+    ])
+    const keyFile = join(p.cwd, '.platform', 'api.key')
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600)
+    const key = readFileSync(keyFile, 'utf8').trim()
+    expect(key.length).toBeGreaterThanOrEqual(32)
+
+    const created = await fetch(`${gw}/api/v1/agents/`, {method: 'POST', headers: {'x-api-key': key, 'content-type': 'application/json'}, body: JSON.stringify({name: 'persists'})})
+    expect(created.status).toBe(201)
+    const agent = (await created.json()) as {id: string}
+
+    const second = await cli('up', '--detach')
+    expect(second.code).toBe(0)
+    expect(second.stdout).toContain('Already running')
+
+    const status = JSON.parse((await cli('status', '--json')).stdout)
+    expect(status).toMatchObject({mode: 'embedded', running: true, pid: started.pid, database: join(p.cwd, '.platform', 'data')})
+    expect(status.services.every((s: {health: string}) => s.health === 'healthy')).toBe(true)
+    expect(status.uptimeSeconds).toBeGreaterThanOrEqual(0)
+
+    const down = await cli('down', '--json')
+    expect(down.code).toBe(0)
+    expect(JSON.parse(down.stdout)).toEqual({stopped: started.pid, forced: false})
+    expect(existsSync(join(p.cwd, '.platform', 'platform.pid'))).toBe(false)
+    expect(JSON.parse((await cli('status', '--json')).stdout).running).toBe(false)
+
+    const again = await cli('up', '--detach', '--json')
+    expect(again.code, again.stderr).toBe(0)
+    expect(readFileSync(keyFile, 'utf8').trim()).toBe(key)
+    const read = await fetch(`${gw}/api/v1/agents/${agent.id}`, {headers: {'x-api-key': key}})
+    expect(read.status).toBe(200)
+    expect(((await read.json()) as {name: string}).name).toBe('persists')
+    expect((await cli('down')).code).toBe(0)
+  }, 180_000)
+
+  it('runs in the foreground until Ctrl-C and then cleans up', async () => {
+    const p = await project()
+    const child = spawnCli(['up', '--log-level', 'warn'], {cwd: p.cwd, env: p.env})
+    try {
+      await waitForOk(`http://127.0.0.1:${p.l09}/health/ready`, 90_000)
+      expect(existsSync(join(p.cwd, '.platform', 'platform.pid'))).toBe(true)
+      child.kill('SIGINT')
+      expect(await exited(child)).toBe(0)
+      expect(child.output()).toContain('Platform is up')
+      expect(existsSync(join(p.cwd, '.platform', 'platform.pid'))).toBe(false)
+      expect(existsSync(join(p.cwd, '.platform', 'data.lock'))).toBe(false)
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL')
+    }
+  }, 120_000)
+
+  it('names what holds a port that is in use, exit 3', async () => {
+    const p = await project()
+    const holder = createServer()
+    await new Promise<void>((r) => holder.listen(p.l09, '127.0.0.1', r))
+    try {
+      const r = await runCli(['up', '--detach'], {cwd: p.cwd, env: p.env})
+      expect(r.code).toBe(3)
+      expect(r.stderr).toContain(`127.0.0.1:${p.l09}: the port is in use by pid ${process.pid}`)
+    } finally {
+      holder.close()
+    }
+  }, 60_000)
+})
