@@ -7,6 +7,7 @@ export default class Status extends PlatformCommand {
   static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --json']
 
   async run() {
+    await this.parse(Status)
     const status = await platformStatus(this.config_())
     this.log(renderStatus(status))
     return status

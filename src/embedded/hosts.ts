@@ -1,6 +1,5 @@
 import {spawn} from 'node:child_process'
-import {Worker} from 'node:worker_threads'
-import {PlatformError, type ErrorCode, type PlatformConfig} from '../core/index.js'
+import {PlatformError, startWorker, type ErrorCode, type PlatformConfig} from '../core/index.js'
 import {startDataLayer, startGateway, type RunningService, type ServiceName} from './services.js'
 
 /**
@@ -30,12 +29,7 @@ function inline(name: ServiceName, config: PlatformConfig, opts: HostOptions): P
 }
 
 function inWorker(name: ServiceName, config: PlatformConfig, opts: HostOptions): Promise<HostedService> {
-  // From sources (tsx, tests) the worker is TypeScript too and needs tsx's loader.
-  const fromSource = import.meta.url.endsWith('.ts')
-  const worker = new Worker(new URL(`./worker.${fromSource ? 'ts' : 'js'}`, import.meta.url), {
-    workerData: {name, config, logLevel: opts.logLevel},
-    execArgv: fromSource ? ['--import', 'tsx'] : [],
-  })
+  const worker = startWorker(import.meta.url, 'worker', {workerData: {name, config, logLevel: opts.logLevel}})
   let closing = false
   const exit = new Promise<number>((resolve) => worker.once('exit', resolve))
   return new Promise((resolve, reject) => {

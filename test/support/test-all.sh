@@ -17,6 +17,8 @@ apt_install() {
 }
 
 have_pg || apt_install postgresql-15 || apt_install postgresql
+# The HTML report is checked in a real headless browser (Debian's chromium, driven by playwright-core).
+[ -x /usr/bin/chromium ] || apt_install chromium
 
 [ -x node_modules/.bin/vitest ] || npm ci --no-audit --no-fund
 npm run build

@@ -1,0 +1,210 @@
+import {monitorEventLoopDelay, performance} from 'node:perf_hooks'
+import {Pool} from 'undici'
+import {FailureGroups, failureMessage} from './failures.js'
+import {Rng} from './random.js'
+import {THINK_MS, USER_KINDS, UserState, kindOf, step, type ApiRequest, type ApiResponse, type Send} from './scenario.js'
+import {IntervalRecorder, type IntervalCounts} from './stats.js'
+import type {FailureGroup} from './types.js'
+
+export interface GeneratorConfig {
+  target: string
+  apiKey: string
+  /** Global indexes of this generator's users (closed model). */
+  users: number[]
+  /** Users started per second, over all generators. */
+  spawnRate: number
+  durationMs: number
+  seed: number
+  runId: string
+  /** Requests per second for this generator (open model); absent for the closed model. */
+  rate?: number
+  /** This generator's share of the arrival offsets (open model): its index and the count. */
+  shard: {index: number; of: number}
+  timeoutMs: number
+  think: {min: number; max: number}
+  /** Test fault injection: block the event loop this many ms every 50 ms. */
+  starveMs?: number
+}
+
+export interface IntervalReport {
+  endpoints: Record<string, IntervalCounts>
+  failures: FailureGroup[]
+  active: number
+}
+
+export interface GeneratorHealth {
+  lagP99Ms: number
+  utilisation: number
+  sends: number
+  lateSends: number
+}
+
+/** A send (or a wake-up to send) later than this was delayed by the generator itself. */
+const LATE_MS = 50
+
+/**
+ * Runs virtual users against the target: thousands of cheap async loops (closed model),
+ * or requests at fixed arrival times measured from when they were due (open model).
+ */
+export class Generator {
+  readonly #cfg: GeneratorConfig
+  readonly #pool: Pool
+  readonly #recorder = new IntervalRecorder()
+  readonly #failures = new FailureGroups()
+  readonly #cancels = new Set<() => void>()
+  readonly #lag = monitorEventLoopDelay({resolution: 10})
+  #stopped = false
+  #active = 0
+  #sends = 0
+  #late = 0
+  #start = 0
+
+  constructor(cfg: GeneratorConfig) {
+    this.#cfg = cfg
+    const connections = cfg.rate ? 1024 : Math.max(1, Math.min(cfg.users.length, 1024))
+    this.#pool = new Pool(cfg.target, {connections, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: cfg.timeoutMs, bodyTimeout: cfg.timeoutMs, connectTimeout: cfg.timeoutMs})
+  }
+
+  /** Seconds since the run started. */
+  #t = () => (performance.now() - this.#start) / 1000
+
+  /** Sends one request; its latency runs from dueAt (the intended send time) when given. */
+  #send(dueAt?: number): Send {
+    return async (req: ApiRequest): Promise<ApiResponse> => {
+      const from = dueAt ?? performance.now()
+      const headers: Record<string, string> = {'x-api-key': this.#cfg.apiKey, 'content-type': 'application/json', accept: 'application/json'}
+      let res: ApiResponse
+      let transport: string | undefined
+      try {
+        const r = await this.#pool.request({method: req.method, path: req.path, headers, body: req.body === undefined ? undefined : JSON.stringify(req.body)})
+        const text = await r.body.text()
+        let body: unknown = text
+        try {
+          body = text ? JSON.parse(text) : undefined
+        } catch {
+          // not JSON: keep the text for the failure sample
+        }
+        res = {status: r.statusCode, body}
+      } catch (err) {
+        const e = err as {code?: string; message?: string}
+        transport = /TIMEOUT/.test(e.code ?? '') ? `timeout after ${this.#cfg.timeoutMs} ms` : (e.code ?? e.message ?? 'connection error')
+        res = {status: null}
+      }
+      const failed = res.status === null || res.status >= 400
+      this.#recorder.record(req.endpoint, performance.now() - from, failed)
+      if (failed) this.#failures.add(req, res, failureMessage(res, transport), {t: Math.round(this.#t() * 10) / 10, users: this.#active})
+      return res
+    }
+  }
+
+  /** Resolves at performance time `at`, or at once when the run stops. Counts wake-ups that came late. */
+  #sleepUntil(at: number): Promise<void> {
+    const wait = at - performance.now()
+    if (this.#stopped) return Promise.resolve()
+    if (wait <= 0) return Promise.resolve()
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#cancels.delete(cancel)
+        resolve()
+      }
+      const timer = setTimeout(() => {
+        this.#sends++
+        if (performance.now() - at > LATE_MS) this.#late++
+        done()
+      }, wait)
+      const cancel = () => {
+        clearTimeout(timer)
+        done()
+      }
+      this.#cancels.add(cancel)
+    })
+  }
+
+  async #user(index: number, rng: Rng): Promise<void> {
+    await this.#sleepUntil(this.#start + (index / this.#cfg.spawnRate) * 1000)
+    if (this.#stopped) return
+    this.#active++
+    const u = new UserState(kindOf(index), rng, this.#cfg.runId)
+    const send = this.#send()
+    try {
+      while (!this.#stopped) {
+        await step(u, send)
+        if (this.#stopped) break
+        await this.#sleepUntil(performance.now() + rng.int(this.#cfg.think.min, this.#cfg.think.max))
+      }
+    } finally {
+      this.#active--
+    }
+  }
+
+  async #open(rate: number, rng: Rng): Promise<void> {
+    // A few users per kind carry the id bookkeeping; each arrival is one request of one of them.
+    const users = USER_KINDS.flatMap((kind) => Array.from({length: 8}, (_, i) => ({weight: kind.weight, state: new UserState(kind, rng.fork(i), this.#cfg.runId)})))
+    const gap = (1000 / rate) * this.#cfg.shard.of
+    const offset = (1000 / rate) * this.#cfg.shard.index
+    const inFlight = new Set<Promise<void>>()
+    const end = this.#start + this.#cfg.durationMs
+    for (let k = 0; ; k++) {
+      const due = this.#start + offset + k * gap
+      if (due >= end || this.#stopped) break
+      if (due > performance.now()) await this.#sleepUntil(due)
+      else {
+        this.#sends++
+        if (performance.now() - due > LATE_MS) this.#late++
+      }
+      if (this.#stopped) break
+      const p = step(rng.weighted(users).state, this.#send(due), true).finally(() => {
+        inFlight.delete(p)
+        this.#active = inFlight.size
+      })
+      inFlight.add(p)
+      this.#active = inFlight.size
+      // Let responses be handled between sends that are already due.
+      if (k % 64 === 63) await new Promise((r) => setImmediate(r))
+    }
+    await Promise.allSettled([...inFlight])
+  }
+
+  /** Runs until the duration is over or stop() is called, then waits for requests in flight. */
+  async run(startEpochMs: number): Promise<GeneratorHealth> {
+    this.#start = performance.now() + (startEpochMs - Date.now())
+    const rng = new Rng(this.#cfg.seed)
+    const elu0 = performance.eventLoopUtilization()
+    this.#lag.enable()
+    const starve = this.#cfg.starveMs
+      ? setInterval(() => {
+          const until = performance.now() + this.#cfg.starveMs!
+          while (performance.now() < until) {
+            // deliberately busy: a starved generator, for the validity check's own test
+          }
+        }, 50)
+      : undefined
+    const timer = setTimeout(() => this.stop(), Math.max(0, this.#start + this.#cfg.durationMs - performance.now()))
+    try {
+      if (this.#cfg.rate) await this.#open(this.#cfg.rate, rng)
+      else await Promise.all(this.#cfg.users.map((i) => this.#user(i, rng.fork(i))))
+    } finally {
+      clearTimeout(timer)
+      if (starve) clearInterval(starve)
+      this.#lag.disable()
+    }
+    const elu = performance.eventLoopUtilization(elu0)
+    return {lagP99Ms: Math.round(this.#lag.percentile(99) / 1e4) / 100, utilisation: Math.round(elu.utilization * 1000) / 1000, sends: this.#sends, lateSends: this.#late}
+  }
+
+  stop(): void {
+    this.#stopped = true
+    for (const cancel of [...this.#cancels]) cancel()
+  }
+
+  /** What happened since the last report. */
+  report(): IntervalReport {
+    return {endpoints: this.#recorder.drain(), failures: this.#failures.drain(), active: this.#active}
+  }
+
+  close(): Promise<void> {
+    return this.#pool.close()
+  }
+}
+
+export {THINK_MS}

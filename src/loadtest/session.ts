@@ -1,0 +1,161 @@
+import {mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync, mkdirSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {dirname, join, resolve} from 'node:path'
+import {PlatformError, apiKeyPath, gatewayKeys, type PlatformConfig} from '../core/index.js'
+import {runningPlatform, startPlatform} from '../embedded/index.js'
+import {resolveProfile, type ProfileInput} from './profiles.js'
+import {readSummary, renderJunit, writeReports} from './reports.js'
+import {runLoad} from './runner.js'
+import {ENDPOINTS} from './scenario.js'
+import {effectiveThresholds, parseThreshold} from './thresholds.js'
+import type {SeriesPoint, Summary} from './types.js'
+
+export interface SessionInput extends ProfileInput {
+  target?: string
+  apiKey?: string
+  thresholds: string[]
+  report?: string
+  junit?: string
+  baseline?: string
+  /** allowed regression against the baseline, a fraction */
+  tolerance: number
+  abortOnFail: boolean
+  seed?: number
+  rate?: number
+  workers?: number
+  intervalS?: number
+  starveMs?: number
+}
+
+export interface SessionIO {
+  /** a line for people (also kept in run.log) */
+  log(line: string): void
+  progress(p: SeriesPoint, totals: {count: number; failures: number; p95: number}): void
+}
+
+export interface SessionResult {
+  summary: Summary
+  reportDir: string
+  junit?: string
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Health and key, before any load: a run against a dead target or with a wrong key stops in seconds. */
+export async function preflight(target: string, apiKey: string): Promise<void> {
+  const base = target.replace(/\/+$/, '')
+  let ready: Response | undefined
+  let why = ''
+  for (let attempt = 0; attempt < 3 && !ready?.ok; attempt++) {
+    if (attempt) await sleep(500)
+    try {
+      ready = await fetch(`${base}/health/ready`, {signal: AbortSignal.timeout(3000)})
+      why = `/health/ready answered ${ready.status}`
+      await ready.arrayBuffer()
+    } catch (err) {
+      why = ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message
+    }
+  }
+  if (!ready?.ok) {
+    throw new PlatformError('ENVIRONMENT_UNAVAILABLE', `the target ${base} is not ready: ${why}`, {suggestion: 'start it (platform up) or check --target'})
+  }
+  const probe = await fetch(`${base}/api/v1/agents/?limit=1`, {headers: {'x-api-key': apiKey}, signal: AbortSignal.timeout(5000)})
+  await probe.arrayBuffer()
+  if (probe.status === 401) {
+    throw new PlatformError('UNAUTHORIZED', `the target ${base} refused the API key`, {suggestion: 'pass the right key with --api-key or PLATFORM_API_KEY'})
+  }
+}
+
+/** The embedded platform for this run: the one already running here, else a throwaway one. */
+async function embeddedTarget(config: PlatformConfig, log: (l: string) => void): Promise<{target: string; apiKey: string; stop: () => Promise<void>}> {
+  const running = await runningPlatform(config)
+  const gateway = running?.services.find((s) => s.name === 'l09-api-gateway')
+  if (running && gateway) {
+    log(`target: the running embedded platform at ${gateway.url}`)
+    return {target: gateway.url, apiKey: gatewayKeys(config)[0]!, stop: async () => {}}
+  }
+  // A fresh state directory: load-test rows never land in the project's own PGlite data.
+  const stateDir = mkdtempSync(join(tmpdir(), 'platform-loadtest-'))
+  const ephemeral: PlatformConfig = {
+    ...config,
+    stateDir,
+    dataDir: join(stateDir, 'data'),
+    dataLayer: {...config.dataLayer, port: 0},
+    gateway: {...config.gateway, port: 0},
+  }
+  log(`target: a new embedded platform (${config.databaseUrl ? 'DATABASE_URL' : 'PGlite in a temporary directory'})`)
+  const platform = await startPlatform(ephemeral, 'threads', {logLevel: 'silent'})
+  const url = platform.state.services.find((s) => s.name === 'l09-api-gateway')!.url
+  return {
+    target: url,
+    apiKey: gatewayKeys(ephemeral)[0]!,
+    stop: async () => {
+      await platform.close()
+      rmSync(stateDir, {recursive: true, force: true})
+    },
+  }
+}
+
+function configuredKey(config: PlatformConfig, given?: string): string {
+  if (given) return given
+  if (process.env.PLATFORM_API_KEY) return process.env.PLATFORM_API_KEY
+  const file = apiKeyPath(config)
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim()
+  throw new PlatformError('USAGE', 'no API key for the target', {suggestion: 'pass --api-key or set PLATFORM_API_KEY'})
+}
+
+const stamp = (d: Date) => d.toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z')
+
+/**
+ * One load test as the CLI runs it: checks the input, finds or starts the target,
+ * preflights it, runs, judges, and writes the reports.
+ */
+export async function runSession(config: PlatformConfig, input: SessionInput, io: SessionIO): Promise<SessionResult> {
+  const profile = resolveProfile(input)
+  const thresholds = effectiveThresholds(input.thresholds.map((t) => parseThreshold(t, ENDPOINTS)))
+  const baseline = input.baseline ? {file: resolve(input.baseline), summary: readSummary(resolve(input.baseline)), tolerance: input.tolerance} : undefined
+  const seed = input.seed ?? Math.floor(Math.random() * 2 ** 31)
+  const lines: string[] = []
+  const log = (l: string) => {
+    lines.push(l)
+    io.log(l)
+  }
+
+  const t = input.target
+    ? {target: input.target.replace(/\/+$/, ''), apiKey: configuredKey(config, input.apiKey), stop: async () => {}}
+    : await embeddedTarget(config, log)
+  let summary: Summary
+  try {
+    await preflight(t.target, t.apiKey)
+    log(`${profile.name}: ${profile.users} users at ${profile.spawnRate}/s for ${profile.durationS}s${input.rate ? `, open model at ${input.rate} req/s` : ''}, seed ${seed}`)
+    summary = await runLoad({
+      target: t.target,
+      apiKey: t.apiKey,
+      profile,
+      seed,
+      thresholds,
+      abortOnFail: input.abortOnFail,
+      rate: input.rate,
+      workers: input.workers,
+      intervalS: input.intervalS,
+      baseline,
+      starveMs: input.starveMs,
+      onPoint: (p, totals) => {
+        lines.push(`${p.t}s users=${p.users} rps=${p.rps} p95=${p.p95}ms errors=${p.errors}`)
+        io.progress(p, totals)
+      },
+    })
+  } finally {
+    await t.stop()
+  }
+  log(summary.verdict.sentence)
+  const reportDir = resolve(input.report ?? join(config.root, 'reports', `${profile.name}-${stamp(new Date(summary.startedAt))}`))
+  await writeReports(reportDir, summary, lines)
+  let junit: string | undefined
+  if (input.junit) {
+    junit = resolve(input.junit)
+    mkdirSync(dirname(junit), {recursive: true})
+    writeFileSync(junit, renderJunit(summary))
+  }
+  return {summary, reportDir, junit}
+}

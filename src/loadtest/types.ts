@@ -1,0 +1,122 @@
+/** The shape of a load-test result: what the runner produces and every report reads. */
+
+/** summary.json's version; bump it when the shape changes incompatibly. */
+export const SUMMARY_VERSION = 1
+
+/** Latency figures in milliseconds, counts over the whole run. */
+export interface LatencyStats {
+  count: number
+  failures: number
+  /** failures / count, 0..1 */
+  errorRate: number
+  /** requests per second over the measured duration */
+  rps: number
+  min: number
+  mean: number
+  p50: number
+  p90: number
+  p95: number
+  p99: number
+  max: number
+}
+
+export interface EndpointStats extends LatencyStats {
+  /** method + route template, e.g. "PATCH /api/v1/agents/:id" */
+  endpoint: string
+}
+
+/** One interval of the time series (every few seconds). */
+export interface SeriesPoint {
+  /** seconds since the run started, at the end of the interval */
+  t: number
+  rps: number
+  p50: number
+  p95: number
+  p99: number
+  /** failed requests in the interval */
+  errors: number
+  /** active virtual users at the end of the interval */
+  users: number
+}
+
+/** Failures of one endpoint with one status and one message (ids, UUIDs and numbers normalised away). */
+export interface FailureGroup {
+  endpoint: string
+  /** HTTP status, or null for a connection error or timeout */
+  status: number | null
+  message: string
+  count: number
+  firstSeen: {t: number; users: number}
+  sample: {
+    request: {method: string; url: string; body?: unknown}
+    response: {status: number | null; body?: unknown}
+  }
+}
+
+export type ThresholdMetric = 'p50' | 'p90' | 'p95' | 'p99' | 'max' | 'mean' | 'errors'
+export type ThresholdOp = '<' | '<=' | '>' | '>='
+
+export interface ThresholdResult {
+  /** 'total' or an endpoint */
+  scope: string
+  metric: ThresholdMetric
+  op: ThresholdOp
+  /** ms for latency metrics, a fraction 0..1 for errors */
+  limit: number
+  actual: number
+  passed: boolean
+  /** e.g. "p95 of PATCH /api/v1/agents/:id 812 ms > 500 ms" */
+  text: string
+}
+
+export interface Validity {
+  valid: boolean
+  /** why the run is invalid: the generator, not the target, was the bottleneck */
+  reasons: string[]
+  eventLoopLagP99Ms: number
+  /** generator event-loop utilisation, 0..1 (the busiest worker) */
+  utilisation: number
+  lateSends: number
+  sends: number
+}
+
+export interface BaselineComparison {
+  file: string
+  tolerance: number
+  regressed: boolean
+  /** one line per compared figure */
+  changes: Array<{scope: string; metric: string; baseline: number; current: number; ratio: number; regressed: boolean}>
+}
+
+export type VerdictStatus = 'PASSED' | 'FAILED' | 'REGRESSED' | 'INVALID'
+
+export interface Verdict {
+  status: VerdictStatus
+  /** one sentence, e.g. "FAILED: p95 of PATCH /api/v1/agents/:id 812 ms > 500 ms" */
+  sentence: string
+  exitCode: 0 | 1 | 4 | 5
+  aborted: boolean
+}
+
+export interface Summary {
+  version: typeof SUMMARY_VERSION
+  profile: string
+  target: string
+  startedAt: string
+  /** measured seconds */
+  duration: number
+  users: number
+  spawnRate: number
+  /** closed: virtual users with think time; open: fixed arrival rate */
+  model: 'closed' | 'open'
+  rate?: number
+  seed: number
+  total: LatencyStats
+  endpoints: EndpointStats[]
+  series: SeriesPoint[]
+  failures: FailureGroup[]
+  thresholds: ThresholdResult[]
+  validity: Validity
+  baseline?: BaselineComparison
+  verdict: Verdict
+}
