@@ -1,19 +1,32 @@
 import {Flags} from '@oclif/core'
-import {PlatformCommand} from '../src/cli/index.js'
+import {PlatformCommand, stackDeps, useDocker} from '../src/cli/index.js'
 import {style} from '../src/core/index.js'
-import {stopPlatform} from '../src/embedded/index.js'
+import {runningPlatform, stopPlatform} from '../src/embedded/index.js'
 
 export default class Down extends PlatformCommand {
-  static override summary = 'Stop the platform started with `up --detach`'
-  static override description = 'Sends SIGTERM (the services drain and close their database), then SIGKILL after --timeout. Exits 0 when nothing runs.'
-  static override examples = ['<%= config.bin %> down', '<%= config.bin %> down --timeout 5 --json']
+  static override summary = 'Stop the platform: the detached embedded one, or the compose stack'
+  static override description = `Embedded: SIGTERM (the services drain and close their database), then SIGKILL after --timeout.
+Docker (--docker, mode: docker, or a stack that exists while nothing runs embedded): compose down, and with --volumes
+its named volumes too (the data). Exits 0 when nothing runs.`
+  static override examples = ['<%= config.bin %> down', '<%= config.bin %> down --timeout 5 --json', '<%= config.bin %> down --docker --volumes']
   static override flags = {
     timeout: Flags.integer({description: 'seconds to wait before forcing', default: 15, min: 1}),
+    docker: Flags.boolean({description: 'stop the compose stack'}),
+    volumes: Flags.boolean({description: 'with the stack: also remove its volumes (all data)'}),
   }
 
   async run() {
     const {flags} = await this.parse(Down)
-    const result = await stopPlatform(this.config_(), flags.timeout * 1000)
+    const config = this.config_()
+    const guess = async () => !(await runningPlatform(config)) && (await import('../src/stack/index.js')).stackExistsAt(process.env)
+    if (await useDocker(config, flags.docker || flags.volumes, guess)) {
+      const json = this.jsonEnabled()
+      const {stackDown} = await import('../src/stack/index.js')
+      const r = await stackDown(await stackDeps(config, (l) => json || this.logToStderr(style.dim(l))), {volumes: flags.volumes})
+      this.log(r.removed.length ? `${style.ok('Removed')} ${r.removed.join(', ')}${flags.volumes ? ' and the volumes' : ''}.` : style.dim('Nothing of the stack was running.'))
+      return {mode: 'docker', removed: r.removed, volumes: flags.volumes}
+    }
+    const result = await stopPlatform(config, flags.timeout * 1000)
     if (result.stopped === undefined) this.log(style.dim('Nothing is running.'))
     else this.log(`${style.ok('Stopped')} the platform (pid ${result.stopped})${result.forced ? style.warn(' by force after the timeout') : ''}.`)
     return {stopped: result.stopped ?? null, forced: result.forced}

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
-import {PlatformCommand, logLevelFlag, renderStatus} from '../src/cli/index.js'
-import {PlatformError, closeOnSignal, gatewayKeys, internalKey, style} from '../src/core/index.js'
+import {PlatformCommand, logLevelFlag, renderStatus, runSteps, stackDeps} from '../src/cli/index.js'
+import {closeOnSignal, nextSignal, gatewayKeys, internalKey, style, type PlatformConfig} from '../src/core/index.js'
 
 export default class Up extends PlatformCommand {
   static override summary = 'Start the whole platform (L01 + L09) on this machine'
@@ -10,6 +10,8 @@ where the gateway's API key is kept (.platform/api.key, generated on first start
 Runs in the foreground (Ctrl-C stops it) unless --detach. A second \`up\` while one runs reports it and exits 0.`
   static override examples = [
     '<%= config.bin %> up',
+    '<%= config.bin %> up --docker',
+    'L09_HOST_PORT=18009 PLATFORM_BASE_IMAGE=node:20-slim <%= config.bin %> up --docker --build',
     '<%= config.bin %> up --detach',
     'DATABASE_URL=postgresql://localhost/platform <%= config.bin %> up --detach --json',
   ]
@@ -19,14 +21,15 @@ Runs in the foreground (Ctrl-C stops it) unless --detach. A second \`up\` while 
     'log-level': logLevelFlag(),
     'wait-timeout': Flags.integer({description: 'with --detach: seconds to wait for readiness', default: 60, min: 1}),
     child: Flags.boolean({hidden: true, description: 'internal: the detached process itself'}),
+    docker: Flags.boolean({description: 'run the compose stack (project platform) instead of the embedded default'}),
+    build: Flags.boolean({description: 'with --docker: rebuild the platform image first'}),
+    timeout: Flags.integer({description: 'with --docker: seconds to wait for every service to be healthy', default: 180, min: 1}),
   }
 
   async run() {
     const {flags} = await this.parse(Up)
     const config = this.config_()
-    if (config.mode !== 'embedded') {
-      throw new PlatformError('CONFIG_INVALID', `mode ${config.mode} is not supported by this version of platform up`, {suggestion: 'set mode: embedded in platform.yaml'})
-    }
+    if (flags.docker || config.mode === 'docker') return this.upDocker(config, flags)
     const embedded = await import('../src/embedded/index.js')
     const topology = flags.topology ?? embedded.DEFAULT_TOPOLOGY
     const running = await embedded.runningPlatform(config)
@@ -49,6 +52,7 @@ Runs in the foreground (Ctrl-C stops it) unless --detach. A second \`up\` while 
       return status
     }
 
+    const signal = nextSignal((m) => this.logToStderr(m))
     const platform = await embedded.startPlatform(config, topology, {logLevel: flags['log-level'], cliEntry: process.argv[1], detached: flags.child})
     const status = await embedded.platformStatus(config)
     if (!flags.child) this.logToStderr(`${style.ok('Platform is up.')}\n${renderStatus(status)}\nStop it with Ctrl-C.`)
@@ -57,7 +61,17 @@ Runs in the foreground (Ctrl-C stops it) unless --detach. A second \`up\` while 
       await platform.close()
       process.exitCode = 1
     })
-    await Promise.race([closeOnSignal(platform.close, (m) => this.logToStderr(m)), died])
+    await Promise.race([closeOnSignal(platform.close, (m) => this.logToStderr(m), signal), died])
+    return status
+  }
+
+  private async upDocker(config: PlatformConfig, flags: {build: boolean; timeout: number}) {
+    const json = this.jsonEnabled()
+    const deps = await stackDeps(config, (line) => json || this.logToStderr(style.dim(line)))
+    const {upSteps, stackStatus} = await import('../src/stack/index.js')
+    await runSteps(upSteps(deps, {build: flags.build, timeoutMs: flags.timeout * 1000}), {json})
+    const status = await stackStatus(deps)
+    this.log(`${style.ok('The stack is up')} (project platform, ${deps.compose.flavour}).\n${renderStatus(status)}\nStop it with \`platform down --docker\`.`)
     return status
   }
 }

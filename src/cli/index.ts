@@ -1,3 +1,5 @@
 export {PlatformCommand, dbFlags, withDbFlags, logLevelFlag} from './command.js'
 export {renderStatus} from './summary.js'
 export {loadTestFlags, runLoadTestCommand} from './loadtest.js'
+export {runSteps} from './steps.js'
+export {stackDeps, useDocker} from './runtime.js'

@@ -1,23 +1,29 @@
-import {style, table} from '../core/index.js'
-import type {PlatformStatus} from '../embedded/index.js'
+import {style, table, type PlatformStatus, type ServiceStatus} from '../core/index.js'
 
 const TITLES: Record<string, string> = {'l01-data-layer': 'L01 data layer', 'l09-api-gateway': 'L09 API gateway'}
 
-function duration(seconds = 0): string {
+function duration(seconds?: number): string {
+  if (seconds === undefined) return ''
   if (seconds < 60) return `${seconds}s`
   if (seconds < 3600) return `${Math.floor(seconds / 60)}m${seconds % 60}s`
   return `${Math.floor(seconds / 3600)}h${Math.floor((seconds % 3600) / 60)}m`
 }
 
+function health(svc: ServiceStatus): string {
+  if (svc.health === 'healthy') return style.ok('healthy')
+  if (svc.health === 'starting' || svc.health === 'unknown') return style.warn(svc.health)
+  return style.bad(`${svc.health}${svc.detail ? ` (${svc.detail.slice(0, 60)})` : ''}`)
+}
+
 /** The status table people read (status, and the end of up). */
 export function renderStatus(s: PlatformStatus): string {
-  if (!s.running) return `${style.dim('The platform is not running')} (mode ${s.mode}). Start it with \`platform up\`.`
-  const rows = s.services.map((svc) => [
-    TITLES[svc.name] ?? svc.name,
-    svc.url,
-    svc.health === 'healthy' ? style.ok('healthy') : style.bad(`${svc.health}${svc.detail ? ` (${svc.detail})` : ''}`),
-    duration(svc.uptimeSeconds),
-  ])
+  if (!s.running) return `${style.dim('The platform is not running')} (mode ${s.mode}). Start it with \`platform up${s.mode === 'docker' ? ' --docker' : ''}\`.`
+  const patched = (svc: ServiceStatus) => (svc.patches ? style.warn(` +${svc.patches} patch${svc.patches > 1 ? 'es' : ''}`) : '')
+  if (s.mode === 'docker') {
+    const rows = s.services.map((svc) => [svc.name + patched(svc), svc.container ?? '-', svc.project ?? '-', svc.state, health(svc), (svc.ports ?? []).join(', '), svc.image ?? '', duration(svc.uptimeSeconds)])
+    return [table(['service', 'container', 'project', 'state', 'health', 'ports', 'image', 'uptime'], rows), '', `API key   ${s.apiKeyFile} (PLATFORM_API_KEYS overrides)`].join('\n')
+  }
+  const rows = s.services.map((svc) => [(TITLES[svc.name] ?? svc.name) + patched(svc), svc.url ?? '', health(svc), duration(svc.uptimeSeconds)])
   return [
     table(['service', 'url', 'health', 'uptime'], rows),
     '',

@@ -1,30 +1,32 @@
 /**
- * Runs close once on SIGINT or SIGTERM, then exits 0 (1 if close failed). A second
- * signal while closing exits at once. Resolves when close has finished.
+ * Resolves on the first SIGINT or SIGTERM. Listening starts at the call, so a signal
+ * that comes while a service is still starting is not lost. A second signal exits at once.
  */
-export function closeOnSignal(close: () => Promise<void>, log: (msg: string) => void = () => {}): Promise<void> {
+export function nextSignal(log: (msg: string) => void = () => {}): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
-    let closing = false
+    let seen = false
     const onSignal = (signal: NodeJS.Signals) => {
-      if (closing) {
+      if (seen) {
         log(`${signal} again: exiting without waiting`)
         process.exit(130)
       }
-      closing = true
+      seen = true
       log(`${signal}: shutting down`)
-      close().then(
-        () => {
-          resolve()
-          process.exitCode = 0
-        },
-        (err) => {
-          log(`shutdown failed: ${(err as Error).message}`)
-          process.exitCode = 1
-          resolve()
-        },
-      )
+      resolve(signal)
     }
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)
   })
+}
+
+/** Runs close once on SIGINT or SIGTERM; exit code 0, or 1 if close failed. Resolves when close has finished. */
+export async function closeOnSignal(close: () => Promise<void>, log: (msg: string) => void = () => {}, signal = nextSignal(log)): Promise<void> {
+  await signal
+  try {
+    await close()
+    process.exitCode = 0
+  } catch (err) {
+    log(`shutdown failed: ${(err as Error).message}`)
+    process.exitCode = 1
+  }
 }

@@ -1,6 +1,6 @@
 import {spawn} from 'node:child_process'
 import {closeSync, openSync, readFileSync} from 'node:fs'
-import {PlatformError, apiKeyPath, portFree, type PlatformConfig} from '../core/index.js'
+import {PlatformError, apiKeyPath, portFree, type PlatformConfig, type PlatformStatus, type ServiceStatus} from '../core/index.js'
 import {portInUse} from '../server/index.js'
 import {startHosted, type HostedService, type HostOptions, type Topology} from './hosts.js'
 import {clearRunState, pidAlive, readRunState, runFiles, writeRunState, type RunState} from './state.js'
@@ -73,28 +73,6 @@ export async function startPlatform(config: PlatformConfig, topology: Topology, 
         }
       })()),
   }
-}
-
-export interface ServiceStatus {
-  name: string
-  url: string
-  state: 'running' | 'stopped'
-  health: 'healthy' | 'unhealthy' | 'unknown'
-  detail?: string
-  uptimeSeconds?: number
-}
-
-export interface PlatformStatus {
-  mode: 'embedded'
-  running: boolean
-  pid?: number
-  topology?: Topology
-  startedAt?: string
-  uptimeSeconds?: number
-  database?: string
-  logFile?: string
-  apiKeyFile: string
-  services: ServiceStatus[]
 }
 
 export async function platformStatus(config: PlatformConfig, probe: HealthProbe = httpProbe, now: () => Date = () => new Date()): Promise<PlatformStatus> {

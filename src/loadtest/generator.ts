@@ -107,11 +107,15 @@ export class Generator {
         this.#cancels.delete(cancel)
         resolve()
       }
-      const timer = setTimeout(() => {
+      // A timer may fire up to a millisecond early (libuv counts whole milliseconds): sleep on until `at`.
+      const wake = () => {
+        const now = performance.now()
+        if (now < at) return void (timer = setTimeout(wake, at - now))
         this.#sends++
-        if (performance.now() - at > LATE_MS) this.#late++
+        if (now - at > LATE_MS) this.#late++
         done()
-      }, wait)
+      }
+      let timer = setTimeout(wake, wait)
       const cancel = () => {
         clearTimeout(timer)
         done()

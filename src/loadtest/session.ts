@@ -70,7 +70,7 @@ export async function preflight(target: string, apiKey: string): Promise<void> {
 async function embeddedTarget(config: PlatformConfig, log: (l: string) => void): Promise<{target: string; apiKey: string; stop: () => Promise<void>}> {
   const running = await runningPlatform(config)
   const gateway = running?.services.find((s) => s.name === 'l09-api-gateway')
-  if (running && gateway) {
+  if (running && gateway?.url) {
     log(`target: the running embedded platform at ${gateway.url}`)
     return {target: gateway.url, apiKey: gatewayKeys(config)[0]!, stop: async () => {}}
   }

@@ -79,12 +79,18 @@ export function findUnstorable(value: unknown, path = '', depth = 0): ErrorDetai
 
 const digest = (s: string) => createHash('sha256').update(s).digest()
 
-/** Constant-time membership test: every configured key is compared, whatever matches. */
-export function keyMatches(given: string, keys: readonly string[]): boolean {
-  const g = digest(given)
-  let ok = false
-  for (const k of keys) ok = timingSafeEqual(g, digest(k)) || ok
-  return ok
+/**
+ * A constant-time key check: the presented key's digest is compared with every configured
+ * key's digest (computed once), whichever matches, so timing tells nothing about the keys.
+ */
+export function keyMatcher(keys: readonly string[]): (given: string) => boolean {
+  const digests = keys.map(digest)
+  return (given) => {
+    const g = digest(given)
+    let ok = false
+    for (const d of digests) ok = timingSafeEqual(g, d) || ok
+    return ok
+  }
 }
 
 export function presentedKey(req: FastifyRequest): string | undefined {
@@ -136,6 +142,7 @@ const OPEN_ROUTES = /^\/(health(\/|$)|metrics$)/
  */
 export function createServer(opts: ServerOptions): FastifyInstance {
   const {strict, coercing} = validators()
+  const matches = keyMatcher(opts.apiKeys)
   const app = Fastify({
     // Every log line names its service: L01 and L09 may share one log file.
     logger: opts.logger ? {...(opts.logger === true ? {} : opts.logger), name: opts.service} : false,
@@ -162,7 +169,7 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     reply.header('x-request-id', req.id)
     if (opts.apiKeys.length === 0 || OPEN_ROUTES.test(req.routeOptions.url ?? '')) return
     const key = presentedKey(req)
-    if (!key || !keyMatches(key, opts.apiKeys)) {
+    if (!key || !matches(key)) {
       throw new PlatformError('UNAUTHORIZED', key ? 'the API key is not valid' : 'an API key is required (X-API-Key or Authorization: Bearer)')
     }
   })

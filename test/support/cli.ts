@@ -5,6 +5,9 @@ import {packageRoot} from '../../src/core/index.js'
 
 export const BIN = join(packageRoot(), 'bin', 'run.js')
 
+/** As an installed CLI runs: vitest's NODE_ENV=test would put oclif in development mode. */
+const USER_ENV = {NODE_ENV: 'production', NO_COLOR: '1'}
+
 export interface CliResult {
   code: number
   stdout: string
@@ -16,14 +19,14 @@ export function runCli(args: string[], opts: {cwd?: string; env?: NodeJS.Process
     execFile(
       process.execPath,
       [...(opts.nodeArgs ?? []), BIN, ...args],
-      {cwd: opts.cwd, env: {...process.env, NO_COLOR: '1', ...opts.env}, timeout: opts.timeoutMs ?? 60_000},
+      {cwd: opts.cwd, env: {...process.env, ...USER_ENV, ...opts.env}, timeout: opts.timeoutMs ?? 60_000},
       (err, stdout, stderr) => resolve({code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr}),
     )
   })
 }
 
 export function spawnCli(args: string[], opts: {cwd?: string; env?: NodeJS.ProcessEnv} = {}): ChildProcess & {output: () => string} {
-  const child = spawn(process.execPath, [BIN, ...args], {cwd: opts.cwd, env: {...process.env, NO_COLOR: '1', ...opts.env}, stdio: ['ignore', 'pipe', 'pipe']})
+  const child = spawn(process.execPath, [BIN, ...args], {cwd: opts.cwd, env: {...process.env, ...USER_ENV, ...opts.env}, stdio: ['ignore', 'pipe', 'pipe']})
   let out = ''
   child.stdout!.on('data', (d) => (out += d))
   child.stderr!.on('data', (d) => (out += d))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what the tiers need (as root, from Debian),
-# builds the CLI, then runs every tier. The PostgreSQL cluster is started and stopped by the
-# tests themselves (test/support/global-setup.ts).
+# builds the CLI, then runs every tier. The PostgreSQL cluster and dockerd are started and stopped
+# by the tests themselves (test/support/global-setup.ts, test/support/docker.ts).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -19,6 +19,10 @@ apt_install() {
 have_pg || apt_install postgresql-15 || apt_install postgresql
 # The HTML report is checked in a real headless browser (Debian's chromium, driven by playwright-core).
 [ -x /usr/bin/chromium ] || apt_install chromium
+# The docker tier: Debian's dockerd and docker-compose 1.29, plus what its offline images are
+# made of (busybox-static, prometheus). Not started here: the tests start their own dockerd
+# (test/support/docker.ts) and stop it afterwards.
+command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ] || apt_install docker.io docker-compose busybox-static prometheus
 
 [ -x node_modules/.bin/vitest ] || npm ci --no-audit --no-fund
 npm run build

@@ -1,0 +1,24 @@
+import {PlatformCommand, stackDeps} from '../../src/cli/index.js'
+import {style, table} from '../../src/core/index.js'
+
+export default class StackDoctor extends PlatformCommand {
+  static override summary = 'Find platform services in the wrong compose project, port conflicts, orphans and stale containers'
+  static override description = `Looks at every container of the Docker engine. For each service of platform/docker-compose.app.yml it reports
+containers that run it under another compose project (by the com.docker.compose.* labels, and by name), host ports
+of the platform held by something else, orphans of the platform project, and containers older than their image.
+Each finding comes with the command that fixes it. Exits 1 when there is a finding.`
+  static override examples = ['<%= config.bin %> stack doctor', '<%= config.bin %> stack doctor --json']
+
+  async run() {
+    await this.parse(StackDoctor)
+    const {doctor} = await import('../../src/stack/index.js')
+    const deps = await stackDeps(this.config_(), () => {})
+    const result = await doctor(deps)
+    if (result.findings.length === 0) this.log(`${style.ok('✓')} no problems among ${result.containers} containers`)
+    else {
+      this.log(table(['problem', 'service', 'what', 'fix'], result.findings.map((f) => [style.bad(f.kind), f.service ?? '-', f.message, f.fix])))
+      process.exitCode = 1
+    }
+    return {ok: result.findings.length === 0, containers: result.containers, findings: result.findings}
+  }
+}

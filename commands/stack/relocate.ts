@@ -1,0 +1,48 @@
+import {Args, Flags} from '@oclif/core'
+import {createInterface} from 'node:readline/promises'
+import {PlatformCommand, runSteps, stackDeps} from '../../src/cli/index.js'
+import {PlatformError, style} from '../../src/core/index.js'
+
+export default class StackRelocate extends PlatformCommand {
+  static override summary = 'Move a service that runs under another compose project into the platform project'
+  static override description = `Shows the plan, then stops the container in the wrong project, removes it (its volumes are kept), starts the
+service in project platform without recreating its dependencies, and waits until it is healthy. --carry-volumes
+first copies the data of its named volumes into the platform's. Every step checks where things stand, so a
+relocation interrupted at any point finishes when run again. For prometheus it also checks that L01 and L09 are
+scraped.`
+  static override examples = [
+    '<%= config.bin %> stack relocate prometheus --dry-run',
+    '<%= config.bin %> stack relocate prometheus --from story-portal-app --carry-volumes --yes',
+  ]
+  static override args = {service: Args.string({description: 'the compose service to move', required: true})}
+  static override flags = {
+    from: Flags.string({description: 'the compose project (or container name) it runs in now'}),
+    'dry-run': Flags.boolean({description: 'show the plan and change nothing'}),
+    'carry-volumes': Flags.boolean({description: 'copy the data of its named volumes into the platform project\'s'}),
+    yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation'}),
+  }
+
+  async run() {
+    const {args, flags} = await this.parse(StackRelocate)
+    const json = this.jsonEnabled()
+    const {planRelocation, relocationSteps} = await import('../../src/stack/index.js')
+    const deps = await stackDeps(this.config_(), (l) => json || this.logToStderr(style.dim(l)))
+    const plan = await planRelocation(deps, args.service, {from: flags.from, carryVolumes: flags['carry-volumes']})
+    if (plan.done) {
+      this.log(`${style.ok('✓')} ${args.service} already runs in project platform and nowhere else: nothing to do.`)
+      return {service: args.service, done: true, steps: []}
+    }
+    this.log(`Plan for ${args.service}:\n${plan.steps.map((s, i) => `  ${i + 1}. ${s}`).join('\n')}`)
+    if (flags['dry-run']) return {service: args.service, dryRun: true, steps: plan.steps}
+    if (!flags.yes) {
+      if (!process.stdin.isTTY || json) throw new PlatformError('USAGE', 'relocation needs confirmation', {suggestion: 'pass --yes to go ahead without a prompt'})
+      const rl = createInterface({input: process.stdin, output: process.stderr})
+      const answer = await rl.question('Go ahead? [y/N] ')
+      rl.close()
+      if (!/^y(es)?$/i.test(answer.trim())) throw new PlatformError('USAGE', 'relocation cancelled')
+    }
+    const notes = await runSteps(relocationSteps(deps, plan), {json})
+    this.log(`${style.ok('✓')} ${args.service} now runs in project platform.`)
+    return {service: args.service, done: true, steps: plan.steps, notes}
+  }
+}

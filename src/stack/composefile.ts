@@ -1,0 +1,47 @@
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {parse} from 'yaml'
+import {PlatformError, packageRoot} from '../core/index.js'
+
+export const PROJECT = 'platform'
+export const composeFile = (): string => join(packageRoot(), 'platform', 'docker-compose.app.yml')
+
+export interface ServiceSpec {
+  name: string
+  image: string
+  build: boolean
+  /** published ports, after interpolation */
+  ports: Array<{host: number; container: number}>
+  /** named volumes and where they are mounted */
+  volumes: Array<{name: string; target: string}>
+  healthcheck: boolean
+}
+
+/** Compose's ${VAR}, ${VAR:-default} and ${VAR:?error} against env. */
+export function interpolate(text: string, env: NodeJS.ProcessEnv): string {
+  return text.replace(/\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}/gi, (_m, name: string, op: string | undefined, arg: string | undefined) => {
+    const v = env[name]
+    const empty = v === undefined || (op?.startsWith(':') && v === '')
+    if (!empty) return v!
+    if (op?.endsWith('-')) return arg ?? ''
+    if (op?.endsWith('?')) throw new PlatformError('CONFIG_INVALID', `${name}: ${arg || 'must be set'}`)
+    return ''
+  })
+}
+
+/** The services of the compose file, with the env's images and ports. */
+export function readServices(env: NodeJS.ProcessEnv, file = composeFile()): ServiceSpec[] {
+  const doc = parse(readFileSync(file, 'utf8')) as {services: Record<string, Record<string, unknown>>; volumes?: Record<string, unknown>}
+  const named = new Set(Object.keys(doc.volumes ?? {}))
+  return Object.entries(doc.services).map(([name, s]) => {
+    const ports = ((s.ports as string[] | undefined) ?? []).map((p) => {
+      const parts = interpolate(p, env).split(':')
+      return {host: Number(parts.at(-2)), container: Number(parts.at(-1))}
+    })
+    const volumes = ((s.volumes as string[] | undefined) ?? [])
+      .map((v) => interpolate(v, env).split(':'))
+      .filter(([src]) => named.has(src!))
+      .map(([src, target]) => ({name: src!, target: target!}))
+    return {name, image: interpolate(String(s.image), env), build: Boolean(s.build), ports, volumes, healthcheck: Boolean(s.healthcheck)}
+  })
+}

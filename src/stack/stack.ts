@@ -1,0 +1,230 @@
+import {PlatformError, apiKeyPath, portFree, portHolder, type PlatformConfig, type PlatformStatus, type ServiceStatus} from '../core/index.js'
+import {composeEnv, stageBuildContext} from './build.js'
+import type {Compose} from './compose.js'
+import {PROJECT, readServices, type ServiceSpec} from './composefile.js'
+import type {ContainerDetail, ContainerSummary, Engine} from './engine.js'
+
+export interface StackDeps {
+  config: PlatformConfig
+  engine: Engine
+  compose: Compose
+  env: NodeJS.ProcessEnv
+  log: (line: string) => void
+  sleep?: (ms: number) => Promise<void>
+  now?: () => number
+}
+
+export interface Step {
+  title: string
+  run: () => Promise<string | void>
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+
+/** The platform's containers by compose service (the newest when there are several). */
+async function projectContainers(engine: Engine, project = PROJECT): Promise<Map<string, ContainerSummary>> {
+  const byService = new Map<string, ContainerSummary>()
+  for (const c of await engine.containers({project})) {
+    if (!c.service) continue
+    const seen = byService.get(c.service)
+    if (!seen || c.created > seen.created) byService.set(c.service, c)
+  }
+  return byService
+}
+
+/** Who holds a host port: a container (with its project) or a process on this machine. */
+export async function portOwner(engine: Engine, port: number): Promise<{container?: ContainerSummary; process?: string} | undefined> {
+  const container = (await engine.containers({all: false})).find((c) => c.ports.some((p) => p.host === port))
+  if (container) return {container}
+  if (await portFree(port, '127.0.0.1')) return undefined
+  return {process: portHolder(port) ?? 'another process'}
+}
+
+export const describeOwner = (o: {container?: ContainerSummary; process?: string}): string =>
+  o.container ? `container ${o.container.name}${o.container.project ? ` of compose project ${o.container.project}` : ''}` : o.process!
+
+/**
+ * Before anything starts: Docker answers, and every host port of the stack is free or
+ * already held by the platform's own container for that service.
+ */
+export async function preflight(deps: StackDeps, services: ServiceSpec[]): Promise<void> {
+  await deps.engine.ping()
+  const own = await projectContainers(deps.engine)
+  const problems: string[] = []
+  for (const s of services) {
+    for (const p of s.ports) {
+      const owner = await portOwner(deps.engine, p.host)
+      if (!owner) continue
+      if (owner.container && owner.container.project === PROJECT && owner.container.service === s.name && own.get(s.name)?.id === owner.container.id) continue
+      problems.push(`port ${p.host} (${s.name}) is held by ${describeOwner(owner)}`)
+    }
+  }
+  if (problems.length) {
+    throw new PlatformError('PORT_IN_USE', `cannot start the stack: ${problems.join('; ')}`, {
+      suggestion: 'stop what holds the port, set another host port (e.g. L09_HOST_PORT=18009), or run `platform stack doctor`',
+    })
+  }
+}
+
+function healthOf(c: ContainerDetail, spec?: ServiceSpec): ServiceStatus['health'] {
+  if (c.state !== 'running') return 'unhealthy'
+  if (c.health) return c.health
+  return spec?.healthcheck ? 'starting' : 'healthy'
+}
+
+/** Waits until every service's container is healthy (or running, without a healthcheck). */
+export async function waitHealthy(deps: StackDeps, services: ServiceSpec[], timeoutMs: number, onReady?: (service: string) => void): Promise<void> {
+  const sleep = deps.sleep ?? defaultSleep
+  const now = deps.now ?? Date.now
+  const deadline = now() + timeoutMs
+  const pending = new Set(services.map((s) => s.name))
+  const last = new Map<string, ContainerDetail>()
+  while (pending.size) {
+    const containers = await projectContainers(deps.engine)
+    for (const name of [...pending]) {
+      const c = containers.get(name)
+      if (!c) continue
+      const d = await deps.engine.inspect(c.id)
+      last.set(name, d)
+      const health = healthOf(d, services.find((s) => s.name === name))
+      if (health === 'healthy') {
+        pending.delete(name)
+        onReady?.(name)
+      } else if (d.state === 'exited' || d.state === 'dead' || health === 'unhealthy') {
+        throw await unhealthy(deps, name, d)
+      }
+    }
+    if (!pending.size) break
+    if (now() > deadline) {
+      const name = [...pending][0]!
+      const d = last.get(name)
+      throw d ? await unhealthy(deps, name, d, timeoutMs) : new PlatformError('CHECK_FAILED', `${name} has no container after ${timeoutMs / 1000} s`)
+    }
+    await sleep(500)
+  }
+}
+
+async function unhealthy(deps: StackDeps, name: string, d: ContainerDetail, timeoutMs?: number): Promise<PlatformError> {
+  const logs = await deps.engine.logs(d.id, {tail: 15}).catch(() => '')
+  const why = timeoutMs ? `not healthy after ${timeoutMs / 1000} s` : `is ${d.state}${d.health ? `, ${d.health}` : ''}`
+  return new PlatformError('CHECK_FAILED', `${name} (${d.name}) ${why}${d.healthLog ? `; last healthcheck: ${d.healthLog}` : ''}\n--- last log lines ---\n${logs.trimEnd()}`, {
+    suggestion: `see \`platform logs ${name}\`; fix it, then run \`platform up --docker\` again`,
+  })
+}
+
+export interface UpOptions {
+  build?: boolean
+  timeoutMs?: number
+  onReady?: (service: string) => void
+}
+
+/** The steps of `up --docker`, for the command's task list. */
+export function upSteps(deps: StackDeps, opts: UpOptions = {}): Step[] {
+  const env = composeEnv(deps.config, deps.env)
+  const services = readServices(env)
+  const app = services.find((s) => s.build)
+  return [
+    {title: 'Docker reachable, ports free', run: () => preflight(deps, services)},
+    {
+      title: `Image ${app?.image ?? 'of the platform'}`,
+      run: async () => {
+        if (!app || (!opts.build && (await deps.engine.imageId(app.image)))) return 'present'
+        await stageBuildContext(deps.config)
+        await deps.compose.run(['build', app.name], {onLine: deps.log})
+        return 'built'
+      },
+    },
+    {title: `${deps.compose.flavour} up -d`, run: () => deps.compose.run(['up', '-d', '--no-build'], {onLine: deps.log})},
+    {title: 'Every service healthy', run: () => waitHealthy(deps, services, opts.timeoutMs ?? 180_000, opts.onReady)},
+    {
+      title: 'Migrations applied (under the advisory lock)',
+      run: async () => {
+        const l01 = (await projectContainers(deps.engine)).get('l01-data-layer')
+        if (!l01) return 'no l01-data-layer container'
+        const r = await deps.engine.exec(l01.id, ['node', '/app/bin/run.js', 'db', 'migrate', '--json'])
+        if (r.exitCode !== 0) throw new PlatformError('MIGRATION_FAILED', `db migrate in ${l01.name} failed:\n${r.output.trim()}`)
+        const applied = (JSON.parse(r.output.slice(r.output.indexOf('{'))) as {applied: string[]}).applied
+        return applied.length ? `applied ${applied.join(', ')}` : 'up to date'
+      },
+    },
+  ]
+}
+
+export async function stackDown(deps: StackDeps, opts: {volumes?: boolean} = {}): Promise<{removed: string[]}> {
+  await deps.engine.ping()
+  const before = [...(await projectContainers(deps.engine)).values()].map((c) => c.name)
+  await deps.compose.run(['down', ...(opts.volumes ? ['--volumes'] : [])], {onLine: deps.log})
+  return {removed: before}
+}
+
+/** Whether the platform project has any container (for commands that guess the mode). */
+export async function stackExists(engine: Engine): Promise<boolean> {
+  try {
+    return (await engine.containers({project: PROJECT})).length > 0
+  } catch {
+    return false
+  }
+}
+
+export async function stackStatus(deps: StackDeps): Promise<PlatformStatus> {
+  await deps.engine.ping()
+  const env = composeEnv(deps.config, deps.env)
+  const specs = readServices(env)
+  const containers = await projectContainers(deps.engine)
+  const now = deps.now ?? Date.now
+  const services: ServiceStatus[] = []
+  for (const spec of specs) {
+    const c = containers.get(spec.name)
+    if (!c) {
+      services.push({name: spec.name, state: 'absent', health: 'unknown', image: spec.image})
+      continue
+    }
+    const d = await deps.engine.inspect(c.id)
+    const port = d.ports.find((p) => spec.ports.some((sp) => sp.container === p.container))
+    services.push({
+      name: spec.name,
+      // HTTP services get a URL; PostgreSQL's port is listed under ports.
+      ...(port && spec.name !== 'postgres' ? {url: `http://127.0.0.1:${port.host}`} : {}),
+      state: d.state,
+      health: healthOf(d, spec),
+      ...(d.healthLog && d.health !== 'healthy' ? {detail: d.healthLog} : {}),
+      ...(d.startedAt ? {uptimeSeconds: Math.max(0, Math.round((now() - Date.parse(d.startedAt)) / 1000))} : {}),
+      container: d.name,
+      project: d.project,
+      image: d.image,
+      ports: d.ports.map((p) => `${p.ip && p.ip !== '0.0.0.0' ? `${p.ip}:` : ''}${p.host}->${p.container}`),
+    })
+  }
+  const running = services.some((s) => s.state === 'running')
+  const pg = services.find((s) => s.name === 'postgres')
+  return {mode: 'docker', running, database: pg?.container ? `postgres container ${pg.container}` : undefined, apiKeyFile: apiKeyPath(deps.config), services}
+}
+
+/** Log text of one service, or all (prefixed with the service name). Follows when onData is given. */
+export async function stackLogs(deps: StackDeps, service: string | undefined, opts: {since?: number; tail?: number; follow?: (chunk: string) => void}): Promise<string | (() => void)> {
+  await deps.engine.ping()
+  const containers = await projectContainers(deps.engine)
+  const names = service ? [service] : [...containers.keys()].sort()
+  const missing = names.filter((n) => !containers.has(n))
+  if (missing.length) {
+    const known = readServices(composeEnv(deps.config, deps.env)).map((s) => s.name)
+    throw new PlatformError('NOT_FOUND', `no container for ${missing.join(', ')} in project ${PROJECT}`, {
+      suggestion: known.includes(missing[0]!) ? 'start the stack with `platform up --docker`' : `services: ${known.join(', ')}`,
+    })
+  }
+  const prefix = (name: string, text: string) => (names.length > 1 ? text.replace(/^(?=.)/gm, `${name.padEnd(16)}| `) : text)
+  if (opts.follow) {
+    const stops = await Promise.all(names.map((n) => deps.engine.follow(containers.get(n)!.id, (chunk) => opts.follow!(prefix(n, chunk)), {since: opts.since, tail: opts.tail})))
+    return () => stops.forEach((s) => s())
+  }
+  const parts = await Promise.all(names.map(async (n) => prefix(n, await deps.engine.logs(containers.get(n)!.id, {since: opts.since, tail: opts.tail}))))
+  return parts.join('')
+}
+
+export {projectContainers}
+
+/** stackExists for a guess: false when Docker is not there at all. */
+export async function stackExistsAt(env: NodeJS.ProcessEnv): Promise<boolean> {
+  const {createEngine} = await import('./engine.js')
+  return stackExists(await createEngine(env))
+}
