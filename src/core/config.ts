@@ -24,6 +24,8 @@ export interface PlatformConfig {
   /** l01Url: where the gateway finds L01 (default: the data layer's address). */
   gateway: ServiceAddress & {upstreamTimeoutMs: number; l01Url: string}
   migrationLockTimeoutMs: number
+  /** hot patches: local path prefix -> container path prefix */
+  patchMappings: Record<string, string>
 }
 
 export const CONFIG_FILE = 'platform.yaml'
@@ -32,6 +34,8 @@ type Check = (v: unknown) => string | undefined
 const isPort: Check = (v) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535 ? undefined : 'must be a port number (1-65535)')
 const isText: Check = (v) => (typeof v === 'string' && v.length > 0 ? undefined : 'must be a non-empty string')
 const isPositiveInt: Check = (v) => (Number.isInteger(v) && (v as number) > 0 ? undefined : 'must be a positive whole number of milliseconds')
+const isStringMap: Check = (v) =>
+  v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string' && x.length > 0) ? undefined : 'must be a mapping of local paths to container paths'
 const isMode: Check = (v) => (v === 'embedded' || v === 'docker' ? undefined : 'must be one of: embedded, docker')
 
 /** Every key platform.yaml may hold, dotted, with its check. Unknown keys are errors: they are usually typos. */
@@ -46,6 +50,7 @@ const KEYS: Record<string, Check> = {
   'gateway.upstream_timeout_ms': isPositiveInt,
   'gateway.l01_url': isText,
   'migrations.lock_timeout_ms': isPositiveInt,
+  'patch.mappings': isStringMap,
 }
 const SECTIONS = new Set(Object.keys(KEYS).filter((k) => k.includes('.')).map((k) => k.split('.')[0]!))
 
@@ -146,5 +151,6 @@ export function loadConfig(opts: LoadOptions = {}): PlatformConfig {
       l01Url: env.L01_URL || get<string>('gateway.l01_url') || urlOf(dataLayer),
     },
     migrationLockTimeoutMs: get<number>('migrations.lock_timeout_ms') ?? 30_000,
+    patchMappings: get<Record<string, string>>('patch.mappings') ?? {},
   }
 }

@@ -17,6 +17,7 @@ export const CATALOGUE = {
   CONFIG_INVALID: {status: 500, exit: 2},
   USAGE: {status: 400, exit: 2},
   DATABASE_LOCKED: {status: 503, exit: 3},
+  LOCKED: {status: 409, exit: 1},
   PORT_IN_USE: {status: 503, exit: 3},
   ENVIRONMENT_UNAVAILABLE: {status: 503, exit: 3},
   MIGRATION_LOCK_TIMEOUT: {status: 503, exit: 3},

@@ -1,7 +1,6 @@
-import {createHash} from 'node:crypto'
 import {readdirSync, readFileSync, writeFileSync, existsSync} from 'node:fs'
 import {join} from 'node:path'
-import {PlatformError, isPlatformError} from '../core/index.js'
+import {PlatformError, isPlatformError, sha256} from '../core/index.js'
 import {inTransaction} from './pglite.js'
 import type {Db, Queryable} from './types.js'
 
@@ -34,7 +33,6 @@ const TABLE = 'public.platform_migrations'
 // One fixed advisory-lock key for every migrator of this platform.
 const LOCK_KEY = 7_100_901
 
-export const sha256 = (text: string | Buffer): string => createHash('sha256').update(text).digest('hex')
 
 export function listMigrations(dir: string): Migration[] {
   if (!existsSync(dir)) throw new PlatformError('CONFIG_INVALID', `no migrations directory at ${dir}`)

@@ -1,7 +1,7 @@
 import {mkdirSync} from 'node:fs'
 import {resolve} from 'node:path'
 import type {PGlite} from '@electric-sql/pglite'
-import {acquireLock} from './lockfile.js'
+import {acquireLock} from '../core/index.js'
 import {translateDbError} from './errors.js'
 import {Mutex} from './mutex.js'
 import type {Db, Queryable, QueryResult} from './types.js'

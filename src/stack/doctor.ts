@@ -1,5 +1,4 @@
 import {portFree, portHolder} from '../core/index.js'
-import {composeEnv} from './build.js'
 import {PROJECT, readServices, type ServiceSpec} from './composefile.js'
 import type {ContainerSummary} from './engine.js'
 import type {StackDeps} from './stack.js'
@@ -36,7 +35,7 @@ export function misplaced(containers: ContainerSummary[], service: string): Cont
  */
 export async function doctor(deps: StackDeps, extra: (specs: ServiceSpec[], containers: ContainerSummary[]) => Promise<Finding[]> = async () => []): Promise<{findings: Finding[]; containers: number}> {
   await deps.engine.ping()
-  const specs = readServices(composeEnv(deps.config, deps.env))
+  const specs = readServices(deps.env)
   const containers = await deps.engine.containers({all: true})
   const findings: Finding[] = []
   const own = (service: string) => containers.find((c) => c.project === PROJECT && c.service === service)

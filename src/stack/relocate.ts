@@ -1,5 +1,4 @@
 import {PlatformError} from '../core/index.js'
-import {composeEnv} from './build.js'
 import {PROJECT, readServices, type ServiceSpec} from './composefile.js'
 import {misplaced} from './doctor.js'
 import type {ContainerSummary} from './engine.js'
@@ -32,7 +31,7 @@ async function oldContainer(deps: StackDeps, service: string, from?: string): Pr
  */
 export async function planRelocation(deps: StackDeps, service: string, opts: {from?: string; carryVolumes?: boolean} = {}): Promise<RelocationPlan> {
   await deps.engine.ping()
-  const spec = readServices(composeEnv(deps.config, deps.env)).find((s) => s.name === service)
+  const spec = readServices(deps.env).find((s) => s.name === service)
   if (!spec) throw new PlatformError('USAGE', `${service} is not a service of the platform's compose file`, {suggestion: 'see `platform stack doctor` for what runs where'})
   const old = await oldContainer(deps, service, opts.from)
   const mine = (await projectContainers(deps.engine)).get(service)
@@ -81,7 +80,7 @@ export async function verifyPrometheusTargets(spec: ServiceSpec, timeoutMs = 60_
 
 /** The plan as steps; each checks the state it needs, so running them again is safe. */
 export function relocationSteps(deps: StackDeps, plan: RelocationPlan, opts: {timeoutMs?: number} = {}): Step[] {
-  const spec = readServices(composeEnv(deps.config, deps.env)).find((s) => s.name === plan.service)!
+  const spec = readServices(deps.env).find((s) => s.name === plan.service)!
   const steps: Step[] = []
   const old = plan.from
   if (old) {

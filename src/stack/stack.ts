@@ -1,5 +1,5 @@
 import {PlatformError, apiKeyPath, portFree, portHolder, type PlatformConfig, type PlatformStatus, type ServiceStatus} from '../core/index.js'
-import {composeEnv, stageBuildContext} from './build.js'
+import {stageBuildContext} from './build.js'
 import type {Compose} from './compose.js'
 import {PROJECT, readServices, type ServiceSpec} from './composefile.js'
 import type {ContainerDetail, ContainerSummary, Engine} from './engine.js'
@@ -8,6 +8,7 @@ export interface StackDeps {
   config: PlatformConfig
   engine: Engine
   compose: Compose
+  /** the environment compose runs with (composeEnv): keys, build context, overrides */
   env: NodeJS.ProcessEnv
   log: (line: string) => void
   sleep?: (ms: number) => Promise<void>
@@ -120,8 +121,7 @@ export interface UpOptions {
 
 /** The steps of `up --docker`, for the command's task list. */
 export function upSteps(deps: StackDeps, opts: UpOptions = {}): Step[] {
-  const env = composeEnv(deps.config, deps.env)
-  const services = readServices(env)
+  const services = readServices(deps.env)
   const app = services.find((s) => s.build)
   return [
     {title: 'Docker reachable, ports free', run: () => preflight(deps, services)},
@@ -168,8 +168,7 @@ export async function stackExists(engine: Engine): Promise<boolean> {
 
 export async function stackStatus(deps: StackDeps): Promise<PlatformStatus> {
   await deps.engine.ping()
-  const env = composeEnv(deps.config, deps.env)
-  const specs = readServices(env)
+  const specs = readServices(deps.env)
   const containers = await projectContainers(deps.engine)
   const now = deps.now ?? Date.now
   const services: ServiceStatus[] = []
@@ -207,7 +206,7 @@ export async function stackLogs(deps: StackDeps, service: string | undefined, op
   const names = service ? [service] : [...containers.keys()].sort()
   const missing = names.filter((n) => !containers.has(n))
   if (missing.length) {
-    const known = readServices(composeEnv(deps.config, deps.env)).map((s) => s.name)
+    const known = readServices(deps.env).map((s) => s.name)
     throw new PlatformError('NOT_FOUND', `no container for ${missing.join(', ')} in project ${PROJECT}`, {
       suggestion: known.includes(missing[0]!) ? 'start the stack with `platform up --docker`' : `services: ${known.join(', ')}`,
     })

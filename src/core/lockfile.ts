@@ -1,6 +1,6 @@
 import {openSync, writeSync, closeSync, readFileSync, unlinkSync, mkdirSync} from 'node:fs'
 import {dirname} from 'node:path'
-import {PlatformError} from '../core/index.js'
+import {PlatformError} from './errors.js'
 
 function alive(pid: number): boolean {
   try {
@@ -20,7 +20,7 @@ let exitHookInstalled = false
  * error naming its PID: two writers on one PGlite directory corrupt it.
  * Returns the release function.
  */
-export function acquireLock(path: string, what: string): () => void {
+export function acquireLock(path: string, what: string, code: 'DATABASE_LOCKED' | 'LOCKED' = 'DATABASE_LOCKED'): () => void {
   mkdirSync(dirname(path), {recursive: true})
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
@@ -40,13 +40,13 @@ export function acquireLock(path: string, what: string): () => void {
     }
     const owner = Number.parseInt(readSafe(path), 10)
     if (Number.isInteger(owner) && owner > 0 && alive(owner)) {
-      throw new PlatformError('DATABASE_LOCKED', `${what} is in use by process ${owner}${owner === process.pid ? ' (this process)' : ''}`, {
+      throw new PlatformError(code, `${what} is in use by process ${owner}${owner === process.pid ? ' (this process)' : ''}`, {
         suggestion: `stop process ${owner} (for example with \`platform down\`), or point this command at another data directory`,
       })
     }
     safeUnlink(path) // stale: its owner is gone
   }
-  throw new PlatformError('DATABASE_LOCKED', `could not take the lock ${path}`)
+  throw new PlatformError(code, `could not take the lock ${path}`)
 }
 
 function readSafe(path: string): string {
