@@ -113,6 +113,7 @@ async function main(cluster: Cluster): Promise<number> {
 
   // 2. Baseline: the INSERT L01 makes for POST /goals/, on a bare pool.
   const pool = new pg.Pool({connectionString: databaseUrl, max: CONCURRENCY})
+  pool.on('error', () => {}) // an idle client lost its server: the next query reports it
   const insert =
     'INSERT INTO mcp_documents.goals (goal_id, agent_id, agent_did, priority, success_criteria, goal_text) VALUES ($1,$2,$3,$4,$5::jsonb,$6) RETURNING *'
 

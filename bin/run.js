@@ -1,4 +1,10 @@
 #!/usr/bin/env node
-import {execute} from '@oclif/core'
-
-await execute({dir: import.meta.url})
+// `platform --version` is answered here without loading oclif: scripts and CI call it often.
+if (process.argv.length === 3 && process.argv[2] === '--version') {
+  const {readFileSync} = await import('node:fs')
+  const {name, version} = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
+  console.log(`${name}/${version} ${process.platform}-${process.arch} node-${process.version}`)
+} else {
+  const {execute} = await import('@oclif/core')
+  await execute({dir: import.meta.url})
+}

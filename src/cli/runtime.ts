@@ -15,3 +15,37 @@ export async function useDocker(config: PlatformConfig, flag: boolean | undefine
   if (flag || config.mode === 'docker') return true
   return guess()
 }
+
+/** What the patch commands need: the engine, git, and a smoke check through the stack's gateway. */
+export async function patchDeps(config: PlatformConfig, log: (line: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<import('../patch/index.js').PatchDeps> {
+  const {createEngine, projectContainers} = await import('../stack/index.js')
+  const engine = await createEngine(env)
+  await engine.ping()
+  const {execa} = await import('execa')
+  return {
+    config,
+    engine,
+    log,
+    git: async () => {
+      const head = await execa('git', ['rev-parse', 'HEAD'], {cwd: config.root, reject: false})
+      if (head.exitCode !== 0) return undefined
+      const status = await execa('git', ['status', '--porcelain'], {cwd: config.root, reject: false})
+      return {commit: String(head.stdout).trim(), dirty: String(status.stdout).trim().length > 0}
+    },
+    smoke: async () => {
+      const gw = (await projectContainers(engine)).get('l09-api-gateway')
+      const port = gw && (await engine.inspect(gw.id)).ports.find((p) => p.container === 8009)
+      if (!port) return 'no l09-api-gateway container publishes port 8009'
+      const {runSession} = await import('../loadtest/index.js')
+      const {mkdtempSync} = await import('node:fs')
+      const {tmpdir} = await import('node:os')
+      const {join} = await import('node:path')
+      const r = await runSession(
+        config,
+        {profile: 'smoke', duration: '5s', target: `http://127.0.0.1:${port.host}`, thresholds: [], tolerance: 0.2, abortOnFail: true, report: join(mkdtempSync(join(tmpdir(), 'platform-patch-smoke-')), 'report')},
+        {log: () => {}, progress: () => {}},
+      )
+      return r.summary.verdict.status === 'PASSED' ? undefined : r.summary.verdict.sentence
+    },
+  }
+}

@@ -1,6 +1,6 @@
 import {spawn} from 'node:child_process'
 import {closeSync, openSync, readFileSync} from 'node:fs'
-import {PlatformError, apiKeyPath, portFree, type PlatformConfig, type PlatformStatus, type ServiceStatus} from '../core/index.js'
+import {PlatformError, apiKeyPath, portFree, urlOf, type PlatformConfig, type PlatformStatus, type ServiceStatus} from '../core/index.js'
 import {portInUse} from '../server/index.js'
 import {startHosted, type HostedService, type HostOptions, type Topology} from './hosts.js'
 import {clearRunState, pidAlive, readRunState, runFiles, writeRunState, type RunState} from './state.js'
@@ -41,13 +41,26 @@ async function preflight(config: PlatformConfig): Promise<void> {
 /** L01 then L09 (pointed at that L01), each on the given topology; recorded under .platform/ once both listen. */
 export async function startPlatform(config: PlatformConfig, topology: Topology, opts: HostOptions & {detached?: boolean}): Promise<Platform> {
   await preflight(config)
-  const l01 = await startHosted('l01-data-layer', config, topology, opts)
+  // With a known L01 port both start at once (L09 tolerates an L01 still starting); with
+  // port 0 L09 must wait to learn it.
+  const l09Config = (l01Url: string) => ({...config, gateway: {...config.gateway, l01Url}})
+  let l01: HostedService
   let l09: HostedService
-  try {
-    l09 = await startHosted('l09-api-gateway', {...config, gateway: {...config.gateway, l01Url: l01.url}}, topology, opts)
-  } catch (err) {
-    await l01.close()
-    throw err
+  if (config.dataLayer.port !== 0) {
+    const [a, b] = await Promise.allSettled([startHosted('l01-data-layer', config, topology, opts), startHosted('l09-api-gateway', l09Config(urlOf(config.dataLayer)), topology, opts)])
+    if (a.status === 'rejected' || b.status === 'rejected') {
+      await Promise.all([a, b].map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)))
+      throw a.status === 'rejected' ? a.reason : (b as PromiseRejectedResult).reason
+    }
+    ;[l01, l09] = [a.value, b.value]
+  } else {
+    l01 = await startHosted('l01-data-layer', config, topology, opts)
+    try {
+      l09 = await startHosted('l09-api-gateway', l09Config(l01.url), topology, opts)
+    } catch (err) {
+      await l01.close()
+      throw err
+    }
   }
   const state: RunState = {
     pid: process.pid,

@@ -12,12 +12,15 @@ export interface GatewayDeps {
 }
 
 type Req = FastifyRequest<{Params: Record<string, string>; Querystring: Record<string, string>}>
+
+/** The body as the client sent it (parsed and checked by the shared server), forwarded without serialising it again. */
+const bodyText = (r: Req): unknown => r.rawJson ?? r.body
 type Call = (l01: L01Client, req: Req, o: CallOptions) => Promise<UpstreamResponse>
 
 /** L01's answer as L09's: status and body unchanged, 4xx included. */
 function relay(reply: FastifyReply, res: UpstreamResponse): FastifyReply {
   reply.code(res.status)
-  return res.body === undefined ? reply.send() : reply.type('application/json').send(res.body)
+  return res.text ? reply.type('application/json').send(res.text) : reply.send()
 }
 
 const q = (req: Req, ...keys: string[]) => Object.fromEntries(keys.map((k) => [k, req.query[k]]))
@@ -25,19 +28,19 @@ const page = ['limit', 'offset']
 
 /** Every /api/v1 route and the L01 call behind it. */
 const ROUTES: Array<[method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, call: Call]> = [
-  ['POST', '/agents/', (l, r, o) => l.createAgent(r.body, o)],
+  ['POST', '/agents/', (l, r, o) => l.createAgent(bodyText(r), o)],
   ['GET', '/agents/', (l, r, o) => l.listAgents(q(r, 'status', ...page), o)],
   ['GET', '/agents/:id', (l, r, o) => l.getAgent(r.params.id!, o)],
-  ['PATCH', '/agents/:id', (l, r, o) => l.patchAgent(r.params.id!, r.body, o)],
+  ['PATCH', '/agents/:id', (l, r, o) => l.patchAgent(r.params.id!, bodyText(r), o)],
   ['DELETE', '/agents/:id', (l, r, o) => l.deleteAgent(r.params.id!, o)],
-  ['POST', '/goals/', (l, r, o) => l.createGoal(r.body, o)],
+  ['POST', '/goals/', (l, r, o) => l.createGoal(bodyText(r), o)],
   ['GET', '/goals/', (l, r, o) => l.listGoals(q(r, 'agent_id', 'status', ...page), o)],
   ['GET', '/goals/:goal_id', (l, r, o) => l.getGoal(r.params.goal_id!, o)],
-  ['PATCH', '/goals/:goal_id', (l, r, o) => l.patchGoal(r.params.goal_id!, r.body, o)],
-  ['POST', '/tasks/', (l, r, o) => l.createTask(r.body, o)],
+  ['PATCH', '/goals/:goal_id', (l, r, o) => l.patchGoal(r.params.goal_id!, bodyText(r), o)],
+  ['POST', '/tasks/', (l, r, o) => l.createTask(bodyText(r), o)],
   ['GET', '/tasks/', (l, r, o) => l.listTasks(q(r, 'plan_id', 'agent_id', 'status', ...page), o)],
   ['GET', '/tasks/:task_id', (l, r, o) => l.getTask(r.params.task_id!, o)],
-  ['PATCH', '/tasks/:task_id', (l, r, o) => l.patchTask(r.params.task_id!, r.body, o)],
+  ['PATCH', '/tasks/:task_id', (l, r, o) => l.patchTask(r.params.task_id!, bodyText(r), o)],
 ]
 
 /**

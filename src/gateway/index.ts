@@ -1,4 +1,4 @@
 export {buildGateway} from './app.js'
 export type {GatewayDeps} from './app.js'
-export {L01Client} from './l01-client.js'
+export {L01Client, bodyOf} from './l01-client.js'
 export type {L01ClientOptions, UpstreamResponse} from './l01-client.js'

@@ -3,8 +3,12 @@ import {PlatformError} from '../core/index.js'
 
 export interface UpstreamResponse {
   status: number
-  body: unknown
+  /** L01's JSON body as it came (empty for a 204): relayed without parsing it again */
+  text: string
 }
+
+/** The parsed body of an answer, for the few callers that read it. */
+export const bodyOf = (res: UpstreamResponse): unknown => (res.text ? JSON.parse(res.text) : undefined)
 
 export interface L01ClientOptions {
   /** L01's base URL, e.g. http://127.0.0.1:8001 */
@@ -19,6 +23,7 @@ export interface L01ClientOptions {
 export interface CallOptions {
   requestId?: string
   query?: string
+  /** a value to send as JSON, or JSON text to send as it is */
   body?: unknown
 }
 
@@ -68,11 +73,10 @@ export class L01Client {
         method,
         path: path + (opts.query ?? ''),
         headers,
-        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        body: opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body),
         signal: AbortSignal.timeout(this.timeoutMs),
       })
-      const text = await res.body.text()
-      return {status: res.statusCode, body: text ? JSON.parse(text) : undefined}
+      return {status: res.statusCode, text: await res.body.text()}
     } catch (err) {
       throw new PlatformError('UPSTREAM_UNAVAILABLE', `the data layer (L01) at ${this.baseUrl} is unavailable: ${describe(err, this.timeoutMs)}`, {cause: err})
     }

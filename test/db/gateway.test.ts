@@ -64,6 +64,15 @@ describe('L09 gateway in front of a real L01 (PGlite)', () => {
     expect((await call('GET', `/api/v1/goals/${goal.body.goal_id}`)).body.agent_id).toBeNull()
   })
 
+  it('accepts a DELETE that says content-type: application/json and has no body (as the load scenario sends it)', async () => {
+    const agent = await call('POST', '/api/v1/agents/', {name: 'to delete'})
+    const r = await gw.inject({method: 'DELETE', url: `/api/v1/agents/${agent.body.id}`, headers: {...auth, 'content-type': 'application/json', 'content-length': '0'}})
+    expect(r.statusCode).toBe(204)
+    expect((await call('GET', `/api/v1/agents/${agent.body.id}`)).status).toBe(404)
+    const post = await gw.inject({method: 'POST', url: '/api/v1/agents/', headers: {...auth, 'content-type': 'application/json'}})
+    expect(post.statusCode).toBe(400)
+  })
+
   it('forwards the caller\'s request id to L01 and echoes it', async () => {
     const r = await call('GET', '/api/v1/agents/', undefined, {...auth, 'x-request-id': 'trace-me-123'})
     expect(r.headers['x-request-id']).toBe('trace-me-123')

@@ -29,8 +29,15 @@ describe('the platform CLI (built bin/run.js)', () => {
     const r = await runCli(args, {nodeArgs: ['--import', new URL('../support/trace-imports.mjs', import.meta.url).pathname], env: {TRACE_IMPORTS: trace}})
     expect(r.code).toBe(0)
     const loaded = readFileSync(trace, 'utf8')
-    expect(loaded).toContain('@oclif/core') // the trace works
+    expect(loaded).toContain('/bin/run.js') // the trace works
     expect(loaded).not.toMatch(/node_modules\/(fastify|@electric-sql\/pglite|pg|dockerode)\//)
+  })
+
+  it('--version prints what oclif would, without loading it', async () => {
+    const r = await runCli(['--version'])
+    const {Config} = await import('@oclif/core')
+    const config = await Config.load(new URL('../../', import.meta.url).pathname)
+    expect(r.stdout.trim()).toBe(config.userAgent)
   })
 
   it('db migrate, status --json, reset: a whole cycle on PGlite', async () => {

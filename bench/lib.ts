@@ -1,0 +1,296 @@
+/**
+ * What the benchmarks share: options, a timed concurrent request loop (undici + HDR
+ * histogram), the platform started in a child process, readiness polling, tables, and
+ * cleanup that also runs on error and on Ctrl-C.
+ */
+import {spawn, type ChildProcess} from 'node:child_process'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {parseArgs} from 'node:util'
+import {build, type Histogram} from 'hdr-histogram-js'
+import {Pool, request as httpRequest} from 'undici'
+import {freePort} from '../test/support/postgres.js'
+
+export {freePort}
+
+export const ROOT = dirname(dirname(fileURLToPath(import.meta.url)))
+export const log = (msg: string): void => void process.stderr.write(`${msg}\n`)
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+/** p, or 'timeout' after ms (the timer never keeps the process alive past p). */
+export async function within<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([p, new Promise<'timeout'>((r) => (timer = setTimeout(r, ms, 'timeout')))])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * --json plus the given numeric options (`--name N`): whole numbers >= 1, except those
+ * listed as `fractional` (any number > 0) and `zero` (0 allowed too).
+ */
+export function benchArgs<K extends string>(defaults: Record<K, number>, kinds: {fractional?: NoInfer<K>[]; zero?: NoInfer<K>[]} = {}): Record<K, number> & {json: boolean} {
+  const options: Record<string, {type: 'string' | 'boolean'; default?: string | boolean}> = {json: {type: 'boolean', default: false}}
+  for (const [k, v] of Object.entries<number>(defaults)) options[k] = {type: 'string', default: String(v)}
+  const usage = (msg: string): never => {
+    log(`usage error: ${msg}; options: --json ${Object.entries<number>(defaults).map(([k, v]) => `--${k} N (default ${v})`).join(' ')}`)
+    process.exit(2)
+  }
+  let values: Record<string, string | boolean | undefined> = {}
+  try {
+    values = parseArgs({options, strict: true}).values as typeof values
+  } catch (err) {
+    usage((err as Error).message)
+  }
+  const out: Record<string, number | boolean> = {json: Boolean(values.json)}
+  for (const k of Object.keys(defaults) as K[]) {
+    const n = Number(values[k])
+    const zero = kinds.zero?.includes(k) ?? false
+    const fractional = zero || (kinds.fractional?.includes(k) ?? false)
+    if (!(Number.isFinite(n) && (fractional || Number.isInteger(n)) && (n > 0 || (n === 0 && zero)))) {
+      usage(`--${k} must be ${fractional ? 'a number' : 'a whole number'} ${zero ? '>= 0' : '> 0'}, got ${String(values[k])}`)
+    }
+    out[k] = n
+  }
+  return out as Record<K, number> & {json: boolean}
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length === 0 ? Number.NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+
+/** A table with a header row: the first `left` columns left-aligned, the others right-aligned. */
+export function table(header: string[], rows: Array<Array<string | number>>, left = 1): string {
+  const cells = [header, ...rows.map((r) => r.map(String))]
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)))
+  return cells.map((r) => r.map((c, i) => (i < left ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd()).join('\n')
+}
+
+export const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toFixed(digits) : '-')
+
+// ---------------------------------------------------------------------------------------
+// Cleanup: every benchmark runs inside runBench, which undoes what it started, LIFO.
+
+type Cleanup = () => unknown
+const cleanups: Cleanup[] = []
+/** Runs fn when the benchmark ends, however it ends. */
+export const onCleanup = (fn: Cleanup): void => void cleanups.push(fn)
+
+async function runCleanups(): Promise<void> {
+  while (cleanups.length) {
+    try {
+      await cleanups.pop()!()
+    } catch (err) {
+      log(`cleanup: ${(err as Error).message}`)
+    }
+  }
+}
+
+/** Runs main; exit code 1 only when it throws (the run failed), 0 whatever the figures. */
+export async function runBench(main: () => Promise<void>): Promise<void> {
+  const onSignal = (sig: NodeJS.Signals) => {
+    log(`${sig}: cleaning up`)
+    void runCleanups().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143))
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  try {
+    await main()
+  } catch (err) {
+    log(`benchmark failed: ${(err as Error).stack ?? String(err)}`)
+    process.exitCode = 1
+  } finally {
+    await runCleanups()
+  }
+}
+
+/** A temp directory removed at the end. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  onCleanup(() => rmSync(dir, {recursive: true, force: true}))
+  return dir
+}
+
+// ---------------------------------------------------------------------------------------
+// HTTP.
+
+export interface Call {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE'
+  path: string
+  headers?: Record<string, string>
+  body?: unknown
+}
+
+/** One request on pool; the body is read whole. Connection errors throw. */
+export async function send(pool: Pool, c: Call): Promise<{status: number; text: string}> {
+  const res = await pool.request({method: c.method, path: c.path, headers: c.headers, body: c.body === undefined ? undefined : JSON.stringify(c.body)})
+  return {status: res.statusCode, text: await res.body.text()}
+}
+
+/** GET url once with a short timeout: the status, or 0 when nothing answers. */
+export async function probe(url: string, timeoutMs = 1000): Promise<number> {
+  try {
+    const res = await httpRequest(url, {signal: AbortSignal.timeout(timeoutMs), reset: true})
+    await res.body.dump()
+    return res.statusCode
+  } catch {
+    return 0
+  }
+}
+
+/** Polls url every intervalMs until it answers 200; throws after timeoutMs or when abort() says why to stop. */
+export async function waitFor200(url: string, opts: {timeoutMs: number; intervalMs?: number; abort?: () => string | undefined}): Promise<void> {
+  const deadline = performance.now() + opts.timeoutMs
+  while (performance.now() < deadline) {
+    if ((await probe(url)) === 200) return
+    const why = opts.abort?.()
+    if (why) throw new Error(`${url} never answered 200: ${why}`)
+    await sleep(opts.intervalMs ?? 50)
+  }
+  throw new Error(`${url} did not answer 200 within ${opts.timeoutMs} ms`)
+}
+
+// ---------------------------------------------------------------------------------------
+// The timed loop.
+
+/** What one request of a virtual user did: true, or why it failed. */
+export type Outcome = true | string
+/** A virtual user: called again and again until the time is up, one request per call. */
+export type User = () => Promise<Outcome>
+
+export interface LoadResult {
+  ok: number
+  errors: number
+  firstError?: string
+  /** Failures by kind: the outcome up to its response body. */
+  errorsBy: Record<string, number>
+  seconds: number
+  /** Successful requests per second. */
+  rate: number
+  p50Ms: number
+  p95Ms: number
+  p99Ms: number
+  /** Latency of every request, failed ones included, in microseconds. */
+  hist: Histogram
+}
+
+/**
+ * Runs `concurrency` virtual users side by side for `seconds`, each doing one request at a
+ * time with no pause; a request in flight at the deadline is finished, not counted further.
+ */
+export async function timedLoop(opts: {seconds: number; concurrency: number; user: (vu: number) => User}): Promise<LoadResult> {
+  const hist = build()
+  let ok = 0
+  let errors = 0
+  let firstError: string | undefined
+  const errorsBy: Record<string, number> = {}
+  const start = performance.now()
+  const deadline = start + opts.seconds * 1000
+  const run = async (user: User) => {
+    while (performance.now() < deadline) {
+      const t0 = performance.now()
+      let outcome: Outcome
+      try {
+        outcome = await user()
+      } catch (err) {
+        const e = err as Error & {code?: string}
+        outcome = e.code ?? e.message
+      }
+      hist.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)))
+      if (outcome === true) ok++
+      else {
+        errors++
+        firstError ??= outcome
+        const kind = outcome.split(' {')[0]!.slice(0, 100)
+        errorsBy[kind] = (errorsBy[kind] ?? 0) + 1
+      }
+    }
+  }
+  await Promise.all(Array.from({length: opts.concurrency}, (_, vu) => run(opts.user(vu))))
+  const seconds = (performance.now() - start) / 1000
+  const at = (p: number) => hist.getValueAtPercentile(p) / 1000
+  return {ok, errors, firstError, errorsBy, seconds, rate: ok / seconds, p50Ms: at(50), p95Ms: at(95), p99Ms: at(99), hist}
+}
+
+/** A keep-alive pool of `connections` to url, closed at the end; a request unanswered for 10 s fails. */
+export function pool(url: string, connections: number): Pool {
+  const p = new Pool(url, {connections, keepAliveTimeout: 30_000, connectTimeout: 10_000, headersTimeout: 10_000, bodyTimeout: 10_000})
+  onCleanup(() => p.destroy())
+  return p
+}
+
+// ---------------------------------------------------------------------------------------
+// The embedded platform in a child process: the load generator never shares its loop.
+
+export interface PlatformChild {
+  l01: string
+  l09: string
+  stateDir: string
+  /** The key L09 accepts and the one L01 requires. */
+  apiKey: string
+  internalKey: string
+  /** Why the child stopped, if it did. */
+  exited(): string | undefined
+  stop(): Promise<void>
+}
+
+/**
+ * `node bin/dev.js up --topology T --log-level silent` (the TypeScript sources through tsx)
+ * in its own process group, on free loopback ports and a fresh state dir; resolves once
+ * L09's /health/ready answers 200. Stopped with SIGTERM (the product's own shutdown), then
+ * SIGKILL to the whole group after 15 s so no service process outlives the benchmark; its
+ * temp dir goes with it.
+ */
+export async function startPlatformChild(opts: {topology: string; databaseUrl?: string; timeoutMs?: number}): Promise<PlatformChild> {
+  const root = tempDir(`bench-${opts.topology}-`)
+  const stateDir = join(root, '.platform')
+  const [l01Port, l09Port] = [await freePort(), await freePort()]
+  const env: NodeJS.ProcessEnv = {...process.env, NO_COLOR: '1', PLATFORM_STATE_DIR: stateDir, L01_PORT: String(l01Port), L09_PORT: String(l09Port)}
+  for (const k of ['DATABASE_URL', 'L01_API_KEY', 'PLATFORM_API_KEYS', 'L01_URL', 'L01_HOST', 'L09_HOST', 'PLATFORM_DATA_DIR', 'PLATFORM_MODE']) delete env[k]
+  if (opts.databaseUrl) env.DATABASE_URL = opts.databaseUrl
+  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'bin', 'dev.js'), 'up', '--topology', opts.topology, '--log-level', 'silent'], {
+    cwd: root,
+    env,
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  let tail = ''
+  child.stderr!.on('data', (d: Buffer) => void (tail = (tail + d).slice(-4000)))
+  let exit: string | undefined
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', (code, sig) => {
+      exit = `exited (${sig ?? code}); its stderr ended with:\n${tail.trimEnd()}`
+      resolve()
+    }),
+  )
+  let stopping: Promise<void> | undefined
+  const stop = () =>
+    (stopping ??= (async () => {
+      if (!exit) child.kill('SIGTERM')
+      await within(exited, 15_000)
+      try {
+        process.kill(-child.pid!, 'SIGKILL')
+      } catch {
+        // the group is gone: nothing outlived the child
+      }
+      rmSync(root, {recursive: true, force: true})
+    })())
+  onCleanup(stop)
+  const l09 = `http://127.0.0.1:${l09Port}`
+  await waitFor200(`${l09}/health/ready`, {timeoutMs: opts.timeoutMs ?? 90_000, abort: () => exit})
+  return {
+    l01: `http://127.0.0.1:${l01Port}`,
+    l09,
+    stateDir,
+    apiKey: readFileSync(join(stateDir, 'api.key'), 'utf8').trim(),
+    internalKey: readFileSync(join(stateDir, 'internal.key'), 'utf8').trim(),
+    exited: () => exit,
+    stop,
+  }
+}

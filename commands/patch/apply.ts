@@ -1,0 +1,55 @@
+import {Args, Flags} from '@oclif/core'
+import {PlatformCommand, patchDeps, runSteps} from '../../src/cli/index.js'
+import {parseDuration, style} from '../../src/core/index.js'
+
+export default class PatchApply extends PlatformCommand {
+  static override summary = 'Copy changed files into a running service container, restart it, and roll back if it turns unhealthy'
+  static override description = `Maps each local path to its container path (patch.mappings in platform.yaml, e.g. "dist/": "/app/dist/", or --to),
+saves the container's current copies, copies the new files in with one tar, restarts the container and waits until it
+is healthy (its Docker healthcheck, else its /health/ready). If it is not (or --smoke fails), the saved files are put
+back and the container restarted again; the command then exits 1. Every patch is recorded under .platform/patches/,
+and platform status / stack doctor show containers that carry patches their image lacks.`
+  static override examples = [
+    '<%= config.bin %> patch apply l01-data-layer dist/src/data-layer/app.js --to /app/dist/src/data-layer/app.js -m "fix goal list"',
+    '<%= config.bin %> patch apply l09-api-gateway dist/ --smoke',
+    '<%= config.bin %> patch apply web ./www --to /www/ --dry-run',
+  ]
+  static override strict = false
+  static override args = {
+    service: Args.string({description: 'the compose service whose container is patched', required: true}),
+    path: Args.string({description: 'files or directories to copy (several allowed)', required: true}),
+  }
+  static override flags = {
+    to: Flags.string({description: 'container path: the target file, or a directory (ending in /) for the files'}),
+    message: Flags.string({char: 'm', description: 'why: kept in the ledger'}),
+    'no-restart': Flags.boolean({description: 'copy only; no restart and no health gate'}),
+    'health-timeout': Flags.string({description: 'how long to wait for health after the restart', default: '60s'}),
+    smoke: Flags.boolean({description: 'after the restart, run a short smoke check through the gateway'}),
+    'dry-run': Flags.boolean({description: 'show which files would go where, change nothing'}),
+    force: Flags.boolean({description: 'patch a container of another compose project'}),
+    'pause-after-copy': Flags.integer({hidden: true, description: 'test fault injection: wait this many ms between copy and restart'}),
+  }
+
+  async run() {
+    const {args, argv, flags} = await this.parse(PatchApply)
+    const paths = (argv as string[]).slice(1)
+    const json = this.jsonEnabled()
+    const deps = await patchDeps(this.config_(), (l) => json || this.logToStderr(style.dim(l)))
+    if (flags['pause-after-copy']) deps.afterCopy = () => new Promise((r) => setTimeout(r, flags['pause-after-copy']))
+    const {applyPatch} = await import('../../src/patch/index.js')
+    let result!: Awaited<ReturnType<typeof applyPatch>>
+    await runSteps([{title: `Patch ${args.service}`, run: async () => {
+      result = await applyPatch(deps, args.service, {paths, to: flags.to, message: flags.message, restart: !flags['no-restart'], healthTimeoutMs: parseDuration(flags['health-timeout']) * 1000, smoke: flags.smoke, dryRun: flags['dry-run'], force: flags.force, cwd: process.cwd()})
+      return result.outcome
+    }}], {json})
+    for (const f of result.files) this.log(`  ${f.local ?? ''} -> ${result.container}:${f.path}${f.existed === false ? style.dim(' (new)') : ''}`)
+    if (result.outcome === 'dry-run') this.log(style.dim('dry run: nothing was changed'))
+    else if (result.outcome === 'applied') this.log(`${style.ok('✓')} patch ${result.id} applied to ${result.container}; it is healthy.`)
+    else {
+      process.exitCode = 1
+      this.logToStderr(`${style.bad(result.outcome === 'rolled-back' ? 'Rolled back:' : 'Rollback failed:')} ${result.reason}`)
+      if (result.outcome === 'rolled-back') this.logToStderr(`${result.container} has its previous files again and is healthy.`)
+    }
+    return result
+  }
+}

@@ -1,0 +1,311 @@
+import {userInfo} from 'node:os'
+import {join} from 'node:path'
+import {PlatformError, acquireLock, isPlatformError, sha256, type PlatformConfig} from '../core/index.js'
+import {PROJECT, isInstanceOf, type ContainerDetail, type Engine} from '../stack/index.js'
+import {collectFiles, type PatchFile} from './files.js'
+import {isActive, listRecords, newPatchId, patchesDir, readCopy, saveCopy, saveRecord, type PatchRecord} from './ledger.js'
+import {packFiles, unpackFiles, type TarFile} from './tarball.js'
+
+export interface PatchDeps {
+  config: PlatformConfig
+  engine: Engine
+  /** a short smoke run through the gateway; resolves with a failure text, or undefined when it passed */
+  smoke?: () => Promise<string | undefined>
+  /** the local tree's git commit, when there is one */
+  git?: () => Promise<{commit: string; dirty: boolean} | undefined>
+  log?: (line: string) => void
+  sleep?: (ms: number) => Promise<void>
+  /** test fault injection: called between the copy and the restart */
+  afterCopy?: () => Promise<void>
+}
+
+export interface ApplyOptions {
+  paths: string[]
+  to?: string
+  message?: string
+  restart?: boolean
+  healthTimeoutMs?: number
+  smoke?: boolean
+  dryRun?: boolean
+  /** patch a container of another compose project */
+  force?: boolean
+  cwd?: string
+}
+
+export interface ApplyResult {
+  id?: string
+  service: string
+  container: string
+  files: Array<{path: string; local?: string; existed?: boolean}>
+  outcome: PatchRecord['outcome'] | 'dry-run'
+  reason?: string
+}
+
+const sleeper = (deps: PatchDeps) => deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
+
+/** The running container of service: the platform project's, or with force another project's. */
+export async function resolveContainer(engine: Engine, service: string, force = false): Promise<ContainerDetail> {
+  const all = (await engine.containers({all: true})).filter((c) => isInstanceOf(c, service)).sort((a, b) => b.created - a.created)
+  const own = all.find((c) => c.project === PROJECT)
+  const other = all.find((c) => c.project !== PROJECT)
+  const chosen = own ?? (force ? other : undefined)
+  if (!chosen) {
+    if (other) {
+      throw new PlatformError('USAGE', `${service} runs only in ${other.project ? `compose project ${other.project}` : 'no compose project'} (container ${other.name})`, {
+        suggestion: `patch it anyway with --force, or move it first: platform stack relocate ${service}`,
+      })
+    }
+    throw new PlatformError('NOT_FOUND', `no container runs ${service}`, {suggestion: 'start the stack with `platform up --docker`'})
+  }
+  const d = await engine.inspect(chosen.id)
+  if (d.state !== 'running') {
+    throw new PlatformError('CHECK_FAILED', `container ${d.name} of ${service} is ${d.state}: a patch needs a running container`, {suggestion: `start it first (docker start ${d.name}) or recreate it with platform up --docker`})
+  }
+  return d
+}
+
+/** Waits for a lock on the container, so two patches on one container never interleave. */
+async function lockContainer(deps: PatchDeps, c: ContainerDetail, timeoutMs = 120_000): Promise<() => void> {
+  const path = join(patchesDir(deps.config), 'locks', `${c.id}.lock`)
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      return acquireLock(path, `container ${c.name}`, 'LOCKED')
+    } catch (err) {
+      if (!isPlatformError(err, 'LOCKED') || Date.now() > deadline) throw err
+      deps.log?.(`waiting: ${(err as Error).message}`)
+      await sleeper(deps)(500)
+    }
+  }
+}
+
+/** The container's copy of each path before the patch; a path that does not exist is recorded as new. */
+async function backup(engine: Engine, id: string, paths: string[]): Promise<Map<string, {existed: false} | {existed: true; content: Buffer; mode: number}>> {
+  const out = new Map<string, {existed: false} | {existed: true; content: Buffer; mode: number}>()
+  for (const path of paths) {
+    try {
+      const entries = await unpackFiles(await engine.getArchive(id, path))
+      const e = entries[0]
+      if (!e || e.type !== 'file') throw new PlatformError('USAGE', `${path} in the container is a ${e?.type ?? 'nothing'}, not a file`, {suggestion: 'patch the files inside it, e.g. a local directory onto it'})
+      out.set(path, {existed: true, content: e.content, mode: e.mode})
+    } catch (err) {
+      if (!isPlatformError(err, 'NOT_FOUND')) throw err
+      out.set(path, {existed: false})
+    }
+  }
+  return out
+}
+
+/** After a restart: healthy by the container's healthcheck, else its health route answering, else still running. */
+export async function healthGate(deps: PatchDeps, id: string, timeoutMs: number): Promise<string | undefined> {
+  const sleep = sleeper(deps)
+  const deadline = Date.now() + timeoutMs
+  let last = ''
+  let runningSince: number | undefined
+  while (Date.now() < deadline) {
+    const d = await deps.engine.inspect(id)
+    if (d.state === 'exited' || d.state === 'dead') return `the container ${d.state} after the restart`
+    if (d.state === 'running') {
+      if (d.health === 'healthy') return undefined
+      if (d.health === 'unhealthy') return `its healthcheck fails: ${d.healthLog ?? 'unhealthy'}`
+      if (d.health === undefined) {
+        const port = d.ports[0]
+        if (port) {
+          try {
+            const r = await fetch(`http://127.0.0.1:${port.host}/health/ready`, {signal: AbortSignal.timeout(2000)})
+            await r.arrayBuffer()
+            if (r.status < 500) return undefined
+            last = `its health route answers ${r.status}`
+          } catch (err) {
+            last = `its port ${port.host} does not answer (${(err as Error).message})`
+          }
+        } else {
+          runningSince ??= Date.now()
+          if (Date.now() - runningSince >= 3000) return undefined
+        }
+      } else last = `health ${d.health}`
+    }
+    await sleep(500)
+  }
+  return `not healthy within ${Math.round(timeoutMs / 1000)} s${last ? ` (${last})` : ''}`
+}
+
+async function restartAndCheck(deps: PatchDeps, id: string, timeoutMs: number): Promise<string | undefined> {
+  await deps.engine.restart(id)
+  return healthGate(deps, id, timeoutMs)
+}
+
+/** Puts the saved files back and removes the ones the patch created. */
+async function restore(deps: PatchDeps, record: PatchRecord, containerId: string): Promise<void> {
+  const back: TarFile[] = record.files.filter((f) => f.before.existed).map((f) => ({path: f.path, content: readCopy(deps.config, record.id, 'before', f.path), mode: f.before.mode ?? 0o644}))
+  if (back.length) await deps.engine.putArchive(containerId, '/', packFiles(back))
+  const created = record.files.filter((f) => !f.before.existed).map((f) => f.path)
+  if (created.length) {
+    // The Engine API cannot delete a file: rm inside the container does.
+    const r = await deps.engine.exec(containerId, ['rm', '-f', ...created])
+    if (r.exitCode !== 0) throw new PlatformError('CHECK_FAILED', `could not remove the files the patch created (${created.join(', ')}): ${r.output.trim()}`)
+  }
+}
+
+/**
+ * Copies files into a container with one tar, recorded in the ledger before the restart;
+ * then restarts and gates on health (and the smoke check), and rolls back when either fails.
+ */
+async function install(deps: PatchDeps, c: ContainerDetail, service: string, files: Array<Pick<PatchFile, 'target' | 'content' | 'mode' | 'sha256'> & {local?: string}>, opts: {message?: string; restart: boolean; healthTimeoutMs: number; smoke: boolean}): Promise<PatchRecord> {
+  const saved = await backup(deps.engine, c.id, files.map((f) => f.target))
+  const now = new Date()
+  const record: PatchRecord = {
+    id: newPatchId(now),
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+    user: userInfo().username,
+    pid: process.pid,
+    service,
+    container: {id: c.id, name: c.name},
+    image: {ref: c.image, id: c.imageId},
+    git: await deps.git?.().catch(() => undefined),
+    message: opts.message,
+    files: files.map((f) => {
+      const b = saved.get(f.target)!
+      return {path: f.target, local: f.local, before: b.existed ? {existed: true, sha256: sha256(b.content), mode: b.mode} : {existed: false}, after: {sha256: f.sha256, mode: f.mode}}
+    }),
+    outcome: 'copying',
+  }
+  for (const f of files) {
+    const b = saved.get(f.target)!
+    if (b.existed) saveCopy(deps.config, record.id, 'before', f.target, b.content, b.mode)
+    saveCopy(deps.config, record.id, 'after', f.target, f.content, f.mode)
+  }
+  saveRecord(deps.config, record)
+  await deps.engine.putArchive(c.id, '/', packFiles(files.map((f) => ({path: f.target, content: f.content, mode: f.mode}))))
+  record.outcome = 'copied'
+  saveRecord(deps.config, record)
+  await deps.afterCopy?.()
+  if (!opts.restart) {
+    record.outcome = 'applied'
+    saveRecord(deps.config, record)
+    return record
+  }
+  deps.log?.(`restarting ${c.name}`)
+  let failure = await restartAndCheck(deps, c.id, opts.healthTimeoutMs)
+  if (!failure && opts.smoke && deps.smoke) {
+    deps.log?.('running the smoke check through the gateway')
+    const smoke = await deps.smoke()
+    if (smoke) failure = `the smoke check failed: ${smoke}`
+  }
+  if (!failure) {
+    record.outcome = 'applied'
+    saveRecord(deps.config, record)
+    return record
+  }
+  deps.log?.(`${failure}: rolling back`)
+  record.reason = failure
+  try {
+    await restore(deps, record, c.id)
+    const again = await restartAndCheck(deps, c.id, opts.healthTimeoutMs)
+    if (again) throw new PlatformError('CHECK_FAILED', `after the rollback the container is still not healthy: ${again}`)
+    record.outcome = 'rolled-back'
+  } catch (err) {
+    const state = await deps.engine.inspect(c.id).then((d) => `${d.state}${d.health ? `, ${d.health}` : ''}`, () => 'unknown')
+    record.outcome = 'rollback-failed'
+    record.reason = `${failure}; the rollback failed too: ${(err as Error).message} (container ${c.name} is ${state})`
+  }
+  saveRecord(deps.config, record)
+  return record
+}
+
+export async function applyPatch(deps: PatchDeps, service: string, opts: ApplyOptions): Promise<ApplyResult> {
+  const c = await resolveContainer(deps.engine, service, opts.force)
+  const files = collectFiles(opts.paths, {to: opts.to, mappings: deps.config.patchMappings, cwd: opts.cwd ?? deps.config.root})
+  if (opts.dryRun) {
+    return {service, container: c.name, outcome: 'dry-run', files: files.map((f) => ({path: f.target, local: f.local}))}
+  }
+  const release = await lockContainer(deps, c)
+  try {
+    const r = await install(deps, c, service, files, {message: opts.message, restart: opts.restart ?? true, healthTimeoutMs: opts.healthTimeoutMs ?? 60_000, smoke: Boolean(opts.smoke)})
+    return {id: r.id, service, container: c.name, outcome: r.outcome, reason: r.reason, files: r.files.map((f) => ({path: f.path, local: f.local, existed: f.before.existed}))}
+  } finally {
+    release()
+  }
+}
+
+/** Active patches of one container (or service), oldest first. */
+function activeFor(deps: PatchDeps, pick: (r: PatchRecord) => boolean): PatchRecord[] {
+  return listRecords(deps.config).filter((r) => isActive(r) && pick(r))
+}
+
+export interface RollbackResult {
+  reverted: string[]
+  container: string
+  outcome: 'reverted' | 'failed'
+  reason?: string
+}
+
+/**
+ * Undoes a patch (and the later ones on its container that touched the same files), or
+ * every active patch of a service: latest first, so each file ends as it was before the
+ * earliest of them. Then restarts with the same health gate.
+ */
+export async function rollbackPatch(deps: PatchDeps, target: string, opts: {healthTimeoutMs?: number} = {}): Promise<RollbackResult> {
+  const all = listRecords(deps.config)
+  const byId = all.find((r) => r.id === target)
+  let undo: PatchRecord[]
+  if (byId) {
+    if (!isActive(byId)) throw new PlatformError('USAGE', `patch ${target} is ${byId.outcome}: there is nothing of it to undo`)
+    const paths = new Set(byId.files.map((f) => f.path))
+    undo = activeFor(deps, (r) => r.container.id === byId.container.id && r.createdAt >= byId.createdAt && (r.id === byId.id || r.files.some((f) => paths.has(f.path))))
+  } else {
+    undo = activeFor(deps, (r) => r.service === target)
+    if (!undo.length) throw new PlatformError('NOT_FOUND', `no active patch with id or service ${target}`, {suggestion: 'see `platform patch list`'})
+  }
+  const containerId = undo[0]!.container.id
+  const d = await deps.engine.inspect(containerId).catch(() => undefined)
+  if (!d || d.state !== 'running') {
+    throw new PlatformError('CHECK_FAILED', `the patched container ${undo[0]!.container.name} is ${d?.state ?? 'gone'}`, {
+      suggestion: d ? `start it first (docker start ${d.name})` : 'a recreated container runs its image: there is nothing to roll back; the records stay for reference',
+    })
+  }
+  const release = await lockContainer(deps, d)
+  try {
+    for (const r of [...undo].reverse()) await restore(deps, r, containerId)
+    const failure = await restartAndCheck(deps, containerId, opts.healthTimeoutMs ?? 60_000)
+    for (const r of undo) {
+      r.outcome = 'reverted'
+      r.reason = `rolled back by patch rollback ${target}`
+      saveRecord(deps.config, r)
+    }
+    return {reverted: undo.map((r) => r.id), container: d.name, outcome: failure ? 'failed' : 'reverted', reason: failure}
+  } finally {
+    release()
+  }
+}
+
+/**
+ * After a service's container was recreated (its id changed), puts its active patches
+ * back in order, as one patch on the new container, with the same health gate and rollback.
+ */
+export async function reapplyPatches(deps: PatchDeps, service: string, opts: {healthTimeoutMs?: number} = {}): Promise<ApplyResult & {patches: string[]}> {
+  const c = await resolveContainer(deps.engine, service)
+  const stale = activeFor(deps, (r) => r.service === service && r.container.id !== c.id)
+  if (!stale.length) return {service, container: c.name, outcome: 'applied', files: [], patches: []}
+  const files = new Map<string, {target: string; content: Buffer; mode: number; sha256: string; local?: string}>()
+  for (const r of stale) {
+    for (const f of r.files) files.set(f.path, {target: f.path, content: readCopy(deps.config, r.id, 'after', f.path), mode: f.after.mode, sha256: f.after.sha256, local: f.local})
+  }
+  const release = await lockContainer(deps, c)
+  try {
+    const rec = await install(deps, c, service, [...files.values()], {message: `reapply of ${stale.map((r) => r.id).join(', ')}`, restart: true, healthTimeoutMs: opts.healthTimeoutMs ?? 60_000, smoke: false})
+    if (rec.outcome === 'applied') {
+      // The re-application carries them now; the originals stay as history of where they came from.
+      for (const r of stale) {
+        r.reapplied = [...(r.reapplied ?? []), {containerId: c.id, at: new Date().toISOString()}]
+        r.outcome = 'superseded'
+        r.reason = `re-applied as ${rec.id} on ${c.name}`
+        saveRecord(deps.config, r)
+      }
+    }
+    return {id: rec.id, service, container: c.name, outcome: rec.outcome, reason: rec.reason, files: rec.files.map((f) => ({path: f.path, existed: f.before.existed})), patches: stale.map((r) => r.id)}
+  } finally {
+    release()
+  }
+}

@@ -1,0 +1,6 @@
+export {applyPatch, rollbackPatch, reapplyPatches, resolveContainer, healthGate} from './apply.js'
+export type {PatchDeps, ApplyOptions, ApplyResult, RollbackResult} from './apply.js'
+export {listRecords, isActive, isIncomplete, patchesDir} from './ledger.js'
+export type {PatchRecord, Outcome} from './ledger.js'
+export {activePatches, findDrift} from './drift.js'
+export {collectFiles, safeTarget} from './files.js'
