@@ -17,7 +17,9 @@ service. Exits 0 whether or not the platform runs.`
     let status = embedded
     if (await useDocker(config, flags.docker, async () => !embedded.running && (await import('../src/stack/index.js')).stackExistsAt(process.env))) {
       const {stackStatus} = await import('../src/stack/index.js')
-      status = await stackStatus(await stackDeps(config, () => {}))
+      const {countPatches} = await import('../src/patch/index.js')
+      const deps = await stackDeps(config, () => {})
+      status = countPatches(config, await stackStatus(deps), await deps.engine.containers({project: 'platform'}))
     }
     this.log(renderStatus(status))
     return status

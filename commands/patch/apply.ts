@@ -1,5 +1,5 @@
 import {Args, Flags} from '@oclif/core'
-import {PlatformCommand, patchDeps, runSteps} from '../../src/cli/index.js'
+import {PlatformCommand, patchDeps, stepRunner} from '../../src/cli/index.js'
 import {parseDuration, style} from '../../src/core/index.js'
 
 export default class PatchApply extends PlatformCommand {
@@ -37,11 +37,8 @@ and platform status / stack doctor show containers that carry patches their imag
     const deps = await patchDeps(this.config_(), (l) => json || this.logToStderr(style.dim(l)))
     if (flags['pause-after-copy']) deps.afterCopy = () => new Promise((r) => setTimeout(r, flags['pause-after-copy']))
     const {applyPatch} = await import('../../src/patch/index.js')
-    let result!: Awaited<ReturnType<typeof applyPatch>>
-    await runSteps([{title: `Patch ${args.service}`, run: async () => {
-      result = await applyPatch(deps, args.service, {paths, to: flags.to, message: flags.message, restart: !flags['no-restart'], healthTimeoutMs: parseDuration(flags['health-timeout']) * 1000, smoke: flags.smoke, dryRun: flags['dry-run'], force: flags.force, cwd: process.cwd()})
-      return result.outcome
-    }}], {json})
+    deps.step = stepRunner({json})
+    const result = await applyPatch(deps, args.service, {paths, to: flags.to, message: flags.message, restart: !flags['no-restart'], healthTimeoutMs: parseDuration(flags['health-timeout']) * 1000, smoke: flags.smoke, dryRun: flags['dry-run'], force: flags.force, cwd: process.cwd()})
     for (const f of result.files) this.log(`  ${f.local ?? ''} -> ${result.container}:${f.path}${f.existed === false ? style.dim(' (new)') : ''}`)
     if (result.outcome === 'dry-run') this.log(style.dim('dry run: nothing was changed'))
     else if (result.outcome === 'applied') this.log(`${style.ok('✓')} patch ${result.id} applied to ${result.container}; it is healthy.`)

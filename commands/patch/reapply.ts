@@ -1,5 +1,5 @@
 import {Args, Flags} from '@oclif/core'
-import {PlatformCommand, patchDeps} from '../../src/cli/index.js'
+import {PlatformCommand, patchDeps, stepRunner} from '../../src/cli/index.js'
 import {parseDuration, style} from '../../src/core/index.js'
 
 export default class PatchReapply extends PlatformCommand {
@@ -12,7 +12,7 @@ export default class PatchReapply extends PlatformCommand {
   async run() {
     const {args, flags} = await this.parse(PatchReapply)
     const {reapplyPatches} = await import('../../src/patch/index.js')
-    const r = await reapplyPatches(await patchDeps(this.config_(), (l) => this.logToStderr(style.dim(l))), args.service, {healthTimeoutMs: parseDuration(flags['health-timeout']) * 1000})
+    const r = await reapplyPatches({...(await patchDeps(this.config_(), (l) => this.logToStderr(style.dim(l)))), step: stepRunner({json: this.jsonEnabled()})}, args.service, {healthTimeoutMs: parseDuration(flags['health-timeout']) * 1000})
     if (r.patches.length === 0) this.log(style.dim(`No patches to re-apply: ${r.container} carries every active patch of ${args.service}.`))
     else if (r.outcome === 'applied') this.log(`${style.ok('✓')} re-applied ${r.patches.join(', ')} to ${r.container} as ${r.id}.`)
     else {

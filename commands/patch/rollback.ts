@@ -1,5 +1,5 @@
 import {Args, Flags} from '@oclif/core'
-import {PlatformCommand, patchDeps} from '../../src/cli/index.js'
+import {PlatformCommand, patchDeps, stepRunner} from '../../src/cli/index.js'
 import {parseDuration, style} from '../../src/core/index.js'
 
 export default class PatchRollback extends PlatformCommand {
@@ -12,7 +12,7 @@ export default class PatchRollback extends PlatformCommand {
   async run() {
     const {args, flags} = await this.parse(PatchRollback)
     const {rollbackPatch} = await import('../../src/patch/index.js')
-    const r = await rollbackPatch(await patchDeps(this.config_(), (l) => this.logToStderr(style.dim(l))), args.target, {healthTimeoutMs: parseDuration(flags['health-timeout']) * 1000})
+    const r = await rollbackPatch({...(await patchDeps(this.config_(), (l) => this.logToStderr(style.dim(l)))), step: stepRunner({json: this.jsonEnabled()})}, args.target, {healthTimeoutMs: parseDuration(flags['health-timeout']) * 1000})
     if (r.outcome === 'reverted') this.log(`${style.ok('✓')} reverted ${r.reverted.join(', ')} on ${r.container}; it is healthy.`)
     else {
       process.exitCode = 1

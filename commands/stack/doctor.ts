@@ -5,7 +5,7 @@ export default class StackDoctor extends PlatformCommand {
   static override summary = 'Find platform services in the wrong compose project, port conflicts, orphans and stale containers'
   static override description = `Looks at every container of the Docker engine. For each service of platform/docker-compose.app.yml it reports
 containers that run it under another compose project (by the com.docker.compose.* labels, and by name), host ports
-of the platform held by something else, orphans of the platform project, and containers older than their image.
+of the platform held by something else, orphans of the platform project, and containers older than their image, and containers that carry hot patches their image lacks (drift).
 Each finding comes with the command that fixes it. Exits 1 when there is a finding.`
   static override examples = ['<%= config.bin %> stack doctor', '<%= config.bin %> stack doctor --json']
 
@@ -13,7 +13,8 @@ Each finding comes with the command that fixes it. Exits 1 when there is a findi
     await this.parse(StackDoctor)
     const {doctor} = await import('../../src/stack/index.js')
     const deps = await stackDeps(this.config_(), () => {})
-    const result = await doctor(deps)
+    const {findDrift} = await import('../../src/patch/index.js')
+    const result = await doctor(deps, async (_specs, containers) => findDrift(deps.config, containers))
     if (result.findings.length === 0) this.log(`${style.ok('✓')} no problems among ${result.containers} containers`)
     else {
       this.log(table(['problem', 'service', 'what', 'fix'], result.findings.map((f) => [style.bad(f.kind), f.service ?? '-', f.message, f.fix])))

@@ -1,5 +1,5 @@
 export {PlatformCommand, dbFlags, withDbFlags, logLevelFlag} from './command.js'
 export {renderStatus} from './summary.js'
 export {loadTestFlags, runLoadTestCommand} from './loadtest.js'
-export {runSteps} from './steps.js'
+export {runSteps, stepRunner} from './steps.js'
 export {patchDeps, stackDeps, useDocker} from './runtime.js'

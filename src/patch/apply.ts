@@ -17,7 +17,12 @@ export interface PatchDeps {
   sleep?: (ms: number) => Promise<void>
   /** test fault injection: called between the copy and the restart */
   afterCopy?: () => Promise<void>
+  /** runs one named step (the CLI shows it as a task list); by default just runs it */
+  step?: <T>(title: string, fn: () => Promise<T>) => Promise<T>
 }
+
+const runStep = (deps: PatchDeps) => deps.step ?? (<T>(_title: string, fn: () => Promise<T>) => fn())
+const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`
 
 export interface ApplyOptions {
   paths: string[]
@@ -105,9 +110,11 @@ export async function healthGate(deps: PatchDeps, id: string, timeoutMs: number)
   while (Date.now() < deadline) {
     const d = await deps.engine.inspect(id)
     if (d.state === 'exited' || d.state === 'dead') return `the container ${d.state} after the restart`
+    // Docker may still show the health of before the restart: only a check since counts.
+    const fresh = d.healthCheckedAt && d.startedAt && Date.parse(d.healthCheckedAt) >= Date.parse(d.startedAt)
     if (d.state === 'running') {
-      if (d.health === 'healthy') return undefined
-      if (d.health === 'unhealthy') return `its healthcheck fails: ${d.healthLog ?? 'unhealthy'}`
+      if (d.health === 'healthy' && fresh) return undefined
+      if (d.health === 'unhealthy' && fresh) return `its healthcheck fails: ${d.healthLog || 'unhealthy'}`
       if (d.health === undefined) {
         const port = d.ports[0]
         if (port) {
@@ -130,9 +137,14 @@ export async function healthGate(deps: PatchDeps, id: string, timeoutMs: number)
   return `not healthy within ${Math.round(timeoutMs / 1000)} s${last ? ` (${last})` : ''}`
 }
 
-async function restartAndCheck(deps: PatchDeps, id: string, timeoutMs: number): Promise<string | undefined> {
-  await deps.engine.restart(id)
-  return healthGate(deps, id, timeoutMs)
+/** Restart, then the health gate, as two steps; throws the reason when it is not healthy. */
+async function restartAndCheck(deps: PatchDeps, c: {id: string; name: string}, timeoutMs: number, again = false): Promise<void> {
+  const step = runStep(deps)
+  await step(`Restart ${c.name}${again ? ' again' : ''}`, () => deps.engine.restart(c.id))
+  await step(`Healthy${again ? ' again' : ''} within ${Math.round(timeoutMs / 1000)} s`, async () => {
+    const failure = await healthGate(deps, c.id, timeoutMs)
+    if (failure) throw new PlatformError('CHECK_FAILED', failure)
+  })
 }
 
 /** Puts the saved files back and removes the ones the patch created. */
@@ -152,7 +164,9 @@ async function restore(deps: PatchDeps, record: PatchRecord, containerId: string
  * then restarts and gates on health (and the smoke check), and rolls back when either fails.
  */
 async function install(deps: PatchDeps, c: ContainerDetail, service: string, files: Array<Pick<PatchFile, 'target' | 'content' | 'mode' | 'sha256'> & {local?: string}>, opts: {message?: string; restart: boolean; healthTimeoutMs: number; smoke: boolean}): Promise<PatchRecord> {
-  const saved = await backup(deps.engine, c.id, files.map((f) => f.target))
+  const step = runStep(deps)
+  const n = plural(files.length, 'file')
+  const saved = await step(`Save the container's copies of ${n}`, () => backup(deps.engine, c.id, files.map((f) => f.target)))
   const now = new Date()
   const record: PatchRecord = {
     id: newPatchId(now),
@@ -176,8 +190,10 @@ async function install(deps: PatchDeps, c: ContainerDetail, service: string, fil
     if (b.existed) saveCopy(deps.config, record.id, 'before', f.target, b.content, b.mode)
     saveCopy(deps.config, record.id, 'after', f.target, f.content, f.mode)
   }
+  // The ledger is written before anything changes, and again before the restart, so a
+  // crash at any point leaves a record that patch list shows and patch rollback undoes.
   saveRecord(deps.config, record)
-  await deps.engine.putArchive(c.id, '/', packFiles(files.map((f) => ({path: f.target, content: f.content, mode: f.mode}))))
+  await step(`Copy ${n} into ${c.name}`, () => deps.engine.putArchive(c.id, '/', packFiles(files.map((f) => ({path: f.target, content: f.content, mode: f.mode})))))
   record.outcome = 'copied'
   saveRecord(deps.config, record)
   await deps.afterCopy?.()
@@ -186,24 +202,27 @@ async function install(deps: PatchDeps, c: ContainerDetail, service: string, fil
     saveRecord(deps.config, record)
     return record
   }
-  deps.log?.(`restarting ${c.name}`)
-  let failure = await restartAndCheck(deps, c.id, opts.healthTimeoutMs)
-  if (!failure && opts.smoke && deps.smoke) {
-    deps.log?.('running the smoke check through the gateway')
-    const smoke = await deps.smoke()
-    if (smoke) failure = `the smoke check failed: ${smoke}`
+  let failure: string | undefined
+  try {
+    await restartAndCheck(deps, c, opts.healthTimeoutMs)
+    if (opts.smoke && deps.smoke) {
+      await step('Smoke check through the gateway', async () => {
+        const smoke = await deps.smoke!()
+        if (smoke) throw new PlatformError('CHECK_FAILED', `the smoke check failed: ${smoke}`)
+      })
+    }
+  } catch (err) {
+    failure = (err as Error).message
   }
   if (!failure) {
     record.outcome = 'applied'
     saveRecord(deps.config, record)
     return record
   }
-  deps.log?.(`${failure}: rolling back`)
   record.reason = failure
   try {
-    await restore(deps, record, c.id)
-    const again = await restartAndCheck(deps, c.id, opts.healthTimeoutMs)
-    if (again) throw new PlatformError('CHECK_FAILED', `after the rollback the container is still not healthy: ${again}`)
+    await step('Put the saved files back', () => restore(deps, record, c.id))
+    await restartAndCheck(deps, c, opts.healthTimeoutMs, true)
     record.outcome = 'rolled-back'
   } catch (err) {
     const state = await deps.engine.inspect(c.id).then((d) => `${d.state}${d.health ? `, ${d.health}` : ''}`, () => 'unknown')
@@ -267,8 +286,12 @@ export async function rollbackPatch(deps: PatchDeps, target: string, opts: {heal
   }
   const release = await lockContainer(deps, d)
   try {
-    for (const r of [...undo].reverse()) await restore(deps, r, containerId)
-    const failure = await restartAndCheck(deps, containerId, opts.healthTimeoutMs ?? 60_000)
+    const step = runStep(deps)
+    for (const r of [...undo].reverse()) await step(`Put back the files ${r.id} replaced`, () => restore(deps, r, containerId))
+    const failure = await restartAndCheck(deps, d, opts.healthTimeoutMs ?? 60_000).then(
+      () => undefined,
+      (err: Error) => err.message,
+    )
     for (const r of undo) {
       r.outcome = 'reverted'
       r.reason = `rolled back by patch rollback ${target}`

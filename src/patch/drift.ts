@@ -1,4 +1,4 @@
-import type {PlatformConfig} from '../core/index.js'
+import type {PlatformConfig, PlatformStatus} from '../core/index.js'
 import {PROJECT, type ContainerSummary, type Finding} from '../stack/index.js'
 import {isActive, listRecords, type PatchRecord} from './ledger.js'
 
@@ -37,4 +37,15 @@ export function findDrift(config: PlatformConfig, containers: ContainerSummary[]
     }
   }
   return findings
+}
+
+/** The status with each service's count of patches its container carries (drift). */
+export function countPatches(config: PlatformConfig, status: PlatformStatus, containers: ContainerSummary[]): PlatformStatus {
+  const patched = activePatches(config)
+  for (const svc of status.services) {
+    const id = containers.find((c) => c.name === svc.container)?.id
+    const n = id ? (patched.get(id)?.length ?? 0) : 0
+    if (n) svc.patches = n
+  }
+  return status
 }

@@ -2,5 +2,5 @@ export {applyPatch, rollbackPatch, reapplyPatches, resolveContainer, healthGate}
 export type {PatchDeps, ApplyOptions, ApplyResult, RollbackResult} from './apply.js'
 export {listRecords, isActive, isIncomplete, patchesDir} from './ledger.js'
 export type {PatchRecord, Outcome} from './ledger.js'
-export {activePatches, findDrift} from './drift.js'
+export {activePatches, countPatches, findDrift} from './drift.js'
 export {collectFiles, safeTarget} from './files.js'

@@ -27,6 +27,8 @@ export interface ContainerDetail extends ContainerSummary {
   health?: 'healthy' | 'unhealthy' | 'starting'
   /** the last healthcheck output, when there is one */
   healthLog?: string
+  /** when the last healthcheck ended: a status from before the last (re)start says nothing of now */
+  healthCheckedAt?: string
   startedAt?: string
   mounts: Array<{type: string; name?: string; source?: string; destination: string}>
 }
@@ -72,7 +74,8 @@ function translate(err: unknown, host: string): unknown {
     })
   }
   if (e.statusCode === 404) return new PlatformError('NOT_FOUND', e.json?.message ?? e.message ?? 'not found', {cause: err})
-  if (e.statusCode === 409 || e.statusCode === 304) return err
+  if (e.statusCode === 304) return err
+  if (e.statusCode) return new PlatformError('CHECK_FAILED', `the Docker engine refused: ${e.json?.message ?? e.message ?? `HTTP ${e.statusCode}`}`, {cause: err})
   return err
 }
 
@@ -150,6 +153,7 @@ export async function createEngine(env: NodeJS.ProcessEnv = process.env): Promis
           created: Math.floor(Date.parse(c.Created) / 1000),
           health: health?.Status as ContainerDetail['health'],
           healthLog: health?.Log?.at(-1)?.Output?.trim(),
+          healthCheckedAt: health?.Log?.at(-1)?.End,
           startedAt: c.State.Running ? c.State.StartedAt : undefined,
           mounts: (c.Mounts ?? []).map((m) => ({type: m.Type, name: m.Name, source: m.Source, destination: m.Destination})),
         }
