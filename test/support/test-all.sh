@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what the tiers need (as root, from Debian),
 # builds the CLI, then runs every tier. The PostgreSQL cluster and dockerd are started and stopped
-# by the tests themselves (test/support/global-setup.ts, test/support/docker.ts).
+# by the tests themselves (test/support/setup-postgres.ts, setup-docker.ts, test/support/docker.ts).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
