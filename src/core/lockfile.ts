@@ -2,7 +2,8 @@ import {openSync, writeSync, closeSync, readFileSync, unlinkSync, mkdirSync} fro
 import {dirname} from 'node:path'
 import {PlatformError} from './errors.js'
 
-function alive(pid: number): boolean {
+/** Whether a process with this PID exists (EPERM: it does, owned by someone else). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true
@@ -39,7 +40,7 @@ export function acquireLock(path: string, what: string, code: 'DATABASE_LOCKED' 
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
     }
     const owner = Number.parseInt(readSafe(path), 10)
-    if (Number.isInteger(owner) && owner > 0 && alive(owner)) {
+    if (Number.isInteger(owner) && owner > 0 && pidAlive(owner)) {
       throw new PlatformError(code, `${what} is in use by process ${owner}${owner === process.pid ? ' (this process)' : ''}`, {
         suggestion: `stop process ${owner} (for example with \`platform down\`), or point this command at another data directory`,
       })

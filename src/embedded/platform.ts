@@ -1,9 +1,9 @@
 import {spawn} from 'node:child_process'
 import {closeSync, openSync, readFileSync} from 'node:fs'
-import {PlatformError, apiKeyPath, portFree, urlOf, type PlatformConfig, type PlatformStatus, type ServiceStatus} from '../core/index.js'
+import {PlatformError, apiKeyPath, pidAlive, portFree, urlOf, type PlatformConfig, type PlatformStatus, type ServiceStatus} from '../core/index.js'
 import {portInUse} from '../server/index.js'
 import {startHosted, type HostedService, type HostOptions, type Topology} from './hosts.js'
-import {clearRunState, pidAlive, readRunState, runFiles, writeRunState, type RunState} from './state.js'
+import {clearRunState, readRunState, runFiles, writeRunState, type RunState} from './state.js'
 
 /** The topology `up` uses unless told otherwise; chosen by bench/topology (see README). */
 export const DEFAULT_TOPOLOGY: Topology = 'threads'

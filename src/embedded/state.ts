@@ -1,6 +1,6 @@
 import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import type {PlatformConfig} from '../core/index.js'
+import {pidAlive, type PlatformConfig} from '../core/index.js'
 import type {Topology} from './hosts.js'
 
 /** What a running embedded platform records about itself under .platform/. */
@@ -19,15 +19,6 @@ export const runFiles = (config: PlatformConfig) => ({
   state: join(config.stateDir, 'platform.json'),
   log: join(config.stateDir, 'platform.log'),
 })
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 export function writeRunState(config: PlatformConfig, state: RunState): void {
   const f = runFiles(config)

@@ -1,6 +1,6 @@
 import {mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync, existsSync} from 'node:fs'
 import {dirname, join} from 'node:path'
-import type {PlatformConfig} from '../core/index.js'
+import {pidAlive, type PlatformConfig} from '../core/index.js'
 
 export type Outcome =
   /** files are being copied in */
@@ -77,17 +77,8 @@ export function listRecords(config: PlatformConfig): PatchRecord[] {
     .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id))
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
 /** Stopped half-way (the process that wrote it is gone): its files may be in the container. */
-export const isIncomplete = (r: PatchRecord): boolean => (r.outcome === 'copying' || r.outcome === 'copied') && !alive(r.pid)
+export const isIncomplete = (r: PatchRecord): boolean => (r.outcome === 'copying' || r.outcome === 'copied') && !pidAlive(r.pid)
 
 /** Patches whose files are (or may be) in their container: what drift is made of, and what rollback undoes. */
 export const isActive = (r: PatchRecord): boolean => r.outcome === 'applied' || isIncomplete(r)
