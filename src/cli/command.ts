@@ -13,15 +13,23 @@ export abstract class PlatformCommand extends Command {
     return loadConfig()
   }
 
-  protected override async catch(err: Error & {exitCode?: number}): Promise<unknown> {
-    if (!(err instanceof PlatformError)) return super.catch(err)
+  protected override async catch(err: Error & {exitCode?: number; code?: string; oclif?: {exit?: number}}): Promise<unknown> {
+    if (err.code === 'EEXIT') return super.catch(err) // this.exit(): already decided
+    const usage = err.oclif?.exit === 2 && !(err instanceof PlatformError)
+    if (usage && !this.jsonEnabled()) return super.catch(err) // oclif's own usage message, exit 2
+    const e =
+      err instanceof PlatformError
+        ? err
+        : usage
+          ? new PlatformError('USAGE', err.message.replace(/\nSee more help with --help$/, ''), {suggestion: `see \`${this.config.bin} ${this.id?.replaceAll(':', ' ') ?? ''} --help\``})
+          : new PlatformError('INTERNAL', err.message, {suggestion: 'this is a bug in platform; run again with DEBUG=* to see where it happened'})
     if (this.jsonEnabled()) {
-      this.logJson({error: err.code, message: err.message, ...(err.suggestion ? {suggestion: err.suggestion} : {}), ...(err.details ? {details: err.details} : {})})
+      this.logJson({error: e.code, message: e.message, ...(e.suggestion ? {suggestion: e.suggestion} : {}), ...(e.details ? {details: e.details} : {})})
     } else {
-      this.logToStderr(`${chalk.red('Error:')} ${err.message}`)
-      if (err.suggestion) this.logToStderr(`${chalk.dim('Try:')} ${err.suggestion}`)
+      this.logToStderr(`${chalk.red('Error:')} ${e.message}`)
+      if (e.suggestion) this.logToStderr(`${chalk.dim('Try:')} ${e.suggestion}`)
     }
-    return this.exit(err.exitCode)
+    return this.exit(e.exitCode)
   }
 }
 

@@ -87,5 +87,8 @@ describe('the platform CLI (built bin/run.js)', () => {
   it('usage errors exit 2', async () => {
     const r = await runCli(['db', 'migrate', '--no-such-flag'])
     expect(r.code).toBe(2)
+    const json = await runCli(['db', 'migrate', '--no-such-flag', '--json'])
+    expect(json.code).toBe(2)
+    expect(JSON.parse(json.stdout)).toEqual({error: 'USAGE', message: 'Nonexistent flag: --no-such-flag', suggestion: 'see `platform db migrate --help`'})
   })
 })

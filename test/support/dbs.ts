@@ -4,6 +4,7 @@
  */
 import {randomBytes} from 'node:crypto'
 import {describe, inject} from 'vitest'
+import type {} from './setup-postgres.js' // declares the provided pgUrl
 import {migrationsDir} from '../../src/core/index.js'
 import {MEMORY, migrate, openDb, type Db} from '../../src/db/index.js'
 

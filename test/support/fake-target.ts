@@ -39,7 +39,7 @@ export interface FakeTarget {
   issued: Set<string>
   /** when each stall began and ended (performance.now()) */
   stalls: Array<{start: number; end: number}>
-  /** the behaviour of one endpoint ("PATCH /api/v1/agents/:id"), or of every /api/v1 route ('*') */
+  /** the behaviour of one endpoint ("PATCH /api/v1/agents/:id"), or of every /api/v1 route without its own ('*') */
   set(endpoint: string, behaviour: Behaviour): void
   /** every endpoint back to normal */
   reset(): void
@@ -102,8 +102,8 @@ export async function startFakeTarget(apiKey = 'fake-target-key-0123456789abcdef
       }
       stalls.push({start, end: performance.now()})
     }
-    const key_ = req.headers['x-api-key'] ?? req.headers.authorization?.replace(/^Bearer /i, '')
-    if (key_ !== apiKey) return send(401, {error: 'UNAUTHORIZED', message: 'missing or unknown API key'})
+    const given = req.headers['x-api-key'] ?? req.headers.authorization?.replace(/^Bearer /i, '')
+    if (given !== apiKey) return send(401, {error: 'UNAUTHORIZED', message: 'missing or unknown API key'})
     const b = behaviours.get(endpoint) ?? behaviours.get('*') ?? {}
     if (b.delayMs) await sleepAtLeast(b.delayMs)
     if (b.status) return send(b.status, {error: CODES[b.status] ?? 'ERROR', message: `boom for ${noun} ${id ?? randomUUID()}`})
