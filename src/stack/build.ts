@@ -4,6 +4,9 @@ import {PlatformError, gatewayKeys, internalKey, packageRoot, type PlatformConfi
 
 /** The environment compose runs with: the keys (one shared internal key), the build context, and the user's overrides. */
 export function composeEnv(config: PlatformConfig, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  // docker-compose 1.29 refuses every command, `down` included, whose build context does not
+  // exist; it is only staged when the image is built, so it may not be there yet.
+  mkdirSync(buildContextDir(config), {recursive: true})
   return {
     ...env,
     L01_API_KEY: internalKey(config, env),
