@@ -48,8 +48,8 @@ export interface ApplyResult {
 
 const sleeper = (deps: PatchDeps) => deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
 
-/** The running container of service: the platform project's, or with force another project's. */
-export async function resolveContainer(engine: Engine, service: string, force = false): Promise<ContainerDetail> {
+/** The newest container of service, in any state: the platform project's, or with force another project's. */
+export async function findContainer(engine: Engine, service: string, force = false): Promise<ContainerDetail> {
   const all = (await engine.containers({all: true})).filter((c) => isInstanceOf(c, service)).sort((a, b) => b.created - a.created)
   const own = all.find((c) => c.project === PROJECT)
   const other = all.find((c) => c.project !== PROJECT)
@@ -62,11 +62,19 @@ export async function resolveContainer(engine: Engine, service: string, force = 
     }
     throw new PlatformError('NOT_FOUND', `no container runs ${service}`, {suggestion: 'start the stack with `platform up --docker`'})
   }
-  const d = await engine.inspect(chosen.id)
+  return engine.inspect(chosen.id)
+}
+
+function mustRun(d: ContainerDetail, service: string): ContainerDetail {
   if (d.state !== 'running') {
     throw new PlatformError('CHECK_FAILED', `container ${d.name} of ${service} is ${d.state}: a patch needs a running container`, {suggestion: `start it first (docker start ${d.name}) or recreate it with platform up --docker`})
   }
   return d
+}
+
+/** The running container of service: the platform project's, or with force another project's. */
+export async function resolveContainer(engine: Engine, service: string, force = false): Promise<ContainerDetail> {
+  return mustRun(await findContainer(engine, service, force), service)
 }
 
 /** Waits for a lock on the container, so two patches on one container never interleave. */
@@ -81,6 +89,20 @@ async function lockContainer(deps: PatchDeps, c: ContainerDetail, timeoutMs = 12
       deps.log?.(`waiting: ${(err as Error).message}`)
       await sleeper(deps)(500)
     }
+  }
+}
+
+/**
+ * Takes the container's lock, then checks that it runs: a patch that held the lock may have
+ * been restarting it, so only its state under the lock counts.
+ */
+async function lockRunning(deps: PatchDeps, c: ContainerDetail, service: string): Promise<{c: ContainerDetail; release: () => void}> {
+  const release = await lockContainer(deps, c)
+  try {
+    return {c: mustRun(await deps.engine.inspect(c.id), service), release}
+  } catch (err) {
+    release()
+    throw err
   }
 }
 
@@ -153,7 +175,9 @@ async function restore(deps: PatchDeps, record: PatchRecord, containerId: string
   if (back.length) await deps.engine.putArchive(containerId, '/', packFiles(back))
   const created = record.files.filter((f) => !f.before.existed).map((f) => f.path)
   if (created.length) {
-    // The Engine API cannot delete a file: rm inside the container does.
+    // The Engine API cannot delete a file: rm inside the container does, which needs it running
+    // (a patch that crashed it left it exited; it starts on the files just put back).
+    if ((await deps.engine.inspect(containerId)).state !== 'running') await deps.engine.start(containerId)
     const r = await deps.engine.exec(containerId, ['rm', '-f', ...created])
     if (r.exitCode !== 0) throw new PlatformError('CHECK_FAILED', `could not remove the files the patch created (${created.join(', ')}): ${r.output.trim()}`)
   }
@@ -234,12 +258,12 @@ async function install(deps: PatchDeps, c: ContainerDetail, service: string, fil
 }
 
 export async function applyPatch(deps: PatchDeps, service: string, opts: ApplyOptions): Promise<ApplyResult> {
-  const c = await resolveContainer(deps.engine, service, opts.force)
+  const found = await findContainer(deps.engine, service, opts.force)
   const files = collectFiles(opts.paths, {to: opts.to, mappings: deps.config.patchMappings, cwd: opts.cwd ?? deps.config.root})
   if (opts.dryRun) {
-    return {service, container: c.name, outcome: 'dry-run', files: files.map((f) => ({path: f.target, local: f.local}))}
+    return {service, container: mustRun(found, service).name, outcome: 'dry-run', files: files.map((f) => ({path: f.target, local: f.local}))}
   }
-  const release = await lockContainer(deps, c)
+  const {c, release} = await lockRunning(deps, found, service)
   try {
     const r = await install(deps, c, service, files, {message: opts.message, restart: opts.restart ?? true, healthTimeoutMs: opts.healthTimeoutMs ?? 60_000, smoke: Boolean(opts.smoke)})
     return {id: r.id, service, container: c.name, outcome: r.outcome, reason: r.reason, files: r.files.map((f) => ({path: f.path, local: f.local, existed: f.before.existed}))}
@@ -278,14 +302,17 @@ export async function rollbackPatch(deps: PatchDeps, target: string, opts: {heal
     if (!undo.length) throw new PlatformError('NOT_FOUND', `no active patch with id or service ${target}`, {suggestion: 'see `platform patch list`'})
   }
   const containerId = undo[0]!.container.id
-  const d = await deps.engine.inspect(containerId).catch(() => undefined)
-  if (!d || d.state !== 'running') {
-    throw new PlatformError('CHECK_FAILED', `the patched container ${undo[0]!.container.name} is ${d?.state ?? 'gone'}`, {
+  const refuse = (d?: ContainerDetail) =>
+    new PlatformError('CHECK_FAILED', `the patched container ${undo[0]!.container.name} is ${d?.state ?? 'gone'}`, {
       suggestion: d ? `start it first (docker start ${d.name})` : 'a recreated container runs its image: there is nothing to roll back; the records stay for reference',
     })
-  }
-  const release = await lockContainer(deps, d)
+  const found = await deps.engine.inspect(containerId).catch(() => undefined)
+  if (!found) throw refuse()
+  const release = await lockContainer(deps, found)
   try {
+    // Checked under the lock: a patch that held it may have been restarting the container.
+    const d = await deps.engine.inspect(containerId)
+    if (d.state !== 'running') throw refuse(d)
     const step = runStep(deps)
     for (const r of [...undo].reverse()) await step(`Put back the files ${r.id} replaced`, () => restore(deps, r, containerId))
     const failure = await restartAndCheck(deps, d, opts.healthTimeoutMs ?? 60_000).then(
@@ -308,14 +335,14 @@ export async function rollbackPatch(deps: PatchDeps, target: string, opts: {heal
  * back in order, as one patch on the new container, with the same health gate and rollback.
  */
 export async function reapplyPatches(deps: PatchDeps, service: string, opts: {healthTimeoutMs?: number} = {}): Promise<ApplyResult & {patches: string[]}> {
-  const c = await resolveContainer(deps.engine, service)
-  const stale = activeFor(deps, (r) => r.service === service && r.container.id !== c.id)
-  if (!stale.length) return {service, container: c.name, outcome: 'applied', files: [], patches: []}
+  const found = await findContainer(deps.engine, service)
+  const stale = activeFor(deps, (r) => r.service === service && r.container.id !== found.id)
+  if (!stale.length) return {service, container: found.name, outcome: 'applied', files: [], patches: []}
   const files = new Map<string, {target: string; content: Buffer; mode: number; sha256: string; local?: string}>()
   for (const r of stale) {
     for (const f of r.files) files.set(f.path, {target: f.path, content: readCopy(deps.config, r.id, 'after', f.path), mode: f.after.mode, sha256: f.after.sha256, local: f.local})
   }
-  const release = await lockContainer(deps, c)
+  const {c, release} = await lockRunning(deps, found, service)
   try {
     const rec = await install(deps, c, service, [...files.values()], {message: `reapply of ${stale.map((r) => r.id).join(', ')}`, restart: true, healthTimeoutMs: opts.healthTimeoutMs ?? 60_000, smoke: false})
     if (rec.outcome === 'applied') {
