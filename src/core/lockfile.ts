@@ -1,4 +1,4 @@
-import {openSync, writeSync, closeSync, readFileSync, unlinkSync, mkdirSync} from 'node:fs'
+import {linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync} from 'node:fs'
 import {dirname} from 'node:path'
 import {PlatformError} from './errors.js'
 
@@ -16,7 +16,7 @@ const held = new Set<string>()
 let exitHookInstalled = false
 
 /**
- * Takes an exclusive lockfile holding this process's PID (O_EXCL create). A lock left
+ * Takes an exclusive lockfile holding this process's PID (an atomic link). A lock left
  * by a dead process is taken over; one held by a live process, this one included, is an
  * error naming its PID: two writers on one PGlite directory corrupt it.
  * Returns the release function.
@@ -24,10 +24,12 @@ let exitHookInstalled = false
 export function acquireLock(path: string, what: string, code: 'DATABASE_LOCKED' | 'LOCKED' = 'DATABASE_LOCKED'): () => void {
   mkdirSync(dirname(path), {recursive: true})
   for (let attempt = 0; attempt < 3; attempt++) {
+    // The PID is written to a file of our own first and then hard-linked into place, so the
+    // lock never exists without its owner (a reader could take an empty one for stale).
+    const mine = `${path}.${process.pid}.tmp`
+    writeFileSync(mine, `${process.pid}\n`, {mode: 0o600})
     try {
-      const fd = openSync(path, 'wx', 0o600)
-      writeSync(fd, `${process.pid}\n`)
-      closeSync(fd)
+      linkSync(mine, path)
       held.add(path)
       if (!exitHookInstalled) {
         exitHookInstalled = true
@@ -38,6 +40,8 @@ export function acquireLock(path: string, what: string, code: 'DATABASE_LOCKED' 
       }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    } finally {
+      safeUnlink(mine)
     }
     const owner = Number.parseInt(readSafe(path), 10)
     if (Number.isInteger(owner) && owner > 0 && pidAlive(owner)) {

@@ -1,5 +1,5 @@
 import {userInfo} from 'node:os'
-import {join} from 'node:path'
+import {join, posix} from 'node:path'
 import {PlatformError, acquireLock, isPlatformError, sha256, type PlatformConfig} from '../core/index.js'
 import {PROJECT, isInstanceOf, type ContainerDetail, type Engine} from '../stack/index.js'
 import {collectFiles, type PatchFile} from './files.js'
@@ -107,17 +107,43 @@ async function lockRunning(deps: PatchDeps, c: ContainerDetail, service: string)
 }
 
 /** The container's copy of each path before the patch; a path that does not exist is recorded as new. */
-async function backup(engine: Engine, id: string, paths: string[]): Promise<Map<string, {existed: false} | {existed: true; content: Buffer; mode: number}>> {
-  const out = new Map<string, {existed: false} | {existed: true; content: Buffer; mode: number}>()
-  for (const path of paths) {
-    try {
-      const entries = await unpackFiles(await engine.getArchive(id, path))
-      const e = entries[0]
-      if (!e || e.type !== 'file') throw new PlatformError('USAGE', `${path} in the container is a ${e?.type ?? 'nothing'}, not a file`, {suggestion: 'patch the files inside it, e.g. a local directory onto it'})
-      out.set(path, {existed: true, content: e.content, mode: e.mode})
-    } catch (err) {
-      if (!isPlatformError(err, 'NOT_FOUND')) throw err
-      out.set(path, {existed: false})
+type Saved = {existed: false} | {existed: true; content: Buffer; mode: number}
+
+const notAFile = (path: string, type: string) =>
+  new PlatformError('USAGE', `${path} in the container is a ${type}, not a file`, {suggestion: 'patch the files inside it, e.g. a local directory onto it'})
+
+/** The archive of a path, or undefined when it does not exist. */
+async function archive(engine: Engine, id: string, path: string) {
+  try {
+    return await unpackFiles(await engine.getArchive(id, path))
+  } catch (err) {
+    if (isPlatformError(err, 'NOT_FOUND')) return undefined
+    throw err
+  }
+}
+
+/**
+ * The container's copy of each path before the patch; a path that does not exist is
+ * recorded as new. Files that share a directory come in one archive of it (one round
+ * trip, not one per file); a file alone in its directory comes by itself.
+ */
+async function backup(engine: Engine, id: string, paths: string[]): Promise<Map<string, Saved>> {
+  const out = new Map<string, Saved>()
+  const byDir = new Map<string, string[]>()
+  for (const p of paths) byDir.set(posix.dirname(p), [...(byDir.get(posix.dirname(p)) ?? []), p])
+  for (const [dir, group] of byDir) {
+    if (group.length === 1) {
+      const e = (await archive(engine, id, group[0]!))?.[0]
+      if (e && e.type !== 'file') throw notAFile(group[0]!, e.type)
+      out.set(group[0]!, e ? {existed: true, content: e.content, mode: e.mode} : {existed: false})
+      continue
+    }
+    // Entries of a directory's archive are named <its basename>/<relative path>.
+    const entries = new Map(((await archive(engine, id, dir)) ?? []).map((e) => [e.name.replace(/\/$/, ''), e]))
+    for (const p of group) {
+      const e = entries.get(posix.join(posix.basename(dir) || '.', posix.basename(p)))
+      if (e && e.type !== 'file') throw notAFile(p, e.type)
+      out.set(p, e ? {existed: true, content: e.content, mode: e.mode} : {existed: false})
     }
   }
   return out
@@ -154,7 +180,7 @@ export async function healthGate(deps: PatchDeps, id: string, timeoutMs: number)
         }
       } else last = `health ${d.health}`
     }
-    await sleep(500)
+    await sleep(250)
   }
   return `not healthy within ${Math.round(timeoutMs / 1000)} s${last ? ` (${last})` : ''}`
 }
@@ -190,7 +216,7 @@ async function restore(deps: PatchDeps, record: PatchRecord, containerId: string
 async function install(deps: PatchDeps, c: ContainerDetail, service: string, files: Array<Pick<PatchFile, 'target' | 'content' | 'mode' | 'sha256'> & {local?: string}>, opts: {message?: string; restart: boolean; healthTimeoutMs: number; smoke: boolean}): Promise<PatchRecord> {
   const step = runStep(deps)
   const n = plural(files.length, 'file')
-  const saved = await step(`Save the container's copies of ${n}`, () => backup(deps.engine, c.id, files.map((f) => f.target)))
+  const saved: Map<string, Saved> = await step(`Save the container's copies of ${n}`, () => backup(deps.engine, c.id, files.map((f) => f.target)))
   const now = new Date()
   const record: PatchRecord = {
     id: newPatchId(now),
