@@ -21,16 +21,16 @@ export async function patchDeps(config: PlatformConfig, log: (line: string) => v
   const {createEngine, projectContainers} = await import('../stack/index.js')
   const engine = await createEngine(env)
   await engine.ping()
-  const {execa} = await import('execa')
+  const {execFile} = await import('node:child_process')
+  const git = (args: string[]) =>
+    new Promise<string | undefined>((resolve) => execFile('git', args, {cwd: config.root}, (err, stdout) => resolve(err ? undefined : stdout.trim())))
   return {
     config,
     engine,
     log,
     git: async () => {
-      const head = await execa('git', ['rev-parse', 'HEAD'], {cwd: config.root, reject: false})
-      if (head.exitCode !== 0) return undefined
-      const status = await execa('git', ['status', '--porcelain'], {cwd: config.root, reject: false})
-      return {commit: String(head.stdout).trim(), dirty: String(status.stdout).trim().length > 0}
+      const [commit, status] = await Promise.all([git(['rev-parse', 'HEAD']), git(['status', '--porcelain'])])
+      return commit ? {commit, dirty: Boolean(status)} : undefined
     },
     smoke: async () => {
       const gw = (await projectContainers(engine)).get('l09-api-gateway')
