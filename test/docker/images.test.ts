@@ -10,6 +10,7 @@ import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import pg from 'pg'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {waitFor} from '../support/wait.js'
 import {buildTestImages, docker, dockerAvailable, startDockerd, type Dockerd, type TestImages} from '../support/docker.js'
 
 const skip = !dockerAvailable() && process.env.CI !== 'true'
@@ -17,19 +18,6 @@ if (skip) console.warn('[platform tests] no Docker daemon answers and dockerd ca
 
 const PLATFORM_DOCKERFILE = join(dirname(fileURLToPath(import.meta.url)), '../../platform/Dockerfile')
 
-/** Polls probe until it returns something truthy; on timeout the error carries the last failure and detail(). */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, detail?: () => Promise<string>, ms = 60_000): Promise<T> {
-  let last: unknown
-  for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
-    try {
-      const value = await probe()
-      if (value) return value
-    } catch (error) {
-      last = error
-    }
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}${detail ? `\n${await detail()}` : ''}`)
-}
 
 describe.skipIf(skip)('offline test images', () => {
   let dockerd: Dockerd | undefined
@@ -109,7 +97,7 @@ describe.skipIf(skip)('offline test images', () => {
     const start = async (name: string, password: string) => {
       await docker(host, ['run', '--detach', '--name', name, ...env, '-e', `POSTGRES_PASSWORD=${password}`, '-v', `${data}:/var/lib/postgresql/data`, '-p', '127.0.0.1::5432', images.postgres])
       // The stack's healthcheck, verbatim.
-      await waitFor(`pg_isready in ${name}`, () => succeeds(['exec', name, 'pg_isready', '-U', 'platform', '-d', 'platform']), logs(name))
+      await waitFor(`pg_isready in ${name}`, () => succeeds(['exec', name, 'pg_isready', '-U', 'platform', '-d', 'platform']), {detail: logs(name)})
       return published(name, 5432)
     }
     const connect = async (address: string, password: string) => {
@@ -148,7 +136,7 @@ describe.skipIf(skip)('offline test images', () => {
     const name = container('prometheus')
     await docker(host, ['run', '--detach', '--name', name, '-v', `${await volume('prometheus')}:/prometheus`, '-p', '127.0.0.1::9090', images.prometheus])
     const address = await published(name, 9090)
-    const ready = await waitFor('prometheus /-/ready', async () => (await fetch(`http://${address}/-/ready`)).status === 200, logs(name))
+    const ready = await waitFor('prometheus /-/ready', async () => (await fetch(`http://${address}/-/ready`)).status === 200, {detail: logs(name)})
     expect(ready).toBe(true)
     expect(await succeeds(['exec', name, 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:9090/-/ready'])).toBe(true)
     expect(await out(['exec', name, 'id', '-un'])).toBe('nobody')
@@ -166,7 +154,7 @@ describe.skipIf(skip)('offline test images', () => {
         const res = await fetch(`http://${address}/index.html`)
         return res.ok && (await res.text())
       },
-      logs(name),
+      {detail: logs(name)},
     )
     expect(body).toBe('served by busybox\n')
   })

@@ -14,6 +14,7 @@ import {tmpdir, userInfo} from 'node:os'
 import {dirname, join} from 'node:path'
 import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {waitFor} from '../support/wait.js'
 import {packageRoot} from '../../src/core/index.js'
 import {exited, runCli, spawnCli} from '../support/cli.js'
 import {docker} from '../support/docker.js'
@@ -54,23 +55,8 @@ interface Finding {
   fix: string
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex')
 
-/** Polls probe until it returns something truthy; on timeout the error says what was last seen. */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> {
-  let last: unknown
-  for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(250)) {
-    try {
-      const value = await probe()
-      if (value) return value
-      last = value
-    } catch (error) {
-      last = error
-    }
-  }
-  throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`)
-}
 
 /** Writes files (path -> content) under dir, creating directories. */
 function writeTree(dir: string, files: Record<string, string>): void {
@@ -550,7 +536,7 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
               .filter((d) => existsSync(join(dir, d, 'patch.json')))
               .map((d) => JSON.parse(readFileSync(join(dir, d, 'patch.json'), 'utf8')) as PatchRecord)
               .find((p) => p.files[0]?.local === join(s.cwd, 'killed/index.html') && p.outcome === 'copied'),
-          15_000,
+          {ms: 15_000},
         ).catch((err: Error) => Promise.reject(new Error(`${err.message}\n--- the CLI said ---\n${child.output()}`)))
         expect(child.exitCode, child.output()).toBeNull()
       } finally {

@@ -14,6 +14,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {waitFor} from '../support/wait.js'
 import {runCli} from '../support/cli.js'
 import {docker} from '../support/docker.js'
 import {freePort} from '../support/postgres.js'
@@ -45,22 +46,7 @@ interface Finding {
   fix: string
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-/** Polls probe until it returns something truthy; on timeout the error says what was last seen. */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 90_000): Promise<T> {
-  let last: unknown
-  for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(500)) {
-    try {
-      const value = await probe()
-      if (value) return value
-      last = value
-    } catch (error) {
-      last = error
-    }
-  }
-  throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`)
-}
 
 describe.skipIf(!host)('the Docker stack through the built CLI (project platform)', () => {
   const h = host!
@@ -96,7 +82,7 @@ describe.skipIf(!host)('the Docker stack through the built CLI (project platform
       const body = (await r.json()) as {data: {activeTargets: Array<{labels: {job: string}; health: string}>}}
       const health = Object.fromEntries(body.data.activeTargets.map((t) => [t.labels.job, t.health]))
       return health['l01-data-layer'] === 'up' && health['l09-api-gateway'] === 'up' ? health : false
-    })
+    }, {ms: 90_000})
 
   /** Everything this file creates, whatever state a failed test left; the images stay. */
   async function cleanup(): Promise<void> {
