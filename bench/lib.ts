@@ -74,6 +74,15 @@ export function table(header: string[], rows: Array<Array<string | number>>, lef
 
 export const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toFixed(digits) : '-')
 
+/** /proc/loadavg's first three figures (1, 5, 15 min), or '' where there is none: these machines are shared. */
+export function loadavg(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
+  } catch {
+    return ''
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 // Cleanup: every benchmark runs inside runBench, which undoes what it started, LIFO.
 

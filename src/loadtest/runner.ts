@@ -85,7 +85,7 @@ function verdictOf(s: Omit<Summary, 'verdict'>, aborted: string | undefined): Ve
     return {status: 'REGRESSED', sentence: `REGRESSED: ${w.metric} of ${w.scope} ${show(w.current)} vs baseline ${show(w.baseline)}${more(worse.length)}`, exitCode: 4, aborted: false}
   }
   const t = s.total
-  return {status: 'PASSED', sentence: `PASSED: ${t.count} requests, p95 ${t.p95} ms, ${Math.round(t.errorRate * 10000) / 100}% errors`, exitCode: 0, aborted: false}
+  return {status: 'PASSED', sentence: `PASSED: ${t.count} requests, p95 ${Math.round(t.p95 * 10) / 10} ms, ${Math.round(t.errorRate * 10000) / 100}% errors`, exitCode: 0, aborted: false}
 }
 
 /** Runs the scenario from worker threads, merges their results and judges the run. */

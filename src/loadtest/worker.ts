@@ -21,4 +21,5 @@ port.on('message', (msg: {type: 'start'; startEpochMs: number} | {type: 'tick'} 
     )
   }
 })
-port.postMessage({type: 'ready'})
+// Ready once warm: the run's first requests are not the generator's cold start.
+void gen.warmUp().then(() => port.postMessage({type: 'ready'}))
