@@ -20,7 +20,7 @@ export function isInstanceOf(c: ContainerSummary, service: string): boolean {
   return new RegExp(`(^|[_-])${service.replace(/[-]/g, '[-_]')}([_-]\\d+)?$`).test(c.name)
 }
 
-const composeCmd = (service: string) => `docker compose -p ${PROJECT} -f platform/docker-compose.app.yml up -d --force-recreate --no-deps ${service}`
+const recreate = (compose: string, service: string) => `${compose} -p ${PROJECT} -f platform/docker-compose.app.yml up -d --force-recreate --no-deps ${service}`
 
 /** Containers of other projects that run a service of the platform's compose file. */
 export function misplaced(containers: ContainerSummary[], service: string): ContainerSummary[] {
@@ -78,7 +78,7 @@ export async function doctor(deps: StackDeps, extra: (specs: ServiceSpec[], cont
     if (!imageIds.has(c.image)) imageIds.set(c.image, await deps.engine.imageId(c.image))
     const current = imageIds.get(c.image)
     if (current && current !== c.imageId) {
-      findings.push({kind: 'stale-image', service: c.service, container: c.name, message: `${c.name} runs an older image than ${c.image} is now`, fix: composeCmd(c.service!)})
+      findings.push({kind: 'stale-image', service: c.service, container: c.name, message: `${c.name} runs an older image than ${c.image} is now`, fix: recreate(deps.compose.flavour, c.service!)})
     }
   }
   findings.push(...(await extra(specs, containers)))
