@@ -132,7 +132,7 @@ export async function startDetached(config: PlatformConfig, args: string[], opts
     if (child.exitCode !== null || !pidAlive(child.pid!)) break
     const status = await platformStatus(config, probe)
     if (status.running && status.pid === child.pid && status.services.every((s) => s.health === 'healthy')) return status
-    await sleep(150)
+    await sleep(50)
   }
   const running = child.exitCode === null && pidAlive(child.pid!)
   if (running) process.kill(child.pid!, 'SIGTERM')

@@ -1,9 +1,6 @@
 import type {FastifyInstance, FastifyServerOptions} from 'fastify'
 import {gatewayKeys, internalKey, migrationsDir, packageVersion, type PlatformConfig, type ServiceAddress} from '../core/index.js'
-import {buildDataLayer} from '../data-layer/index.js'
 import {migrate, openDb} from '../db/index.js'
-import {buildGateway, L01Client} from '../gateway/index.js'
-import {listen} from '../server/index.js'
 
 export type ServiceName = 'l01-data-layer' | 'l09-api-gateway'
 
@@ -24,6 +21,7 @@ export interface StartOptions {
 
 /** Listens, and on close drains the server before releasing its resources (also if listen fails). */
 async function serve(name: ServiceName, app: FastifyInstance, addr: ServiceAddress, backend: string, release: () => Promise<void>): Promise<RunningService> {
+  const {listen} = await import('../server/index.js')
   try {
     const url = await listen(app, addr, name === 'l01-data-layer' ? 'the data layer (L01)' : 'the gateway (L09)')
     return {
@@ -50,7 +48,8 @@ async function serve(name: ServiceName, app: FastifyInstance, addr: ServiceAddre
  * is a URL), applies pending migrations under the lock, and listens.
  */
 export async function startDataLayer(config: PlatformConfig, opts: StartOptions = {}): Promise<RunningService> {
-  const db = await openDb(config)
+  // The server code loads while the database opens (PGlite's start is mostly WASM compiling).
+  const [db, {buildDataLayer}] = await Promise.all([openDb(config), import('../data-layer/index.js')])
   let app: FastifyInstance
   try {
     await migrate(db, {dir: migrationsDir(), lockTimeoutMs: config.migrationLockTimeoutMs, onApply: (m) => opts.onMigrate?.(m.file)})
@@ -64,6 +63,7 @@ export async function startDataLayer(config: PlatformConfig, opts: StartOptions 
 
 /** L09 on this machine, in front of the L01 at config.gateway.l01Url. Refuses to start on a key mismatch. */
 export async function startGateway(config: PlatformConfig, opts: StartOptions = {}): Promise<RunningService> {
+  const {buildGateway, L01Client} = await import('../gateway/index.js')
   const l01 = new L01Client({baseUrl: config.gateway.l01Url, apiKey: internalKey(config), timeoutMs: config.gateway.upstreamTimeoutMs})
   let app: FastifyInstance
   try {
