@@ -12,7 +12,7 @@
 import {randomUUID} from 'node:crypto'
 import pg from 'pg'
 import {startCluster} from '../test/support/postgres.js'
-import {benchArgs, fmt, log, median, onCleanup, pool, runBench, send, startPlatformChild, table, timedLoop, within, type LoadResult, type User} from './lib.js'
+import {benchArgs, fmt, log, onCleanup, pool, runBench, send, startPlatformChild, table, timedLoop, within, type LoadResult, type User, summarise} from './lib.js'
 
 /** Virtual users, the baseline pool's size, and L01's own pool size (its default). */
 const CONCURRENCY = 10
@@ -29,15 +29,7 @@ interface Side {
   runs: LoadResult[]
 }
 
-const summary = (s: Side) => ({
-  rate: median(s.runs.map((r) => r.rate)),
-  p50Ms: median(s.runs.map((r) => r.p50Ms)),
-  p95Ms: median(s.runs.map((r) => r.p95Ms)),
-  ok: s.runs.reduce((n, r) => n + r.ok, 0),
-  errors: s.runs.reduce((n, r) => n + r.errors, 0),
-  firstError: s.runs.find((r) => r.firstError)?.firstError,
-  rates: s.runs.map((r) => Math.round(r.rate)),
-})
+const summary = (s: Side) => summarise(s.runs)
 
 await runBench(async () => {
   log('starting a throwaway PostgreSQL cluster')

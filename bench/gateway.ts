@@ -9,7 +9,7 @@
  *   node --import tsx bench/gateway.ts [--seconds 6] [--concurrency 16] [--rounds 2] [--warmup 1] [--json]
  */
 import {startCluster} from '../test/support/postgres.js'
-import {benchArgs, fmt, log, median, onCleanup, pool, runBench, send, startPlatformChild, table, timedLoop, type Call, type LoadResult} from './lib.js'
+import {benchArgs, fmt, log, onCleanup, pool, runBench, send, startPlatformChild, table, timedLoop, type Call, type LoadResult, summarise} from './lib.js'
 
 const TARGET = 0.75
 const args = benchArgs({seconds: 6, concurrency: 16, rounds: 2, warmup: 1}, {fractional: ['seconds'], zero: ['warmup']})
@@ -20,14 +20,7 @@ interface Side {
   runs: LoadResult[]
 }
 
-const summary = (s: Side) => ({
-  rate: median(s.runs.map((r) => r.rate)),
-  p50Ms: median(s.runs.map((r) => r.p50Ms)),
-  p95Ms: median(s.runs.map((r) => r.p95Ms)),
-  errors: s.runs.reduce((n, r) => n + r.errors, 0),
-  firstError: s.runs.find((r) => r.firstError)?.firstError,
-  rates: s.runs.map((r) => Math.round(r.rate)),
-})
+const summary = (s: Side) => summarise(s.runs)
 
 await runBench(async () => {
   log('starting a throwaway PostgreSQL cluster')

@@ -3,8 +3,8 @@
  * histogram), the platform started in a child process, readiness polling, tables, and
  * cleanup that also runs on error and on Ctrl-C.
  */
-import {spawn, type ChildProcess} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
+import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -301,5 +301,32 @@ export async function startPlatformChild(opts: {topology: string; databaseUrl?: 
     internalKey: readFileSync(join(stateDir, 'internal.key'), 'utf8').trim(),
     exited: () => exit,
     stop,
+  }
+}
+
+/**
+ * The built CLI's package root, built first when dist/ lacks one of the files a benchmark
+ * runs (`npm run build` writes oclif.manifest.json last, so it marks a finished build).
+ */
+export function builtCli(files: string[]): string {
+  const complete = () => ['oclif.manifest.json', ...files].every((f) => existsSync(join(ROOT, f)))
+  if (!complete()) {
+    log('dist/ is missing or incomplete: npm run build')
+    const r = spawnSync('npm', ['run', 'build'], {cwd: ROOT, stdio: ['ignore', 2, 2]})
+    if (r.status !== 0 || !complete()) throw new Error(`npm run build failed (${r.status ?? r.signal})`)
+  }
+  return ROOT
+}
+
+/** Medians (and totals) of a benchmark side's timed runs. */
+export function summarise(runs: LoadResult[]) {
+  return {
+    rate: median(runs.map((r) => r.rate)),
+    p50Ms: median(runs.map((r) => r.p50Ms)),
+    p95Ms: median(runs.map((r) => r.p95Ms)),
+    ok: runs.reduce((n, r) => n + r.ok, 0),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    firstError: runs.find((r) => r.firstError)?.firstError,
+    rates: runs.map((r) => Math.round(r.rate)),
   }
 }

@@ -15,40 +15,18 @@
  *
  *   node --import tsx bench/patch.ts [--rounds 3] [--poll-ms 250] [--json]
  */
-import {spawnSync} from 'node:child_process'
+
 import {randomBytes} from 'node:crypto'
-import {cpSync, existsSync, mkdirSync, symlinkSync, writeFileSync} from 'node:fs'
+import {mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {execa} from 'execa'
 import {buildTestImages, docker, startDockerd} from '../test/support/docker.js'
-import {benchArgs, fmt, freePort, log, median, onCleanup, ROOT, runBench, sleep, table, tempDir} from './lib.js'
+import {benchArgs, builtCli, fmt, freePort, log, median, onCleanup, ROOT, runBench, sleep, table, tempDir} from './lib.js'
 
 const TARGET_RATIO = 1.3
 const SIZES = [1, 50] as const
 const args = benchArgs({rounds: 3, 'poll-ms': 250})
 let RUN_JS = join(ROOT, 'bin', 'run.js')
-
-/**
- * A private copy of the built package (node_modules symlinked), so a concurrent `npm run
- * build` cannot pull dist/ from under a run; builds first when dist/ is missing.
- */
-async function builtCopy(): Promise<string> {
-  const complete = (root: string) => ['oclif.manifest.json', 'dist/commands/patch/apply.js', 'dist/src/patch/apply.js'].every((f) => existsSync(join(root, f)))
-  for (let waited = 0; !complete(ROOT) && waited < 60_000; waited += 1000) {
-    if (waited === 0) log('dist/ is incomplete: waiting for a build in progress')
-    await sleep(1000)
-  }
-  if (!complete(ROOT)) {
-    log('dist/ is missing: npm run build')
-    const r = spawnSync('npm', ['run', 'build'], {cwd: ROOT, stdio: ['ignore', 2, 2]})
-    if (r.status !== 0) throw new Error(`npm run build failed (${r.status ?? r.signal})`)
-  }
-  const copy = tempDir('bench-patch-cli-')
-  for (const f of ['bin', 'dist', 'platform', 'templates', 'package.json', 'oclif.manifest.json']) cpSync(join(ROOT, f), join(copy, f), {recursive: true})
-  symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'), 'dir')
-  if (!complete(copy)) throw new Error('dist/ changed while it was copied (a concurrent build?): run again')
-  return join(copy, 'bin', 'run.js')
-}
 
 interface Health {
   state: string
@@ -58,7 +36,7 @@ interface Health {
 }
 
 await runBench(async () => {
-  RUN_JS = await builtCopy()
+  RUN_JS = join(builtCli(['dist/commands/patch/apply.js', 'dist/src/patch/apply.js']), 'bin', 'run.js')
   const dockerd = await startDockerd()
   onCleanup(() => dockerd.stop())
   const host = dockerd.host

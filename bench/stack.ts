@@ -1,6 +1,5 @@
 /**
- * The Docker stack, with the BUILT CLI (a private copy of bin/ and dist/, so a concurrent
- * `npm run build` cannot pull it from under a run) and the docker tier's offline images
+ * The Docker stack, with the BUILT CLI and the docker tier's offline images
  * (test/support/docker.ts: the private dockerd, started or reused):
  *
  * - `platform up --docker` (project platform; the app image already built) until the command
@@ -17,33 +16,16 @@
  *
  *   node --import tsx bench/stack.ts [--rounds 2] [--runs 5] [--extra 50] [--json]
  */
-import {spawn, spawnSync} from 'node:child_process'
-import {cpSync, existsSync, symlinkSync} from 'node:fs'
+import {spawn} from 'node:child_process'
 import {join} from 'node:path'
 import {execa} from 'execa'
-import {buildTestImages, docker, startDockerd} from '../test/support/docker.js'
-import {benchArgs, fmt, freePort, log, median, onCleanup, ROOT, runBench, sleep, table, tempDir} from './lib.js'
+import {APP_IMAGE, buildTestImages, docker, startDockerd} from '../test/support/docker.js'
+import {benchArgs, builtCli, fmt, freePort, log, median, onCleanup, runBench, sleep, table, tempDir} from './lib.js'
 
 const TARGET_DOCTOR_MS = 1000
-const APP_IMAGE = 'platform-app:test'
 const BASELINE_PROJECT = 'platform-bench'
 const EXTRA_LABEL = 'platform-bench-extra'
 const args = benchArgs({rounds: 2, runs: 5, extra: 50})
-
-/** A copy of the built package (node_modules symlinked); builds first when dist/ is missing. */
-function builtCopy(): string {
-  const complete = (root: string) => ['oclif.manifest.json', 'dist/commands/up.js', 'dist/commands/stack/doctor.js'].every((f) => existsSync(join(root, f)))
-  if (!complete(ROOT)) {
-    log('dist/ is missing: npm run build')
-    const r = spawnSync('npm', ['run', 'build'], {cwd: ROOT, stdio: ['ignore', 2, 2]})
-    if (r.status !== 0) throw new Error(`npm run build failed (${r.status ?? r.signal})`)
-  }
-  const copy = tempDir('bench-stack-cli-')
-  for (const f of ['bin', 'dist', 'platform', 'templates', 'package.json', 'package-lock.json', 'oclif.manifest.json']) cpSync(join(ROOT, f), join(copy, f), {recursive: true})
-  symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'), 'dir')
-  if (!complete(copy)) throw new Error('dist/ changed while it was copied (a concurrent build?): run again')
-  return copy
-}
 
 /** Runs a command to its end: ms from spawn to exit; throws with its output when it fails. */
 function timed(cmd: string, argv: string[], opts: {cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number}): Promise<{ms: number; stdout: string; code: number}> {
@@ -70,7 +52,7 @@ await runBench(async () => {
   onCleanup(() => dockerd.stop())
   const host = dockerd.host
   const images = await buildTestImages(host)
-  const copy = builtCopy()
+  const copy = builtCli(['dist/commands/up.js', 'dist/commands/stack/doctor.js'])
   const runJs = join(copy, 'bin', 'run.js')
   const composeFile = join(copy, 'platform', 'docker-compose.app.yml')
 

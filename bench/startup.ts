@@ -10,38 +10,13 @@
  *   node --import tsx bench/startup.ts [--samples 3] [--runs 10] [--json]
  */
 import {spawn, spawnSync} from 'node:child_process'
-import {cpSync, existsSync, readFileSync, symlinkSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {benchArgs, fmt, freePort, log, median, onCleanup, ROOT, runBench, sleep, table, tempDir, waitFor200, within} from './lib.js'
+import {benchArgs, builtCli, fmt, freePort, log, median, onCleanup, ROOT, runBench, table, tempDir, waitFor200, within} from './lib.js'
 
 const TARGETS = {firstMs: 5000, warmMs: 1000, versionRatio: 2}
 const args = benchArgs({samples: 3, runs: 10})
 let RUN_JS = join(ROOT, 'bin', 'run.js')
-
-/**
- * A private copy of the built package (bin/, dist/, platform/, templates/, package.json,
- * oclif.manifest.json; node_modules symlinked), so a concurrent `npm run build` elsewhere
- * cannot pull dist/ from under a run. Builds first when dist/ is missing and no build in
- * progress brings it back within 60 s. `npm run build` writes the manifest last, so a
- * manifest means a complete dist/.
- */
-async function builtCopy(): Promise<string> {
-  const complete = (root: string) => ['oclif.manifest.json', 'dist/commands/up.js', 'dist/commands/down.js', 'dist/src/embedded/worker.js'].every((f) => existsSync(join(root, f)))
-  for (let waited = 0; !complete(ROOT) && waited < 60_000; waited += 1000) {
-    if (waited === 0) log('dist/ is incomplete: waiting for a build in progress')
-    await sleep(1000)
-  }
-  if (!complete(ROOT)) {
-    log('dist/ is missing: npm run build')
-    const r = spawnSync('npm', ['run', 'build'], {cwd: ROOT, stdio: ['ignore', 2, 2]})
-    if (r.status !== 0) throw new Error(`npm run build failed (${r.status ?? r.signal})`)
-  }
-  const copy = tempDir('bench-startup-cli-')
-  for (const f of ['bin', 'dist', 'platform', 'templates', 'package.json', 'oclif.manifest.json']) cpSync(join(ROOT, f), join(copy, f), {recursive: true})
-  symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'), 'dir')
-  if (!complete(copy)) throw new Error('dist/ changed while it was copied (a concurrent build?): run again')
-  return join(copy, 'bin', 'run.js')
-}
 
 /** The environment of a user in dir: no inherited platform settings, the given ports. */
 function userEnv(l01Port: number, l09Port: number): NodeJS.ProcessEnv {
@@ -106,7 +81,7 @@ function timeSpawn(argv: string[]): number {
 }
 
 await runBench(async () => {
-  RUN_JS = await builtCopy()
+  RUN_JS = join(builtCli(['dist/commands/up.js', 'dist/commands/down.js', 'dist/src/embedded/worker.js']), 'bin', 'run.js')
   const first: Array<{readyMs: number; exitMs: number}> = []
   const warm: Array<{readyMs: number; exitMs: number}> = []
   for (let i = 1; i <= args.samples; i++) {

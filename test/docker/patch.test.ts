@@ -17,14 +17,13 @@ import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import {waitFor} from '../support/wait.js'
 import {packageRoot} from '../../src/core/index.js'
 import {exited, runCli, spawnCli} from '../support/cli.js'
-import {docker} from '../support/docker.js'
+import {docker, stackEnv} from '../support/docker.js'
 import {freePort} from '../support/postgres.js'
 
 const host = inject('dockerHost')
 const images = inject('images')
 
 const PROJECT = 'platform'
-const APP_IMAGE = 'platform-app:test'
 /** The compiled L01 route module in the platform image. */
 const L01_APP = '/app/dist/src/data-layer/app.js'
 
@@ -307,18 +306,7 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
 
     beforeAll(async () => {
       for (const k of Object.keys(ports) as Array<keyof typeof ports>) ports[k] = await freePort()
-      env = {
-        ...baseEnv,
-        PLATFORM_BASE_IMAGE: images!.node,
-        PLATFORM_POSTGRES_IMAGE: images!.postgres,
-        PLATFORM_PROMETHEUS_IMAGE: images!.prometheus,
-        PLATFORM_APP_IMAGE: APP_IMAGE,
-        DOCKER_BUILDKIT: '0',
-        L01_HOST_PORT: String(ports.l01),
-        L09_HOST_PORT: String(ports.l09),
-        PROMETHEUS_HOST_PORT: String(ports.prometheus),
-        POSTGRES_HOST_PORT: String(ports.postgres),
-      }
+      env = {...baseEnv, ...stackEnv(h, images!, ports)}
       // Left over by a run killed before its afterAll.
       await cleanupStack()
       // Builds the app image only when it is missing.

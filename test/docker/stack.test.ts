@@ -16,7 +16,7 @@ import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import {waitFor} from '../support/wait.js'
 import {runCli} from '../support/cli.js'
-import {docker} from '../support/docker.js'
+import {APP_IMAGE, docker, stackEnv} from '../support/docker.js'
 import {freePort} from '../support/postgres.js'
 
 const host = inject('dockerHost')
@@ -25,7 +25,6 @@ const images = inject('images')
 const PROJECT = 'platform'
 const SCENE = 'story-portal-app'
 const SERVICES = ['postgres', 'l01-data-layer', 'l09-api-gateway', 'prometheus']
-const APP_IMAGE = 'platform-app:test'
 
 interface Service {
   name: string
@@ -105,16 +104,7 @@ describe.skipIf(!host)('the Docker stack through the built CLI (project platform
     ports.prometheus = await freePort()
     ports.postgres = await freePort()
     env = {
-      DOCKER_HOST: h,
-      PLATFORM_BASE_IMAGE: images!.node,
-      PLATFORM_POSTGRES_IMAGE: images!.postgres,
-      PLATFORM_PROMETHEUS_IMAGE: images!.prometheus,
-      PLATFORM_APP_IMAGE: APP_IMAGE,
-      DOCKER_BUILDKIT: '0',
-      L01_HOST_PORT: String(ports.l01),
-      L09_HOST_PORT: String(ports.l09),
-      PROMETHEUS_HOST_PORT: String(ports.prometheus),
-      POSTGRES_HOST_PORT: String(ports.postgres),
+      ...stackEnv(h, images!, ports),
       // Nothing of the caller's own platform settings: keys and state come from cwd/.platform.
       PLATFORM_STATE_DIR: undefined,
       PLATFORM_API_KEYS: undefined,

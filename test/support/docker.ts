@@ -482,3 +482,23 @@ export async function buildTestImages(host: string): Promise<TestImages> {
   return Object.fromEntries(names.map((n) => [n, RECIPES[n].tag])) as unknown as TestImages
 }
 
+
+/** The image the docker tier builds the platform's app as. */
+export const APP_IMAGE = 'platform-app:test'
+
+/** The environment that points the CLI's stack at the test engine, the offline images and these host ports. */
+export function stackEnv(host: string, images: TestImages, ports: {l01: number; l09: number; prometheus: number; postgres: number}): NodeJS.ProcessEnv {
+  return {
+    DOCKER_HOST: host,
+    PLATFORM_BASE_IMAGE: images.node,
+    PLATFORM_POSTGRES_IMAGE: images.postgres,
+    PLATFORM_PROMETHEUS_IMAGE: images.prometheus,
+    PLATFORM_APP_IMAGE: APP_IMAGE,
+    // The classic builder: Debian's dockerd builds from the local base image without a registry.
+    DOCKER_BUILDKIT: '0',
+    L01_HOST_PORT: String(ports.l01),
+    L09_HOST_PORT: String(ports.l09),
+    PROMETHEUS_HOST_PORT: String(ports.prometheus),
+    POSTGRES_HOST_PORT: String(ports.postgres),
+  }
+}
