@@ -19,7 +19,7 @@
 import {spawn} from 'node:child_process'
 import {join} from 'node:path'
 import {execa} from 'execa'
-import {APP_IMAGE, buildTestImages, docker, startDockerd} from '../test/support/docker.js'
+import {APP_IMAGE, buildTestImages, docker, startDockerd, stackEnv} from '../test/support/docker.js'
 import {benchArgs, builtCli, fmt, freePort, log, median, onCleanup, runBench, sleep, table, tempDir} from './lib.js'
 
 const TARGET_DOCTOR_MS = 1000
@@ -60,12 +60,7 @@ await runBench(async () => {
     ...process.env,
     NO_COLOR: '1',
     NODE_ENV: 'production',
-    DOCKER_HOST: host,
-    PLATFORM_BASE_IMAGE: images.node,
-    PLATFORM_POSTGRES_IMAGE: images.postgres,
-    PLATFORM_PROMETHEUS_IMAGE: images.prometheus,
-    PLATFORM_APP_IMAGE: APP_IMAGE,
-    DOCKER_BUILDKIT: '0',
+    ...stackEnv(host, images),
   }
   for (const k of ['PLATFORM_STATE_DIR', 'PLATFORM_API_KEYS', 'L01_API_KEY', 'DATABASE_URL', 'PLATFORM_MODE']) delete common[k]
   const ports = async () => ({

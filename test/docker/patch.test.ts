@@ -27,32 +27,8 @@ const PROJECT = 'platform'
 /** The compiled L01 route module in the platform image. */
 const L01_APP = '/app/dist/src/data-layer/app.js'
 
-interface FileRecord {
-  path: string
-  local?: string
-  before: {existed: boolean; sha256?: string; mode?: number}
-  after: {sha256: string; mode: number}
-}
-interface PatchRecord {
-  id: string
-  createdAt: string
-  updatedAt: string
-  user: string
-  service: string
-  container: {id: string; name: string}
-  image: {ref: string; id: string}
-  message?: string
-  files: FileRecord[]
-  outcome: string
-  reason?: string
-}
-interface Finding {
-  kind: string
-  service?: string
-  container?: string
-  message: string
-  fix: string
-}
+import type {PatchRecord} from '../../src/patch/index.js'
+import type {Finding} from '../../src/stack/index.js'
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex')
 

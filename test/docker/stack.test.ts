@@ -26,24 +26,8 @@ const PROJECT = 'platform'
 const SCENE = 'story-portal-app'
 const SERVICES = ['postgres', 'l01-data-layer', 'l09-api-gateway', 'prometheus']
 
-interface Service {
-  name: string
-  url?: string
-  state: string
-  health: string
-  container?: string
-  project?: string
-  image?: string
-  ports?: string[]
-  uptimeSeconds?: number
-}
-interface Finding {
-  kind: string
-  service?: string
-  container?: string
-  message: string
-  fix: string
-}
+import type {ServiceStatus as Service} from '../../src/core/index.js'
+import type {Finding} from '../../src/stack/index.js'
 
 
 

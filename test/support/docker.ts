@@ -487,7 +487,7 @@ export async function buildTestImages(host: string): Promise<TestImages> {
 export const APP_IMAGE = 'platform-app:test'
 
 /** The environment that points the CLI's stack at the test engine, the offline images and these host ports. */
-export function stackEnv(host: string, images: TestImages, ports: {l01: number; l09: number; prometheus: number; postgres: number}): NodeJS.ProcessEnv {
+export function stackEnv(host: string, images: TestImages, ports?: {l01: number; l09: number; prometheus: number; postgres: number}): NodeJS.ProcessEnv {
   return {
     DOCKER_HOST: host,
     PLATFORM_BASE_IMAGE: images.node,
@@ -496,9 +496,11 @@ export function stackEnv(host: string, images: TestImages, ports: {l01: number; 
     PLATFORM_APP_IMAGE: APP_IMAGE,
     // The classic builder: Debian's dockerd builds from the local base image without a registry.
     DOCKER_BUILDKIT: '0',
-    L01_HOST_PORT: String(ports.l01),
-    L09_HOST_PORT: String(ports.l09),
-    PROMETHEUS_HOST_PORT: String(ports.prometheus),
-    POSTGRES_HOST_PORT: String(ports.postgres),
+    ...(ports && {
+      L01_HOST_PORT: String(ports.l01),
+      L09_HOST_PORT: String(ports.l09),
+      PROMETHEUS_HOST_PORT: String(ports.prometheus),
+      POSTGRES_HOST_PORT: String(ports.postgres),
+    }),
   }
 }
