@@ -1,6 +1,7 @@
-import {linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync} from 'node:fs'
+import {linkSync, mkdirSync, unlinkSync, writeFileSync} from 'node:fs'
 import {dirname} from 'node:path'
 import {PlatformError} from './errors.js'
+import {readFileOr} from './files.js'
 
 /** Whether a process with this PID exists (EPERM: it does, owned by someone else). */
 export function pidAlive(pid: number): boolean {
@@ -43,7 +44,7 @@ export function acquireLock(path: string, what: string, code: 'DATABASE_LOCKED' 
     } finally {
       safeUnlink(mine)
     }
-    const owner = Number.parseInt(readSafe(path), 10)
+    const owner = Number.parseInt(readFileOr(path), 10)
     if (Number.isInteger(owner) && owner > 0 && pidAlive(owner)) {
       throw new PlatformError(code, `${what} is in use by process ${owner}${owner === process.pid ? ' (this process)' : ''}`, {
         suggestion: `stop process ${owner} (for example with \`platform down\`), or point this command at another data directory`,
@@ -54,13 +55,6 @@ export function acquireLock(path: string, what: string, code: 'DATABASE_LOCKED' 
   throw new PlatformError(code, `could not take the lock ${path}`)
 }
 
-function readSafe(path: string): string {
-  try {
-    return readFileSync(path, 'utf8')
-  } catch {
-    return ''
-  }
-}
 
 function safeUnlink(path: string): void {
   try {

@@ -1,6 +1,6 @@
 import {spawn} from 'node:child_process'
 import {closeSync, openSync, readFileSync} from 'node:fs'
-import {PlatformError, apiKeyPath, pidAlive, portFree, urlOf, type PlatformConfig, type PlatformStatus, type ServiceStatus} from '../core/index.js'
+import {PlatformError, apiKeyPath, pidAlive, portFree, probeReady, urlOf, type HealthProbe, type PlatformConfig, type PlatformStatus, type ServiceStatus} from '../core/index.js'
 import {portInUse} from '../server/index.js'
 import {startHosted, type HostedService, type HostOptions, type Topology} from './hosts.js'
 import {clearRunState, readRunState, runFiles, writeRunState, type RunState} from './state.js'
@@ -13,19 +13,6 @@ export interface Platform {
   /** Resolves when a service stops by itself. */
   died: Promise<Error>
   close(): Promise<void>
-}
-
-export type HealthProbe = (url: string) => Promise<{healthy: boolean; detail: string}>
-
-/** GET url/health/ready with a short timeout. */
-export const httpProbe: HealthProbe = async (url) => {
-  try {
-    const res = await fetch(`${url}/health/ready`, {signal: AbortSignal.timeout(2000)})
-    await res.arrayBuffer()
-    return {healthy: res.status === 200, detail: `HTTP ${res.status}`}
-  } catch (err) {
-    return {healthy: false, detail: (err as Error).cause ? String(((err as Error).cause as Error).message ?? (err as Error).cause) : (err as Error).message}
-  }
 }
 
 async function preflight(config: PlatformConfig): Promise<void> {
@@ -88,7 +75,7 @@ export async function startPlatform(config: PlatformConfig, topology: Topology, 
   }
 }
 
-export async function platformStatus(config: PlatformConfig, probe: HealthProbe = httpProbe, now: () => Date = () => new Date()): Promise<PlatformStatus> {
+export async function platformStatus(config: PlatformConfig, probe: HealthProbe = probeReady, now: () => Date = () => new Date()): Promise<PlatformStatus> {
   const state = readRunState(config)
   const apiKeyFile = apiKeyPath(config)
   if (!state) return {mode: 'embedded', running: false, apiKeyFile, services: []}
@@ -103,7 +90,7 @@ export async function platformStatus(config: PlatformConfig, probe: HealthProbe 
 }
 
 /** A running platform, if any: `up` reports it instead of starting a second one. */
-export async function runningPlatform(config: PlatformConfig, probe: HealthProbe = httpProbe): Promise<PlatformStatus | undefined> {
+export async function runningPlatform(config: PlatformConfig, probe: HealthProbe = probeReady): Promise<PlatformStatus | undefined> {
   const status = await platformStatus(config, probe)
   return status.running ? status : undefined
 }
@@ -117,7 +104,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
  */
 export async function startDetached(config: PlatformConfig, args: string[], opts: {cliEntry: string; timeoutMs?: number; probe?: HealthProbe}): Promise<PlatformStatus> {
   const files = runFiles(config)
-  const probe = opts.probe ?? httpProbe
+  const probe = opts.probe ?? probeReady
   const log = openSync(files.log, 'a')
   const child = spawn(process.execPath, [...process.execArgv, opts.cliEntry, 'up', ...args], {
     cwd: config.root,

@@ -1,6 +1,6 @@
 import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {pidAlive, type PlatformConfig} from '../core/index.js'
+import {pidAlive, readFileOr, type PlatformConfig} from '../core/index.js'
 import type {Topology} from './hosts.js'
 
 /** What a running embedded platform records about itself under .platform/. */
@@ -45,17 +45,9 @@ export function clearRunState(config: PlatformConfig, onlyPid?: number): void {
   const f = runFiles(config)
   if (onlyPid !== undefined) {
     // Leave a newer run's record alone.
-    const recorded = Number.parseInt(readFileSafe(f.pid), 10)
+    const recorded = Number.parseInt(readFileOr(f.pid), 10)
     if (recorded && recorded !== onlyPid) return
   }
   rmSync(f.state, {force: true})
   rmSync(f.pid, {force: true})
-}
-
-function readFileSafe(path: string): string {
-  try {
-    return readFileSync(path, 'utf8')
-  } catch {
-    return ''
-  }
 }

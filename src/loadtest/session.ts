@@ -1,7 +1,7 @@
 import {mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync, mkdirSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
-import {PlatformError, apiKeyPath, gatewayKeys, type PlatformConfig} from '../core/index.js'
+import {PlatformError, apiKeyPath, gatewayKeys, probeReady, type PlatformConfig} from '../core/index.js'
 import {runningPlatform, startPlatform} from '../embedded/index.js'
 import {resolveProfile, type ProfileInput} from './profiles.js'
 import {readSummary, renderJunit, writeReports} from './reports.js'
@@ -44,20 +44,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 /** Health and key, before any load: a run against a dead target or with a wrong key stops in seconds. */
 export async function preflight(target: string, apiKey: string): Promise<void> {
   const base = target.replace(/\/+$/, '')
-  let ready: Response | undefined
-  let why = ''
-  for (let attempt = 0; attempt < 3 && !ready?.ok; attempt++) {
-    if (attempt) await sleep(500)
-    try {
-      ready = await fetch(`${base}/health/ready`, {signal: AbortSignal.timeout(3000)})
-      why = `/health/ready answered ${ready.status}`
-      await ready.arrayBuffer()
-    } catch (err) {
-      why = ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message
-    }
+  let ready = await probeReady(base, 3000)
+  for (let attempt = 1; attempt < 3 && !ready.healthy; attempt++) {
+    await sleep(500)
+    ready = await probeReady(base, 3000)
   }
-  if (!ready?.ok) {
-    throw new PlatformError('ENVIRONMENT_UNAVAILABLE', `the target ${base} is not ready: ${why}`, {suggestion: 'start it (platform up) or check --target'})
+  if (!ready.healthy) {
+    throw new PlatformError('ENVIRONMENT_UNAVAILABLE', `the target ${base} is not ready: ${ready.detail}`, {suggestion: 'start it (platform up) or check --target'})
   }
   const probe = await fetch(`${base}/api/v1/agents/?limit=1`, {headers: {'x-api-key': apiKey}, signal: AbortSignal.timeout(5000)})
   await probe.arrayBuffer()

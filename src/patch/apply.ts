@@ -1,6 +1,6 @@
 import {userInfo} from 'node:os'
 import {join, posix} from 'node:path'
-import {PlatformError, acquireLock, isPlatformError, sha256, type PlatformConfig} from '../core/index.js'
+import {PlatformError, acquireLock, isPlatformError, probeReady, sha256, type PlatformConfig} from '../core/index.js'
 import {PROJECT, isInstanceOf, type ContainerDetail, type Engine} from '../stack/index.js'
 import {collectFiles, type PatchFile} from './files.js'
 import {isActive, listRecords, newPatchId, patchesDir, readCopy, saveCopy, saveRecord, type PatchRecord} from './ledger.js'
@@ -166,14 +166,10 @@ export async function healthGate(deps: PatchDeps, id: string, timeoutMs: number)
       if (d.health === undefined) {
         const port = d.ports[0]
         if (port) {
-          try {
-            const r = await fetch(`http://127.0.0.1:${port.host}/health/ready`, {signal: AbortSignal.timeout(2000)})
-            await r.arrayBuffer()
-            if (r.status < 500) return undefined
-            last = `its health route answers ${r.status}`
-          } catch (err) {
-            last = `its port ${port.host} does not answer (${(err as Error).message})`
-          }
+          // Any answer short of a server error counts: the route may not be the platform's.
+          const r = await probeReady(`http://127.0.0.1:${port.host}`)
+          if (r.status !== undefined && r.status < 500) return undefined
+          last = r.status === undefined ? `its port ${port.host} does not answer (${r.detail})` : `its health route answers ${r.status}`
         } else {
           runningSince ??= Date.now()
           if (Date.now() - runningSince >= 3000) return undefined
