@@ -11,8 +11,7 @@
  */
 import {randomUUID} from 'node:crypto'
 import pg from 'pg'
-import {startCluster} from '../test/support/postgres.js'
-import {benchArgs, fmt, log, onCleanup, pool, runBench, send, startPlatformChild, table, timedLoop, within, type LoadResult, type User, summarise} from './lib.js'
+import {benchArgs, fmt, log, onCleanup, pool, runBench, send, startPlatformOnPostgres, summarise, table, timedLoop, within, type LoadResult, type User} from './lib.js'
 
 /** Virtual users, the baseline pool's size, and L01's own pool size (its default). */
 const CONCURRENCY = 10
@@ -32,12 +31,7 @@ interface Side {
 const summary = (s: Side) => summarise(s.runs)
 
 await runBench(async () => {
-  log('starting a throwaway PostgreSQL cluster')
-  const cluster = await startCluster()
-  onCleanup(() => cluster.destroy())
-  // L01 applies the migrations before it listens: once the child is ready, the schema exists.
-  log('starting L01 + L09 (threads topology) in a child process')
-  const platform = await startPlatformChild({topology: 'threads', databaseUrl: cluster.url})
+  const {cluster, platform} = await startPlatformOnPostgres()
   const l01 = pool(platform.l01, CONCURRENCY)
   const headers = {'content-type': 'application/json', 'x-api-key': platform.internalKey}
 

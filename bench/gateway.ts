@@ -8,8 +8,7 @@
  *
  *   node --import tsx bench/gateway.ts [--seconds 6] [--concurrency 16] [--rounds 2] [--warmup 1] [--json]
  */
-import {startCluster} from '../test/support/postgres.js'
-import {benchArgs, fmt, log, onCleanup, pool, runBench, send, startPlatformChild, table, timedLoop, type Call, type LoadResult, summarise} from './lib.js'
+import {benchArgs, fmt, log, pool, runBench, send, startPlatformOnPostgres, summarise, table, timedLoop, type Call, type LoadResult} from './lib.js'
 
 const TARGET = 0.75
 const args = benchArgs({seconds: 6, concurrency: 16, rounds: 2, warmup: 1}, {fractional: ['seconds'], zero: ['warmup']})
@@ -23,11 +22,7 @@ interface Side {
 const summary = (s: Side) => summarise(s.runs)
 
 await runBench(async () => {
-  log('starting a throwaway PostgreSQL cluster')
-  const cluster = await startCluster()
-  onCleanup(() => cluster.destroy())
-  log('starting L01 + L09 (threads topology) in a child process')
-  const platform = await startPlatformChild({topology: 'threads', databaseUrl: cluster.url})
+  const {platform} = await startPlatformOnPostgres()
   const l01 = pool(platform.l01, args.concurrency)
   const l09 = pool(platform.l09, args.concurrency)
   const direct = {'content-type': 'application/json', 'x-api-key': platform.internalKey}

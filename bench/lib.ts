@@ -11,7 +11,7 @@ import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
 import {build, type Histogram} from 'hdr-histogram-js'
 import {Pool, request as httpRequest} from 'undici'
-import {freePort} from '../test/support/postgres.js'
+import {freePort, startCluster, type Cluster} from '../test/support/postgres.js'
 
 export {freePort}
 
@@ -329,4 +329,17 @@ export function summarise(runs: LoadResult[]) {
     firstError: runs.find((r) => r.firstError)?.firstError,
     rates: runs.map((r) => Math.round(r.rate)),
   }
+}
+
+/**
+ * A throwaway PostgreSQL cluster and the platform (L01 + L09, threads topology) on it, in
+ * a child process; both are cleaned up with the run. L01 migrates before it listens, so
+ * the schema exists once this resolves.
+ */
+export async function startPlatformOnPostgres(): Promise<{cluster: Cluster; platform: PlatformChild}> {
+  log('starting a throwaway PostgreSQL cluster')
+  const cluster = await startCluster()
+  onCleanup(() => cluster.destroy())
+  log('starting L01 + L09 (threads topology) in a child process')
+  return {cluster, platform: await startPlatformChild({topology: 'threads', databaseUrl: cluster.url})}
 }

@@ -12,8 +12,7 @@
  *   node --import tsx bench/scenario.ts [--users 2000] [--spawn-rate 200] [--seconds 60] [--workers 1] [--seed 1] [--json]
  */
 import {effectiveThresholds, preflight, runLoad, type Summary} from '../src/loadtest/index.js'
-import {startCluster} from '../test/support/postgres.js'
-import {benchArgs, fmt, loadavg, log, onCleanup, runBench, startPlatformChild, table} from './lib.js'
+import {benchArgs, fmt, loadavg, log, runBench, startPlatformOnPostgres, table} from './lib.js'
 
 const TARGETS = {errors: 0, p95Ms: 100} as const
 const args = benchArgs({users: 2000, 'spawn-rate': 200, seconds: 60, workers: 1, seed: 1}, {fractional: ['spawn-rate', 'seconds'], zero: ['seed']})
@@ -22,11 +21,8 @@ const pct = (x: number) => `${fmt(x * 100, 2)}%`
 
 await runBench(async () => {
   const load = {before: loadavg(), after: ''}
-  log(`loadavg ${load.before}; starting a throwaway PostgreSQL cluster`)
-  const cluster = await startCluster()
-  onCleanup(() => cluster.destroy())
-  log('starting L01 + L09 (threads topology) in a child process')
-  const platform = await startPlatformChild({topology: 'threads', databaseUrl: cluster.url})
+  log(`loadavg ${load.before}`)
+  const {platform} = await startPlatformOnPostgres()
   await preflight(platform.l09, platform.apiKey)
 
   log(`scenario: ${args.users} users at ${args['spawn-rate']}/s for ${args.seconds} s, ${args.workers} generator thread(s), seed ${args.seed}`)
