@@ -1,5 +1,5 @@
 import {Args, Flags} from '@oclif/core'
-import {PlatformCommand, patchDeps, stepRunner} from '../../src/cli/index.js'
+import {PlatformCommand, healthTimeoutFlag, patchDeps} from '../../src/cli/index.js'
 import {parseDuration, style} from '../../src/core/index.js'
 
 export default class PatchApply extends PlatformCommand {
@@ -23,7 +23,7 @@ and platform status / stack doctor show containers that carry patches their imag
     to: Flags.string({description: 'container path: the target file, or a directory (ending in /) for the files'}),
     message: Flags.string({char: 'm', description: 'why: kept in the ledger'}),
     'no-restart': Flags.boolean({description: 'copy only; no restart and no health gate'}),
-    'health-timeout': Flags.string({description: 'how long to wait for health after the restart', default: '60s'}),
+    'health-timeout': healthTimeoutFlag(),
     smoke: Flags.boolean({description: 'after the restart, run a short smoke check through the gateway'}),
     'dry-run': Flags.boolean({description: 'show which files would go where, change nothing'}),
     force: Flags.boolean({description: 'patch a container of another compose project'}),
@@ -34,10 +34,9 @@ and platform status / stack doctor show containers that carry patches their imag
     const {args, argv, flags} = await this.parse(PatchApply)
     const paths = (argv as string[]).slice(1)
     const json = this.jsonEnabled()
-    const deps = await patchDeps(this.config_(), (l) => json || this.logToStderr(style.dim(l)))
+    const deps = await patchDeps(this.config_(), {log: (l) => this.logToStderr(style.dim(l)), json})
     if (flags['pause-after-copy']) deps.afterCopy = () => new Promise((r) => setTimeout(r, flags['pause-after-copy']))
     const {applyPatch} = await import('../../src/patch/index.js')
-    deps.step = stepRunner({json})
     const result = await applyPatch(deps, args.service, {paths, to: flags.to, message: flags.message, restart: !flags['no-restart'], healthTimeoutMs: parseDuration(flags['health-timeout']) * 1000, smoke: flags.smoke, dryRun: flags['dry-run'], force: flags.force, cwd: process.cwd()})
     for (const f of result.files) this.log(`  ${f.local ?? ''} -> ${result.container}:${f.path}${f.existed === false ? style.dim(' (new)') : ''}`)
     if (result.outcome === 'dry-run') this.log(style.dim('dry run: nothing was changed'))

@@ -1,5 +1,5 @@
-import {Args, Flags} from '@oclif/core'
-import {PlatformCommand, patchDeps, stepRunner} from '../../src/cli/index.js'
+import {Args} from '@oclif/core'
+import {PlatformCommand, healthTimeoutFlag, patchDeps} from '../../src/cli/index.js'
 import {parseDuration, style} from '../../src/core/index.js'
 
 export default class PatchReapply extends PlatformCommand {
@@ -7,12 +7,12 @@ export default class PatchReapply extends PlatformCommand {
   static override description = 'Puts the patches recorded for an older container of the service onto its current one, in order, with the health gate and rollback of patch apply.'
   static override examples = ['<%= config.bin %> patch reapply l01-data-layer']
   static override args = {service: Args.string({description: 'the compose service', required: true})}
-  static override flags = {'health-timeout': Flags.string({description: 'how long to wait for health after the restart', default: '60s'})}
+  static override flags = {'health-timeout': healthTimeoutFlag()}
 
   async run() {
     const {args, flags} = await this.parse(PatchReapply)
     const {reapplyPatches} = await import('../../src/patch/index.js')
-    const r = await reapplyPatches({...(await patchDeps(this.config_(), (l) => this.logToStderr(style.dim(l)))), step: stepRunner({json: this.jsonEnabled()})}, args.service, {healthTimeoutMs: parseDuration(flags['health-timeout']) * 1000})
+    const r = await reapplyPatches(await patchDeps(this.config_(), {log: (l) => this.logToStderr(style.dim(l)), json: this.jsonEnabled()}), args.service, {healthTimeoutMs: parseDuration(flags['health-timeout']) * 1000})
     if (r.patches.length === 0) this.log(style.dim(`No patches to re-apply: ${r.container} carries every active patch of ${args.service}.`))
     else if (r.outcome === 'applied') this.log(`${style.ok('✓')} re-applied ${r.patches.join(', ')} to ${r.container} as ${r.id}.`)
     else {

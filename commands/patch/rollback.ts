@@ -1,5 +1,5 @@
-import {Args, Flags} from '@oclif/core'
-import {PlatformCommand, patchDeps, stepRunner} from '../../src/cli/index.js'
+import {Args} from '@oclif/core'
+import {PlatformCommand, healthTimeoutFlag, patchDeps} from '../../src/cli/index.js'
 import {parseDuration, style} from '../../src/core/index.js'
 
 export default class PatchRollback extends PlatformCommand {
@@ -7,12 +7,12 @@ export default class PatchRollback extends PlatformCommand {
   static override description = 'Later patches on the same files are undone first, so each file ends as it was before the patch.'
   static override examples = ['<%= config.bin %> patch rollback p-20261126-203000-1a2b', '<%= config.bin %> patch rollback l01-data-layer']
   static override args = {target: Args.string({description: 'a patch id, or a service', required: true})}
-  static override flags = {'health-timeout': Flags.string({description: 'how long to wait for health after the restart', default: '60s'})}
+  static override flags = {'health-timeout': healthTimeoutFlag()}
 
   async run() {
     const {args, flags} = await this.parse(PatchRollback)
     const {rollbackPatch} = await import('../../src/patch/index.js')
-    const r = await rollbackPatch({...(await patchDeps(this.config_(), (l) => this.logToStderr(style.dim(l)))), step: stepRunner({json: this.jsonEnabled()})}, args.target, {healthTimeoutMs: parseDuration(flags['health-timeout']) * 1000})
+    const r = await rollbackPatch(await patchDeps(this.config_(), {log: (l) => this.logToStderr(style.dim(l)), json: this.jsonEnabled()}), args.target, {healthTimeoutMs: parseDuration(flags['health-timeout']) * 1000})
     if (r.outcome === 'reverted') this.log(`${style.ok('✓')} reverted ${r.reverted.join(', ')} on ${r.container}; it is healthy.`)
     else {
       process.exitCode = 1

@@ -1,6 +1,5 @@
 import {Flags} from '@oclif/core'
 import {PlatformCommand, dbFlags, logLevelFlag, withDbFlags} from '../../src/cli/index.js'
-import {closeOnSignal, nextSignal} from '../../src/core/index.js'
 
 export default class ServeDataLayer extends PlatformCommand {
   static override summary = 'Run the L01 data layer in the foreground'
@@ -24,13 +23,10 @@ SIGINT or SIGTERM drains in-flight requests, closes the database and releases it
     const {flags} = await this.parse(ServeDataLayer)
     const base = withDbFlags(this.config_(), flags)
     const config = {...base, dataLayer: {host: flags.host ?? base.dataLayer.host, port: flags.port ?? base.dataLayer.port}}
-    const signal = nextSignal((msg) => this.logToStderr(msg))
     const {startDataLayer} = await import('../../src/embedded/index.js')
-    const service = await startDataLayer(config, {
-      logger: {level: flags['log-level']},
-      onMigrate: (file) => this.logToStderr(`applied migration ${file}`),
-    })
-    this.logToStderr(`L01 data layer listening on ${service.url} (database: ${service.backend})`)
-    await closeOnSignal(service.close, (msg) => this.logToStderr(msg), signal)
+    await this.serveUntilSignal(
+      () => startDataLayer(config, {logger: {level: flags['log-level']}, onMigrate: (file) => this.logToStderr(`applied migration ${file}`)}),
+      (s) => `L01 data layer listening on ${s.url} (database: ${s.backend})`,
+    )
   }
 }

@@ -1,6 +1,5 @@
 import {Flags} from '@oclif/core'
 import {PlatformCommand, logLevelFlag} from '../../src/cli/index.js'
-import {closeOnSignal, nextSignal} from '../../src/core/index.js'
 
 export default class ServeGateway extends PlatformCommand {
   static override summary = 'Run the L09 API gateway in the foreground'
@@ -33,10 +32,7 @@ L01 is called with the internal key (L01_API_KEY, else .platform/internal.key); 
         upstreamTimeoutMs: flags.timeout ?? base.gateway.upstreamTimeoutMs,
       },
     }
-    const signal = nextSignal((msg) => this.logToStderr(msg))
     const {startGateway} = await import('../../src/embedded/index.js')
-    const service = await startGateway(config, {logger: {level: flags['log-level']}})
-    this.logToStderr(`L09 gateway listening on ${service.url} (L01: ${service.backend})`)
-    await closeOnSignal(service.close, (msg) => this.logToStderr(msg), signal)
+    await this.serveUntilSignal(() => startGateway(config, {logger: {level: flags['log-level']}}), (s) => `L09 gateway listening on ${s.url} (L01: ${s.backend})`)
   }
 }

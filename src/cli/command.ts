@@ -1,6 +1,6 @@
 import {Command, Flags} from '@oclif/core'
 import chalk from 'chalk'
-import {loadConfig, PlatformError, type PlatformConfig} from '../core/index.js'
+import {closeOnSignal, loadConfig, nextSignal, PlatformError, type PlatformConfig} from '../core/index.js'
 
 /**
  * The base of every command: --json, configuration, and the error catalogue's exit codes
@@ -11,6 +11,17 @@ export abstract class PlatformCommand extends Command {
 
   protected config_(): PlatformConfig {
     return loadConfig()
+  }
+
+  /**
+   * Starts one service and keeps it until SIGINT or SIGTERM, then closes it (draining). The
+   * signal handlers go in first, so a signal that comes during the start is not lost.
+   */
+  protected async serveUntilSignal(start: () => Promise<{url: string; backend: string; close(): Promise<void>}>, describe: (s: {url: string; backend: string}) => string): Promise<void> {
+    const signal = nextSignal((msg) => this.logToStderr(msg))
+    const service = await start()
+    this.logToStderr(describe(service))
+    await closeOnSignal(service.close, (msg) => this.logToStderr(msg), signal)
   }
 
   protected override async catch(err: Error & {exitCode?: number; code?: string; oclif?: {exit?: number}}): Promise<unknown> {
@@ -53,3 +64,6 @@ export const logLevelFlag = Flags.option({
   options: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'] as const,
   default: 'info',
 })
+
+/** How long a restarted container may take to be healthy (patch apply, rollback, reapply). */
+export const healthTimeoutFlag = () => Flags.string({description: 'how long to wait for health after the restart', default: '60s'})

@@ -1,4 +1,4 @@
-export {PlatformCommand, dbFlags, withDbFlags, logLevelFlag} from './command.js'
+export {PlatformCommand, dbFlags, healthTimeoutFlag, withDbFlags, logLevelFlag} from './command.js'
 export {renderStatus} from './summary.js'
 export {loadTestFlags, runLoadTestCommand} from './loadtest.js'
 export {runSteps, stepRunner} from './steps.js'

@@ -16,18 +16,23 @@ export async function useDocker(config: PlatformConfig, flag: boolean | undefine
   return guess()
 }
 
-/** What the patch commands need: the engine, git, and a smoke check through the stack's gateway. */
-export async function patchDeps(config: PlatformConfig, log: (line: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<import('../patch/index.js').PatchDeps> {
+/**
+ * What the patch commands need: the engine, git, a smoke check through the stack's gateway,
+ * and their steps shown as a task list (quiet with --json).
+ */
+export async function patchDeps(config: PlatformConfig, out: {log: (line: string) => void; json: boolean}, env: NodeJS.ProcessEnv = process.env): Promise<import('../patch/index.js').PatchDeps> {
   const {createEngine, projectContainers} = await import('../stack/index.js')
   const engine = await createEngine(env)
   await engine.ping()
   const {execFile} = await import('node:child_process')
   const git = (args: string[]) =>
     new Promise<string | undefined>((resolve) => execFile('git', args, {cwd: config.root}, (err, stdout) => resolve(err ? undefined : stdout.trim())))
+  const {stepRunner} = await import('./steps.js')
   return {
     config,
     engine,
-    log,
+    log: (line) => out.json || out.log(line),
+    step: stepRunner({json: out.json}),
     git: async () => {
       const [commit, status] = await Promise.all([git(['rev-parse', 'HEAD']), git(['status', '--porcelain'])])
       return commit ? {commit, dirty: Boolean(status)} : undefined
