@@ -27,8 +27,9 @@ its named volumes too (the data). Exits 0 when nothing runs.`
       return {mode: 'docker', removed: r.removed, volumes: flags.volumes}
     }
     const result = await stopPlatform(config, flags.timeout * 1000)
-    if (result.stopped === undefined) this.log(style.dim('Nothing is running.'))
-    else this.log(`${style.ok('Stopped')} the platform (pid ${result.stopped})${result.forced ? style.warn(' by force after the timeout') : ''}.`)
-    return {stopped: result.stopped ?? null, forced: result.forced}
+    if (result.stopped !== undefined) this.log(`${style.ok('Stopped')} the platform (pid ${result.stopped})${result.forced ? style.warn(' by force after the timeout') : ''}.`)
+    if (result.orphanDatabase) this.log(`${style.ok('Stopped')} the embedded PostgreSQL that a stopped platform left running.`)
+    if (result.stopped === undefined && !result.orphanDatabase) this.log(style.dim('Nothing is running.'))
+    return {stopped: result.stopped ?? null, forced: result.forced, orphanDatabase: result.orphanDatabase}
   }
 }

@@ -1,18 +1,18 @@
 import {Flags} from '@oclif/core'
-import {PlatformCommand, logLevelFlag, renderStatus, runSteps, stackDeps} from '../src/cli/index.js'
+import {PlatformCommand, dbFlags, logLevelFlag, renderStatus, runSteps, stackDeps, withDbFlags} from '../src/cli/index.js'
 import {closeOnSignal, nextSignal, gatewayKeys, internalKey, style, type PlatformConfig} from '../src/core/index.js'
 
 export default class Up extends PlatformCommand {
   static override summary = 'Start the whole platform (L01 + L09) on this machine'
-  static override description = `Embedded default: no Docker, no PostgreSQL needed. Opens PGlite under .platform/data (or DATABASE_URL),
-applies migrations, starts the data layer (8001) and the gateway (8009) with a shared internal key, and prints
-where the gateway's API key is kept (.platform/api.key, generated on first start; PLATFORM_API_KEYS overrides).
-Runs in the foreground (Ctrl-C stops it) unless --detach. A second \`up\` while one runs reports it and exits 0.`
+  static override description = `Embedded default: nothing to install. Runs a real PostgreSQL from the npm-shipped binaries (cluster under .platform/postgres, on a free loopback port; PGlite with --db pglite, or where those binaries cannot run; DATABASE_URL for any other PostgreSQL), applies migrations, starts the data layer (8001) and the gateway (8009) with a shared internal key, and prints where the gateway's API key is kept (.platform/api.key, generated on first start; PLATFORM_API_KEYS overrides).
+
+Runs in the foreground (Ctrl-C stops everything, the database too) unless --detach. A second \`up\` while one runs reports it and exits 0.`
   static override examples = [
     '<%= config.bin %> up',
     '<%= config.bin %> up --docker',
     'L09_HOST_PORT=18009 PLATFORM_BASE_IMAGE=node:20-slim <%= config.bin %> up --docker --build',
     '<%= config.bin %> up --detach',
+    '<%= config.bin %> up --db pglite',
     'DATABASE_URL=postgresql://localhost/platform <%= config.bin %> up --detach --json',
   ]
   static override flags = {
@@ -24,11 +24,12 @@ Runs in the foreground (Ctrl-C stops it) unless --detach. A second \`up\` while 
     docker: Flags.boolean({description: 'run the compose stack (project platform) instead of the embedded default'}),
     build: Flags.boolean({description: 'with --docker: rebuild the platform image first'}),
     timeout: Flags.integer({description: 'with --docker: seconds to wait for every service to be healthy', default: 180, min: 1}),
+    db: dbFlags.db,
   }
 
   async run() {
     const {flags} = await this.parse(Up)
-    const config = this.config_()
+    const config = withDbFlags(this.config_(), flags)
     if (flags.docker || config.mode === 'docker') return this.upDocker(config, flags)
     const embedded = await import('../src/embedded/index.js')
     const topology = flags.topology ?? embedded.DEFAULT_TOPOLOGY
@@ -44,7 +45,8 @@ Runs in the foreground (Ctrl-C stops it) unless --detach. A second \`up\` while 
     internalKey(config)
 
     if (flags.detach) {
-      const status = await embedded.startDetached(config, ['--child', '--topology', topology, '--log-level', flags['log-level']], {
+      const child = ['--child', '--topology', topology, '--log-level', flags['log-level'], ...(flags.db ? ['--db', flags.db] : [])]
+      const status = await embedded.startDetached(config, child, {
         cliEntry: process.argv[1]!,
         timeoutMs: flags['wait-timeout'] * 1000,
       })
@@ -53,7 +55,13 @@ Runs in the foreground (Ctrl-C stops it) unless --detach. A second \`up\` while 
     }
 
     const signal = nextSignal((m) => this.logToStderr(m))
-    const platform = await embedded.startPlatform(config, topology, {logLevel: flags['log-level'], cliEntry: process.argv[1], detached: flags.child})
+    const platform = await embedded.startPlatform(config, topology, {
+      logLevel: flags['log-level'],
+      cliEntry: process.argv[1],
+      detached: flags.child,
+      onStep: (step) => this.logToStderr(style.dim(`${step}...`)),
+      onNote: (line) => this.logToStderr(style.warn(line)),
+    })
     const status = await embedded.platformStatus(config)
     if (!flags.child) this.logToStderr(`${style.ok('Platform is up.')}\n${renderStatus(status)}\nStop it with Ctrl-C.`)
     const died = platform.died.then(async (err) => {

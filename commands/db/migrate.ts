@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {PlatformCommand, dbFlags, withDbFlags} from '../../src/cli/index.js'
 import {migrationsDir, style} from '../../src/core/index.js'
-import {migrate, openDb} from '../../src/db/index.js'
+import {migrate, openDatabase} from '../../src/db/index.js'
 
 export default class DbMigrate extends PlatformCommand {
   static override summary = 'Apply pending migrations'
@@ -17,7 +17,7 @@ so that concurrent migrators never apply a file twice. An applied file whose che
   async run() {
     const {flags} = await this.parse(DbMigrate)
     const config = withDbFlags(this.config_(), flags)
-    const db = await openDb(config)
+    const db = await openDatabase(config)
     try {
       const result = await migrate(db, {dir: flags.dir ?? migrationsDir(), dryRun: flags['dry-run'], lockTimeoutMs: config.migrationLockTimeoutMs})
       const files = (flags['dry-run'] ? result.pending : result.applied).map((m) => m.file)

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {PlatformCommand, dbFlags, withDbFlags} from '../../src/cli/index.js'
 import {PlatformError, migrationsDir, style} from '../../src/core/index.js'
-import {openDb, resetDatabase} from '../../src/db/index.js'
+import {openDatabase, resetDatabase} from '../../src/db/index.js'
 
 export default class DbReset extends PlatformCommand {
   static override summary = 'Drop all platform data and apply every migration again'
@@ -16,7 +16,7 @@ export default class DbReset extends PlatformCommand {
     const {flags} = await this.parse(DbReset)
     if (!flags.force) throw new PlatformError('USAGE', 'db reset deletes every agent, goal, plan and task', {suggestion: 'run `platform db reset --force` if that is what you want'})
     const config = withDbFlags(this.config_(), flags)
-    const db = await openDb(config)
+    const db = await openDatabase(config)
     try {
       const result = await resetDatabase(db, {dir: migrationsDir(), lockTimeoutMs: config.migrationLockTimeoutMs})
       this.log(`${style.ok('✓')} reset ${db.location}: applied ${result.applied.map((m) => m.file).join(', ')}`)

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {PlatformCommand, dbFlags, withDbFlags} from '../../src/cli/index.js'
 import {migrationsDir, style, table} from '../../src/core/index.js'
-import {migrationStatus, openDb} from '../../src/db/index.js'
+import {migrationStatus, openDatabase} from '../../src/db/index.js'
 
 export default class DbStatus extends PlatformCommand {
   static override summary = 'Show applied, pending and changed migrations'
@@ -14,7 +14,11 @@ export default class DbStatus extends PlatformCommand {
 
   async run() {
     const {flags} = await this.parse(DbStatus)
-    const db = await openDb(withDbFlags(this.config_(), flags))
+    const db = await openDatabase(withDbFlags(this.config_(), flags), {existingOnly: true})
+    if (!db) {
+      this.log(style.dim('There is no database yet: `platform up` or `platform db migrate` creates it.'))
+      return {database: null, applied: [], pending: [], changed: [], missing: []}
+    }
     try {
       const s = await migrationStatus(db, flags.dir ?? migrationsDir())
       const changed = new Set(s.changed.map((c) => c.version))

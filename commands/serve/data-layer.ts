@@ -3,7 +3,7 @@ import {PlatformCommand, dbFlags, logLevelFlag, withDbFlags} from '../../src/cli
 
 export default class ServeDataLayer extends PlatformCommand {
   static override summary = 'Run the L01 data layer in the foreground'
-  static override description = `Serves the L01 routes of the contract on PGlite (under .platform/data) or, with DATABASE_URL, on PostgreSQL.
+  static override description = `Serves the L01 routes of the contract on DATABASE_URL, else on the embedded database (as \`up\` chooses it).
 Pending migrations are applied at start under the migration lock. Logs one JSON line per request.
 SIGINT or SIGTERM drains in-flight requests, closes the database and releases its lock.`
   static override examples = [
@@ -23,9 +23,14 @@ SIGINT or SIGTERM drains in-flight requests, closes the database and releases it
     const {flags} = await this.parse(ServeDataLayer)
     const base = withDbFlags(this.config_(), flags)
     const config = {...base, dataLayer: {host: flags.host ?? base.dataLayer.host, port: flags.port ?? base.dataLayer.port}}
-    const {startDataLayer} = await import('../../src/embedded/index.js')
+    const {startDataLayerWithDatabase} = await import('../../src/embedded/index.js')
     await this.serveUntilSignal(
-      () => startDataLayer(config, {logger: {level: flags['log-level']}, onMigrate: (file) => this.logToStderr(`applied migration ${file}`)}),
+      () =>
+        startDataLayerWithDatabase(config, {
+          logger: {level: flags['log-level']},
+          onMigrate: (file) => this.logToStderr(`applied migration ${file}`),
+          onNote: (line) => this.logToStderr(line),
+        }),
       (s) => `L01 data layer listening on ${s.url} (database: ${s.backend})`,
     )
   }

@@ -1,6 +1,6 @@
 import {Command, Flags} from '@oclif/core'
 import chalk from 'chalk'
-import {closeOnSignal, loadConfig, nextSignal, PlatformError, type PlatformConfig} from '../core/index.js'
+import {closeOnSignal, loadConfig, nextSignal, PlatformError, type DbEngine, type PlatformConfig} from '../core/index.js'
 
 /**
  * The base of every command: --json, configuration, and the error catalogue's exit codes
@@ -46,15 +46,17 @@ export abstract class PlatformCommand extends Command {
 
 /** Where the database is: shared by every command that opens it. */
 export const dbFlags = {
-  'database-url': Flags.string({description: 'PostgreSQL URL (default: $DATABASE_URL, else PGlite under .platform/data)', env: 'DATABASE_URL'}),
+  'database-url': Flags.string({description: 'PostgreSQL URL (default: $DATABASE_URL, else the embedded database)', env: 'DATABASE_URL'}),
+  db: Flags.option({description: 'the embedded database engine (default postgres, or database.engine)', options: ['postgres', 'pglite'] as const})(),
   'data-dir': Flags.string({description: 'PGlite data directory (default .platform/data)'}),
 }
 
 /** The configuration with the database flags applied over it. */
-export function withDbFlags(config: PlatformConfig, flags: {'database-url'?: string; 'data-dir'?: string}): PlatformConfig {
+export function withDbFlags(config: PlatformConfig, flags: {'database-url'?: string; 'data-dir'?: string; db?: DbEngine}): PlatformConfig {
   return {
     ...config,
     databaseUrl: flags['database-url'] ?? config.databaseUrl,
+    dbEngine: flags.db ?? config.dbEngine,
     dataDir: flags['data-dir'] ?? config.dataDir,
   }
 }

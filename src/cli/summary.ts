@@ -28,7 +28,7 @@ export function renderStatus(s: PlatformStatus): string {
     table(['service', 'url', 'health', 'uptime'], rows),
     '',
     `mode      ${s.mode} (${s.topology}), pid ${s.pid}`,
-    `database  ${s.database}`,
+    `database  ${s.engine?.description ?? s.database}`,
     `API key   ${s.apiKeyFile} (send it as X-API-Key; PLATFORM_API_KEYS overrides)`,
     ...(s.logFile ? [`log       ${s.logFile}`] : []),
   ].join('\n')

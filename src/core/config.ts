@@ -4,6 +4,7 @@ import {LineCounter, parseDocument, isMap, isScalar, type Node} from 'yaml'
 import {PlatformError} from './errors.js'
 
 export type Mode = 'embedded' | 'docker'
+export type DbEngine = 'postgres' | 'pglite'
 
 export interface ServiceAddress {
   host: string
@@ -19,6 +20,9 @@ export interface PlatformConfig {
   file?: string
   mode: Mode
   databaseUrl?: string
+  /** The embedded engine when there is no URL: the embedded PostgreSQL (default) or PGlite. */
+  dbEngine?: DbEngine
+  /** PGlite directory (database.engine: pglite, or data that was already there). */
   dataDir: string
   dataLayer: ServiceAddress
   /** l01Url: where the gateway finds L01 (default: the data layer's address). */
@@ -37,11 +41,13 @@ const isPositiveInt: Check = (v) => (Number.isInteger(v) && (v as number) > 0 ? 
 const isStringMap: Check = (v) =>
   v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string' && x.length > 0) ? undefined : 'must be a mapping of local paths to container paths'
 const isMode: Check = (v) => (v === 'embedded' || v === 'docker' ? undefined : 'must be one of: embedded, docker')
+const isEngine: Check = (v) => (v === 'postgres' || v === 'pglite' ? undefined : 'must be one of: postgres, pglite')
 
 /** Every key platform.yaml may hold, dotted, with its check. Unknown keys are errors: they are usually typos. */
 const KEYS: Record<string, Check> = {
   mode: isMode,
   database_url: isText,
+  'database.engine': isEngine,
   data_dir: isText,
   'data_layer.host': isText,
   'data_layer.port': isPort,
@@ -132,6 +138,9 @@ export function loadConfig(opts: LoadOptions = {}): PlatformConfig {
   const stateDir = resolve(root, env.PLATFORM_STATE_DIR || '.platform')
   const get = <T>(key: string): T | undefined => y[key] as T | undefined
   if (env.PLATFORM_MODE && isMode(env.PLATFORM_MODE)) throw new PlatformError('CONFIG_INVALID', `PLATFORM_MODE=${env.PLATFORM_MODE} must be one of: embedded, docker`)
+  if (env.PLATFORM_DB_ENGINE && isEngine(env.PLATFORM_DB_ENGINE)) {
+    throw new PlatformError('CONFIG_INVALID', `PLATFORM_DB_ENGINE=${env.PLATFORM_DB_ENGINE} must be one of: postgres, pglite`)
+  }
   const dataLayer = {
     host: env.L01_HOST || get<string>('data_layer.host') || '127.0.0.1',
     port: envPort(env, 'L01_PORT') ?? get<number>('data_layer.port') ?? 8001,
@@ -142,6 +151,7 @@ export function loadConfig(opts: LoadOptions = {}): PlatformConfig {
     file,
     mode: (env.PLATFORM_MODE as Mode | undefined) ?? get<Mode>('mode') ?? 'embedded',
     databaseUrl: env.DATABASE_URL || get<string>('database_url'),
+    dbEngine: (env.PLATFORM_DB_ENGINE as DbEngine | undefined) || get<DbEngine>('database.engine'),
     dataDir: resolve(root, env.PLATFORM_DATA_DIR || get<string>('data_dir') || join(stateDir, 'data')),
     dataLayer,
     gateway: {

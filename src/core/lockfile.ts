@@ -3,14 +3,19 @@ import {dirname} from 'node:path'
 import {PlatformError} from './errors.js'
 import {readFileOr} from './files.js'
 
-/** Whether a process with this PID exists (EPERM: it does, owned by someone else). */
+/**
+ * Whether a process with this PID runs (EPERM: it does, owned by someone else). A zombie
+ * (killed, not yet reaped: an init that never reaps keeps them) does not.
+ */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
+  // /proc/PID/stat: "pid (comm) state ..."; comm may hold spaces and parentheses.
+  const stat = readFileOr(`/proc/${pid}/stat`)
+  return !stat || stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
 }
 
 const held = new Set<string>()

@@ -24,6 +24,8 @@ export interface PlatformStatus {
   startedAt?: string
   uptimeSeconds?: number
   database?: string
+  /** embedded mode: the database engine, its version, data directory and port */
+  engine?: {engine: string; description: string; version?: string; dataDir?: string; port?: number}
   logFile?: string
   apiKeyFile: string
   services: ServiceStatus[]

@@ -1,4 +1,4 @@
-export {startDataLayer, startGateway} from './services.js'
+export {startDataLayer, startDataLayerWithDatabase, startGateway} from './services.js'
 export type {RunningService, ServiceName, StartOptions} from './services.js'
 export {TOPOLOGIES} from './hosts.js'
 export type {Topology} from './hosts.js'

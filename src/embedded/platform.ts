@@ -1,6 +1,7 @@
 import {spawn} from 'node:child_process'
 import {closeSync, openSync, readFileSync} from 'node:fs'
 import {PlatformError, apiKeyPath, pidAlive, portFree, probeReady, urlOf, type HealthProbe, type PlatformConfig, type PlatformStatus, type ServiceStatus} from '../core/index.js'
+import {resolveDatabase, stopClusterOf, findPgBinaries, type EngineInfo} from '../db/index.js'
 import {portInUse} from '../server/index.js'
 import {startHosted, type HostedService, type HostOptions, type Topology} from './hosts.js'
 import {clearRunState, readRunState, runFiles, writeRunState, type RunState} from './state.js'
@@ -25,9 +26,32 @@ async function preflight(config: PlatformConfig): Promise<void> {
   }
 }
 
-/** L01 then L09 (pointed at that L01), each on the given topology; recorded under .platform/ once both listen. */
-export async function startPlatform(config: PlatformConfig, topology: Topology, opts: HostOptions & {detached?: boolean}): Promise<Platform> {
+export interface StartPlatformOptions extends HostOptions {
+  detached?: boolean
+  /** Told what happens, for people: "creating the database", "starting PostgreSQL". */
+  onStep?: (step: string) => void
+  /** One line when the database is not the default one (a fallback, existing PGlite data). */
+  onNote?: (line: string) => void
+}
+
+/**
+ * The database (the embedded PostgreSQL started, or found running, and owned by this
+ * process), then L01 and L09 (pointed at that L01), each on the given topology; recorded
+ * under .platform/ once both listen. Closing stops all three.
+ */
+export async function startPlatform(config: PlatformConfig, topology: Topology, opts: StartPlatformOptions): Promise<Platform> {
   await preflight(config)
+  const database = await resolveDatabase(config, {own: true, onStep: opts.onStep})
+  if (database.note) opts.onNote?.(database.note)
+  try {
+    return await startServices(database.config, topology, opts, database.info, database.release)
+  } catch (err) {
+    await database.release()
+    throw err
+  }
+}
+
+async function startServices(config: PlatformConfig, topology: Topology, opts: StartPlatformOptions, engine: EngineInfo, release: () => Promise<void>): Promise<Platform> {
   // With a known L01 port both start at once (L09 tolerates an L01 still starting); with
   // port 0 L09 must wait to learn it.
   const l09Config = (l01Url: string) => ({...config, gateway: {...config.gateway, l01Url}})
@@ -53,7 +77,8 @@ export async function startPlatform(config: PlatformConfig, topology: Topology, 
     pid: process.pid,
     startedAt: new Date().toISOString(),
     topology,
-    database: l01.backend,
+    database: engine.description,
+    engine,
     detached: Boolean(opts.detached),
     logFile: opts.detached ? runFiles(config).log : undefined,
     services: [l01, l09].map((s) => ({name: s.name, url: s.url})),
@@ -68,8 +93,12 @@ export async function startPlatform(config: PlatformConfig, topology: Topology, 
         try {
           await l09.close()
         } finally {
-          await l01.close()
-          clearRunState(config, process.pid)
+          try {
+            await l01.close()
+          } finally {
+            await release()
+            clearRunState(config, process.pid)
+          }
         }
       })()),
   }
@@ -86,7 +115,7 @@ export async function platformStatus(config: PlatformConfig, probe: HealthProbe 
       return {name: s.name, url: s.url, state: 'running', health: h.healthy ? 'healthy' : 'unhealthy', detail: h.detail, uptimeSeconds}
     }),
   )
-  return {mode: 'embedded', running: true, pid: state.pid, topology: state.topology, startedAt: state.startedAt, uptimeSeconds, database: state.database, logFile: state.logFile, apiKeyFile, services}
+  return {mode: 'embedded', running: true, pid: state.pid, topology: state.topology, startedAt: state.startedAt, uptimeSeconds, database: state.database, engine: state.engine, logFile: state.logFile, apiKeyFile, services}
 }
 
 /** A running platform, if any: `up` reports it instead of starting a second one. */
@@ -130,14 +159,19 @@ export async function startDetached(config: PlatformConfig, args: string[], opts
 }
 
 /** Stops a running platform: SIGTERM, then SIGKILL after timeoutMs. Returns the stopped pid, if any. */
-export async function stopPlatform(config: PlatformConfig, timeoutMs = 15_000): Promise<{stopped?: number; forced: boolean}> {
+export async function stopPlatform(config: PlatformConfig, timeoutMs = 15_000): Promise<{stopped?: number; forced: boolean; orphanDatabase: boolean}> {
   const state = readRunState(config)
-  if (!state) return {forced: false}
-  process.kill(state.pid, 'SIGTERM')
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline && pidAlive(state.pid)) await sleep(100)
-  const forced = pidAlive(state.pid)
-  if (forced) process.kill(state.pid, 'SIGKILL')
-  clearRunState(config, state.pid)
-  return {stopped: state.pid, forced}
+  let forced = false
+  if (state) {
+    process.kill(state.pid, 'SIGTERM')
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline && pidAlive(state.pid)) await sleep(100)
+    forced = pidAlive(state.pid)
+    if (forced) process.kill(state.pid, 'SIGKILL')
+    clearRunState(config, state.pid)
+  }
+  // A postmaster left by a platform that was killed (or forced just now) is stopped too.
+  const bins = findPgBinaries()
+  const orphanDatabase = bins ? await stopClusterOf(config.stateDir, bins) : false
+  return {stopped: state?.pid, forced, orphanDatabase}
 }

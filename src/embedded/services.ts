@@ -1,6 +1,6 @@
 import type {FastifyInstance, FastifyServerOptions} from 'fastify'
 import {gatewayKeys, internalKey, migrationsDir, packageVersion, type PlatformConfig, type ServiceAddress} from '../core/index.js'
-import {migrate, openDb} from '../db/index.js'
+import {migrate, openDb, resolveDatabase} from '../db/index.js'
 
 export type ServiceName = 'l01-data-layer' | 'l09-api-gateway'
 
@@ -59,6 +59,20 @@ export async function startDataLayer(config: PlatformConfig, opts: StartOptions 
     throw err
   }
   return serve('l01-data-layer', app, config.dataLayer, db.location, () => db.close())
+}
+
+/** L01 on the database `up` would choose (starting the embedded PostgreSQL if needed, and stopping it on close). */
+export async function startDataLayerWithDatabase(config: PlatformConfig, opts: StartOptions & {onNote?: (line: string) => void} = {}): Promise<RunningService> {
+  const database = await resolveDatabase(config, {own: true})
+  if (database.note) opts.onNote?.(database.note)
+  try {
+    const service = await startDataLayer(database.config, opts)
+    const backend = database.info.engine === 'external' ? service.backend : database.info.description
+    return {...service, backend, close: () => service.close().finally(database.release)}
+  } catch (err) {
+    await database.release()
+    throw err
+  }
 }
 
 /** L09 on this machine, in front of the L01 at config.gateway.l01Url. Refuses to start on a key mismatch. */

@@ -1,6 +1,7 @@
 import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {pidAlive, readFileOr, type PlatformConfig} from '../core/index.js'
+import type {EngineInfo} from '../db/index.js'
 import type {Topology} from './hosts.js'
 
 /** What a running embedded platform records about itself under .platform/. */
@@ -9,6 +10,7 @@ export interface RunState {
   startedAt: string
   topology: Topology
   database: string
+  engine?: EngineInfo
   detached: boolean
   logFile?: string
   services: Array<{name: string; url: string}>

@@ -1,4 +1,4 @@
-import {existsSync, mkdtempSync, readFileSync, statSync} from 'node:fs'
+import {chmodSync, existsSync, mkdtempSync, readFileSync, statSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -8,12 +8,13 @@ import {freePort} from '../support/postgres.js'
 
 async function project() {
   const cwd = mkdtempSync(join(tmpdir(), 'platform-up-'))
+  chmodSync(cwd, 0o755) // as a project directory is; a 0700 one is the case embedded-postgres.test.ts covers
   const l01 = await freePort()
   const l09 = await freePort()
   return {cwd, env: {L01_PORT: String(l01), L09_PORT: String(l09)}, l01, l09}
 }
 
-describe('platform up / status / down (built bin/run.js, embedded PGlite)', () => {
+describe('platform up / status / down (built bin/run.js, the embedded PostgreSQL)', () => {
   it('cycles twice with --detach, keeping the data and the generated key', async () => {
     const p = await project()
     const cli = (...args: string[]) => runCli(args, {cwd: p.cwd, env: p.env, timeoutMs: 120_000})
@@ -45,14 +46,19 @@ describe('platform up / status / down (built bin/run.js, embedded PGlite)', () =
     expect(second.stdout).toContain('Already running')
 
     const status = JSON.parse((await cli('status', '--json')).stdout)
-    expect(status).toMatchObject({mode: 'embedded', running: true, pid: started.pid, database: join(p.cwd, '.platform', 'data')})
+    const cluster = join(p.cwd, '.platform', 'postgres')
+    expect(status).toMatchObject({mode: 'embedded', running: true, pid: started.pid, engine: {engine: 'postgres', dataDir: cluster}})
+    expect(status.engine.version).toMatch(/^\d+\.\d+/)
+    expect(readFileSync(join(cluster, 'postmaster.pid'), 'utf8').split('\n')[3]).toBe(String(status.engine.port))
+    expect([5432, p.l01, p.l09]).not.toContain(status.engine.port)
     expect(status.services.every((s: {health: string}) => s.health === 'healthy')).toBe(true)
     expect(status.uptimeSeconds).toBeGreaterThanOrEqual(0)
 
     const down = await cli('down', '--json')
     expect(down.code).toBe(0)
-    expect(JSON.parse(down.stdout)).toEqual({stopped: started.pid, forced: false})
+    expect(JSON.parse(down.stdout)).toEqual({stopped: started.pid, forced: false, orphanDatabase: false})
     expect(existsSync(join(p.cwd, '.platform', 'platform.pid'))).toBe(false)
+    expect(existsSync(join(cluster, 'postmaster.pid'))).toBe(false) // stopped cleanly with the platform
     expect(JSON.parse((await cli('status', '--json')).stdout).running).toBe(false)
 
     const again = await cli('up', '--detach', '--json')
@@ -74,7 +80,7 @@ describe('platform up / status / down (built bin/run.js, embedded PGlite)', () =
       expect(await exited(child)).toBe(0)
       expect(child.output()).toContain('Platform is up')
       expect(existsSync(join(p.cwd, '.platform', 'platform.pid'))).toBe(false)
-      expect(existsSync(join(p.cwd, '.platform', 'data.lock'))).toBe(false)
+      expect(existsSync(join(p.cwd, '.platform', 'postgres', 'postmaster.pid'))).toBe(false)
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL')
     }
