@@ -1,10 +1,10 @@
-import type {FastifyInstance, FastifyServerOptions} from 'fastify'
+import type {FastifyInstance, FastifyReply, FastifyServerOptions} from 'fastify'
 import {PlatformError} from '../core/index.js'
 import {createServer} from '../server/index.js'
 import type {Db} from '../db/index.js'
 import {createMetrics} from '../observability/index.js'
 import {agents, goals, idParam, listQuery, plans, tasks, uuidParam, type Entity} from './entities.js'
-import {deleteRow, getRow, insertRow, listRows, updateRow} from './table.js'
+import {deleteRow, getRow, insertRow, listBody, listRows, updateRow} from './table.js'
 
 export interface DataLayerDeps {
   db: Db
@@ -15,7 +15,7 @@ export interface DataLayerDeps {
 }
 
 type Params = Record<string, string>
-type ListParams = {limit: number; offset: number} & Record<string, unknown>
+type ListParams = {limit: number; offset: number; count?: 'exact'} & Record<string, unknown>
 
 interface Mount {
   prefix: string
@@ -36,6 +36,9 @@ const MOUNTS: Mount[] = [
 
 const notFound = (what: string, key: string) => new PlatformError('NOT_FOUND', `no ${what} with id ${key}`)
 
+/** Rows come from PostgreSQL as JSON text already: sent as they are. */
+const sendJson = (reply: FastifyReply, json: string, status = 200) => reply.code(status).type('application/json').send(json)
+
 function mount(app: FastifyInstance, db: Db, m: Mount): void {
   const {entity, what} = m
   const spec = entity.spec
@@ -45,28 +48,31 @@ function mount(app: FastifyInstance, db: Db, m: Mount): void {
   const updatable = Object.keys((entity.patchSchema as {properties: object}).properties)
 
   app.post(`${m.prefix}/`, {schema: {body: entity.createSchema}}, async (req, reply) => {
-    const row = await insertRow(db, spec, entity.toInsert(req.body as Record<string, unknown>))
-    return reply.code(201).send(row)
+    return sendJson(reply, await insertRow(db, spec, entity.toInsert(req.body as Record<string, unknown>)), 201)
   })
   if (m.list) {
-    app.get(`${m.prefix}/`, {schema: {querystring: listQuery(entity.filters)}}, async (req) => {
-      const {limit, offset, ...rest} = req.query as ListParams
+    app.get(`${m.prefix}/`, {schema: {querystring: listQuery(entity.filters)}}, async (req, reply) => {
+      const {limit, offset, count, ...rest} = req.query as ListParams
       const filters = Object.fromEntries(Object.keys(entity.filters).map((f) => [f, rest[f]]))
-      const page = await listRows(db, spec, {filters, limit, offset})
-      return {items: page.items, total: page.total, limit, offset}
+      const page = await listRows(db, spec, {filters, limit, offset, exactCount: count === 'exact'})
+      return sendJson(reply, listBody(page, limit, offset))
     })
   }
-  app.get<{Params: Params}>(`${m.prefix}/:${k}`, {schema: {params}}, async (req) => {
-    return (await getRow(db, spec, req.params[k]!)) ?? Promise.reject(notFound(what, req.params[k]!))
+  app.get<{Params: Params}>(`${m.prefix}/:${k}`, {schema: {params}}, async (req, reply) => {
+    const row = await getRow(db, spec, req.params[k]!)
+    if (row === undefined) throw notFound(what, req.params[k]!)
+    return sendJson(reply, row)
   })
-  app.patch<{Params: Params}>(`${m.prefix}/:${k}`, {schema: {params, body: entity.patchSchema}}, async (req) => {
+  app.patch<{Params: Params}>(`${m.prefix}/:${k}`, {schema: {params, body: entity.patchSchema}}, async (req, reply) => {
     const values = entity.toUpdate(req.body as Record<string, unknown>)
     if (Object.keys(values).length === 0) {
       throw new PlatformError('VALIDATION_FAILED', `the body names no field to update; expected any of: ${updatable.join(', ')}`, {
         details: [{field: 'body', message: 'names no updatable field', allowed: updatable}],
       })
     }
-    return (await updateRow(db, spec, req.params[k]!, values)) ?? Promise.reject(notFound(what, req.params[k]!))
+    const row = await updateRow(db, spec, req.params[k]!, values)
+    if (row === undefined) throw notFound(what, req.params[k]!)
+    return sendJson(reply, row)
   })
   if (m.remove) {
     app.delete<{Params: Params}>(`${m.prefix}/:${k}`, {schema: {params}}, async (req, reply) => {

@@ -1,6 +1,6 @@
 import {randomBytes, randomUUID} from 'node:crypto'
 import {PlatformError} from '../core/index.js'
-import {raw, type TableSpec, type Values} from './table.js'
+import {raw, type ColumnKind, type TableSpec, type Values} from './table.js'
 
 export const AGENT_STATUSES = ['created', 'active', 'idle', 'busy', 'suspended', 'terminated', 'error'] as const
 export const GOAL_STATUSES = ['pending', 'active', 'in_progress', 'completed', 'failed', 'cancelled'] as const
@@ -28,6 +28,7 @@ export const idParam = id
 export const listQuery = (filters: Record<string, object>) => ({
   type: 'object',
   properties: {
+    count: {type: 'string', enum: ['exact']},
     limit: {type: 'integer', minimum: 1, maximum: 1000, default: 100},
     // Past 2^53 a number is no longer exact, and PostgreSQL refuses it beyond bigint.
     offset: {type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0},
@@ -62,13 +63,15 @@ function didFor(agentName: string): string {
   return `did:agent:${slug}:${randomBytes(4).toString('hex')}`
 }
 
-const jsonb = (...cols: string[]) => new Set(cols)
+/** Columns in table order: plain values, then the kinds that need rendering. */
+const columns = (spec: string): Record<string, ColumnKind> =>
+  Object.fromEntries(spec.split(/\s+/).map((c) => (c.endsWith(':jsonb') ? [c.slice(0, -6), 'jsonb'] : c.endsWith('_at') ? [c, 'timestamp'] : [c, 'value'])))
 
 const agentFields = {name, agent_type: name, status: oneOf(AGENT_STATUSES), configuration: object, metadata: object, resource_limits: object}
 const AGENT_UPDATABLE = Object.keys(agentFields)
 
 export const agents: Entity = {
-  spec: {name: 'agents', key: 'id', jsonb: jsonb('configuration', 'metadata', 'resource_limits')},
+  spec: {name: 'agents', key: 'id', columns: columns('id did name agent_type status configuration:jsonb metadata:jsonb resource_limits:jsonb created_at updated_at')},
   createSchema: body(agentFields, ['name']),
   patchSchema: body(agentFields),
   filters: {status: oneOf(AGENT_STATUSES)},
@@ -93,7 +96,13 @@ const goalFields = {
 const GOAL_COLUMNS = ['agent_id', 'agent_did', 'goal_type', 'status', 'priority', 'success_criteria', 'metadata', 'parent_goal_id', 'decomposition_strategy']
 
 export const goals: Entity = {
-  spec: {name: 'goals', key: 'goal_id', jsonb: jsonb('success_criteria', 'metadata')},
+  spec: {
+    name: 'goals',
+    key: 'goal_id',
+    columns: columns(
+      'goal_id agent_id agent_did goal_text goal_type status priority success_criteria:jsonb metadata:jsonb parent_goal_id decomposition_strategy created_at updated_at',
+    ),
+  },
   createSchema: body(goalFields),
   patchSchema: patchBody(goalFields, 'goal_id'),
   filters: {agent_id: uuid, status: oneOf(GOAL_STATUSES)},
@@ -126,7 +135,7 @@ const planFields = {
 const PLAN_COLUMNS = ['goal_id', 'agent_id', 'status', 'tasks', 'dependency_graph', 'metadata']
 
 export const plans: Entity = {
-  spec: {name: 'plans', key: 'plan_id', jsonb: jsonb('tasks', 'dependency_graph', 'metadata')},
+  spec: {name: 'plans', key: 'plan_id', columns: columns('plan_id goal_id agent_id status tasks:jsonb dependency_graph:jsonb metadata:jsonb created_at updated_at')},
   createSchema: body(planFields),
   patchSchema: patchBody(planFields, 'plan_id'),
   filters: {goal_id: id, agent_id: uuid, status: oneOf(PLAN_STATUSES)},
@@ -168,7 +177,13 @@ function taskValues(b: Body): Values {
 }
 
 export const tasks: Entity = {
-  spec: {name: 'tasks', key: 'task_id', jsonb: jsonb('inputs', 'outputs', 'metadata')},
+  spec: {
+    name: 'tasks',
+    key: 'task_id',
+    columns: columns(
+      'task_id plan_id agent_id name description task_type status inputs:jsonb outputs:jsonb metadata:jsonb error created_at updated_at started_at completed_at',
+    ),
+  },
   createSchema: body(taskFields, ['plan_id']),
   patchSchema: patchBody(taskFields, 'task_id'),
   filters: {plan_id: id, agent_id: uuid, status: oneOf(TASK_STATUSES)},

@@ -6,63 +6,91 @@ export class Raw {
 }
 export const raw = (sql: string): Raw => new Raw(sql)
 
-export type Row = Record<string, unknown>
 export type Values = Record<string, unknown>
+
+/** How a column becomes JSON: as it is, as the JSON it holds, or as ISO 8601 UTC text with Z. */
+export type ColumnKind = 'value' | 'jsonb' | 'timestamp'
 
 export interface TableSpec {
   /** Table name inside mcp_documents. */
   name: string
   key: string
-  /** Columns stored as JSONB: passed as JSON text, since pg would turn a JS array into a PostgreSQL array. */
-  jsonb: ReadonlySet<string>
+  /** Every column the API shows, in the order it shows them (the internal `seq` is never one). */
+  columns: Record<string, ColumnKind>
 }
 
 export interface ListQuery {
   filters: Values
   limit: number
   offset: number
+  /** Count every match, however many (`?count=exact`). */
+  exactCount?: boolean
 }
 
-/** Dates become ISO 8601 UTC strings; the internal ordering column stays inside. */
-export function toJson(row: Row): Row {
-  const out: Row = {}
-  for (const [k, v] of Object.entries(row)) {
-    if (k === 'seq') continue
-    out[k] = v instanceof Date ? v.toISOString() : v
+/** A page as JSON text in the contract's shape, and how it was counted. */
+export interface Page {
+  json: string
+  total: number
+  exact: boolean
+}
+
+/**
+ * Up to this many matches `total` is exact; beyond, it is PostgreSQL's estimate, so a list
+ * costs the same at a million rows as at ten thousand.
+ */
+export const EXACT_COUNT_LIMIT = 10_000
+/** Estimates above this skip the capped count: the match is surely past the limit. */
+const SURELY_LARGE = 4 * EXACT_COUNT_LIMIT
+
+const qualified = (spec: TableSpec) => `mcp_documents.${spec.name}`
+
+const rendered = new WeakMap<TableSpec, string>()
+
+/**
+ * The SQL that renders one row as the API's JSON. PostgreSQL builds the text, so Node never
+ * parses a row into objects only to serialise it again.
+ */
+export function rowJson(spec: TableSpec): string {
+  let sql = rendered.get(spec)
+  if (!sql) {
+    const field = ([col, kind]: [string, ColumnKind]) =>
+      `'${col}', ${kind === 'timestamp' ? `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')` : col}`
+    sql = `json_build_object(${Object.entries(spec.columns).map(field).join(', ')})`
+    rendered.set(spec, sql)
   }
-  return out
+  return sql
 }
 
 /** Column list and placeholders for values, with JSONB casts and raw expressions. */
 function bind(spec: TableSpec, values: Values, params: unknown[]): Array<[string, string]> {
   return Object.entries(values).map(([col, v]) => {
     if (v instanceof Raw) return [col, v.sql]
-    params.push(spec.jsonb.has(col) ? JSON.stringify(v) : v)
-    return [col, spec.jsonb.has(col) ? `$${params.length}::jsonb` : `$${params.length}`]
+    // JSON text, since pg would turn a JS array into a PostgreSQL array.
+    const jsonb = spec.columns[col] === 'jsonb'
+    params.push(jsonb ? JSON.stringify(v) : v)
+    return [col, jsonb ? `$${params.length}::jsonb` : `$${params.length}`]
   })
 }
 
-const qualified = (spec: TableSpec) => `mcp_documents.${spec.name}`
+const one = async (db: Queryable, sql: string, params: unknown[]): Promise<string | undefined> => (await db.query<{j: string}>(sql, params)).rows[0]?.j
 
-export async function insertRow(db: Queryable, spec: TableSpec, values: Values): Promise<Row> {
+/** Inserts a row; returns it as JSON text. */
+export async function insertRow(db: Queryable, spec: TableSpec, values: Values): Promise<string> {
   const params: unknown[] = []
   const pairs = bind(spec, values, params)
-  const sql = `INSERT INTO ${qualified(spec)} (${pairs.map(([c]) => c).join(', ')}) VALUES (${pairs.map(([, p]) => p).join(', ')}) RETURNING *`
-  const r = await db.query<Row>(sql, params)
-  return toJson(r.rows[0]!)
+  const sql = `INSERT INTO ${qualified(spec)} (${pairs.map(([c]) => c).join(', ')}) VALUES (${pairs.map(([, p]) => p).join(', ')}) RETURNING ${rowJson(spec)}::text AS j`
+  return (await one(db, sql, params))!
 }
 
-export async function updateRow(db: Queryable, spec: TableSpec, key: string, values: Values): Promise<Row | undefined> {
+export async function updateRow(db: Queryable, spec: TableSpec, key: string, values: Values): Promise<string | undefined> {
   const params: unknown[] = [key]
   const sets = bind(spec, values, params).map(([c, p]) => `${c} = ${p}`)
   sets.push('updated_at = now()')
-  const r = await db.query<Row>(`UPDATE ${qualified(spec)} SET ${sets.join(', ')} WHERE ${spec.key} = $1 RETURNING *`, params)
-  return r.rows[0] && toJson(r.rows[0])
+  return one(db, `UPDATE ${qualified(spec)} SET ${sets.join(', ')} WHERE ${spec.key} = $1 RETURNING ${rowJson(spec)}::text AS j`, params)
 }
 
-export async function getRow(db: Queryable, spec: TableSpec, key: string): Promise<Row | undefined> {
-  const r = await db.query<Row>(`SELECT * FROM ${qualified(spec)} WHERE ${spec.key} = $1`, [key])
-  return r.rows[0] && toJson(r.rows[0])
+export async function getRow(db: Queryable, spec: TableSpec, key: string): Promise<string | undefined> {
+  return one(db, `SELECT ${rowJson(spec)}::text AS j FROM ${qualified(spec)} WHERE ${spec.key} = $1`, [key])
 }
 
 export async function deleteRow(db: Queryable, spec: TableSpec, key: string): Promise<boolean> {
@@ -70,8 +98,18 @@ export async function deleteRow(db: Queryable, spec: TableSpec, key: string): Pr
   return r.rowCount > 0
 }
 
-/** A page of rows, newest first, and the total that match the filters. */
-export async function listRows(db: Queryable, spec: TableSpec, q: ListQuery): Promise<{items: Row[]; total: number}> {
+/** PostgreSQL's own estimate of how many rows a query returns (the planner's, no scan). */
+async function estimate(db: Queryable, sql: string, params: unknown[]): Promise<number> {
+  const r = await db.query<{'QUERY PLAN': Array<{Plan: {'Plan Rows': number}}>}>(`EXPLAIN (FORMAT JSON) ${sql}`, params)
+  return Math.round(r.rows[0]!['QUERY PLAN'][0]!.Plan['Plan Rows'])
+}
+
+/**
+ * A page of rows, newest first, rendered by PostgreSQL, and the total that match the
+ * filters: counted exactly up to EXACT_COUNT_LIMIT (a count that stops there), estimated by
+ * the planner beyond it, exactly however many with exactCount.
+ */
+export async function listRows(db: Queryable, spec: TableSpec, q: ListQuery): Promise<Page> {
   const params: unknown[] = []
   const where = Object.entries(q.filters)
     .filter(([, v]) => v !== undefined)
@@ -79,8 +117,28 @@ export async function listRows(db: Queryable, spec: TableSpec, q: ListQuery): Pr
       params.push(v)
       return `${col} = $${params.length}`
     })
-  const clause = where.length ? `WHERE ${where.join(' AND ')}` : ''
-  const count = await db.query<{total: number}>(`SELECT count(*)::int AS total FROM ${qualified(spec)} ${clause}`, params)
-  const page = await db.query<Row>(`SELECT * FROM ${qualified(spec)} ${clause} ORDER BY seq DESC LIMIT $${params.length + 1} OFFSET $${params.length + 2}`, [...params, q.limit, q.offset])
-  return {items: page.rows.map(toJson), total: count.rows[0]!.total}
+  const matches = `FROM ${qualified(spec)} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`
+  const page = `(SELECT coalesce(json_agg(j ORDER BY seq DESC), '[]')::text FROM (SELECT seq, ${rowJson(spec)} AS j ${matches}
+    ORDER BY seq DESC LIMIT $${params.length + 1} OFFSET $${params.length + 2}) p) AS items`
+  const pageParams = [...params, q.limit, q.offset]
+
+  if (q.exactCount) {
+    const r = await db.query<{items: string; total: string}>(`SELECT (SELECT count(*) ${matches})::text AS total, ${page}`, pageParams)
+    return {json: r.rows[0]!.items, total: Number(r.rows[0]!.total), exact: true}
+  }
+  const guess = await estimate(db, `SELECT 1 ${matches}`, params)
+  if (guess > SURELY_LARGE) {
+    const r = await db.query<{items: string}>(`SELECT ${page}`, pageParams)
+    return {json: r.rows[0]!.items, total: guess, exact: false}
+  }
+  const r = await db.query<{items: string; capped: number}>(
+    `SELECT (SELECT count(*) FROM (SELECT 1 ${matches} LIMIT ${EXACT_COUNT_LIMIT + 1}) c)::int AS capped, ${page}`,
+    pageParams,
+  )
+  const {items, capped} = r.rows[0]!
+  return capped <= EXACT_COUNT_LIMIT ? {json: items, total: capped, exact: true} : {json: items, total: Math.max(guess, capped), exact: false}
 }
+
+/** The contract's list answer around a page that is already JSON text. */
+export const listBody = (p: Page, limit: number, offset: number): string =>
+  `{"items":${p.json},"total":${p.total},"limit":${limit},"offset":${offset},"total_exact":${p.exact}}`

@@ -24,7 +24,7 @@ function relay(reply: FastifyReply, res: UpstreamResponse): FastifyReply {
 }
 
 const q = (req: Req, ...keys: string[]) => Object.fromEntries(keys.map((k) => [k, req.query[k]]))
-const page = ['limit', 'offset']
+const page = ['limit', 'offset', 'count']
 
 /** Every /api/v1 route and the L01 call behind it. */
 const ROUTES: Array<[method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, call: Call]> = [

@@ -28,6 +28,7 @@ export interface CallOptions {
 }
 
 type Query = Record<string, string | number | undefined>
+type PageQuery = {limit?: number; offset?: number; count?: string}
 
 /** Keeps only the query parameters L01 knows for a route, as a query string. */
 function queryString(q: Query | undefined): string {
@@ -84,16 +85,16 @@ export class L01Client {
 
   // Typed calls for every L01 route the gateway uses.
   createAgent = (body: unknown, o?: CallOptions) => this.call('POST', '/agents/', {...o, body})
-  listAgents = (q: {status?: string; limit?: number; offset?: number}, o?: CallOptions) => this.call('GET', '/agents/', {...o, query: queryString(q)})
+  listAgents = (q: {status?: string} & PageQuery, o?: CallOptions) => this.call('GET', '/agents/', {...o, query: queryString(q)})
   getAgent = (id: string, o?: CallOptions) => this.call('GET', `/agents/${seg(id)}`, o)
   patchAgent = (id: string, body: unknown, o?: CallOptions) => this.call('PATCH', `/agents/${seg(id)}`, {...o, body})
   deleteAgent = (id: string, o?: CallOptions) => this.call('DELETE', `/agents/${seg(id)}`, o)
   createGoal = (body: unknown, o?: CallOptions) => this.call('POST', '/goals/', {...o, body})
-  listGoals = (q: {agent_id?: string; status?: string; limit?: number; offset?: number}, o?: CallOptions) => this.call('GET', '/goals/', {...o, query: queryString(q)})
+  listGoals = (q: {agent_id?: string; status?: string} & PageQuery, o?: CallOptions) => this.call('GET', '/goals/', {...o, query: queryString(q)})
   getGoal = (id: string, o?: CallOptions) => this.call('GET', `/goals/${seg(id)}`, o)
   patchGoal = (id: string, body: unknown, o?: CallOptions) => this.call('PATCH', `/goals/${seg(id)}`, {...o, body})
   createTask = (body: unknown, o?: CallOptions) => this.call('POST', '/plans/tasks', {...o, body})
-  listTasks = (q: {plan_id?: string; agent_id?: string; status?: string; limit?: number; offset?: number}, o?: CallOptions) =>
+  listTasks = (q: {plan_id?: string; agent_id?: string; status?: string} & PageQuery, o?: CallOptions) =>
     this.call('GET', '/plans/tasks', {...o, query: queryString(q)})
   getTask = (id: string, o?: CallOptions) => this.call('GET', `/plans/tasks/${seg(id)}`, o)
   patchTask = (id: string, body: unknown, o?: CallOptions) => this.call('PATCH', `/plans/tasks/${seg(id)}`, {...o, body})

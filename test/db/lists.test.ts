@@ -1,0 +1,116 @@
+/**
+ * Lists whose cost does not grow with the table, on both engines: `total` exact up to the
+ * limit and PostgreSQL's estimate beyond it (`total_exact: false`), `?count=exact`, the same
+ * rules under every filter, and rows rendered by PostgreSQL exactly as Node rendered them.
+ */
+import type {FastifyInstance} from 'fastify'
+import {afterAll, beforeAll, expect, it} from 'vitest'
+import {buildDataLayer} from '../../src/data-layer/index.js'
+import type {Db} from '../../src/db/index.js'
+import {describeEachDb, migratedDb} from '../support/dbs.js'
+
+const KEY = 'lists-key'
+const LIMIT = 10_000
+
+/** The rendering L01 used before PostgreSQL built the JSON: every column but seq, dates as toISOString(). */
+function nodeRendering(row: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(row).filter(([k]) => k !== 'seq').map(([k, v]) => [k, v instanceof Date ? v.toISOString() : v]))
+}
+
+describeEachDb('L01 lists', (kind) => {
+  let db: Db
+  let app: FastifyInstance
+
+  beforeAll(async () => {
+    db = await migratedDb(kind)
+    app = buildDataLayer({db, apiKeys: [KEY], version: 'test'})
+    await app.ready()
+  })
+  afterAll(async () => {
+    await app?.close()
+    await db?.close()
+  })
+
+  const list = async (url: string) => {
+    const res = await app.inject({method: 'GET', url, headers: {'x-api-key': KEY}})
+    expect(res.statusCode, res.body).toBe(200)
+    return res.json() as {items: Array<Record<string, unknown>>; total: number; total_exact: boolean; limit: number; offset: number}
+  }
+  /** n agents in one statement (the API would take too long), with the given status. */
+  const seedAgents = (n: number, status: string) =>
+    db.query(
+      `INSERT INTO mcp_documents.agents (did, name, status, configuration)
+       SELECT 'did:agent:seed:' || gen_random_uuid(), 'seed ' || g, $2, jsonb_build_object('n', g) FROM generate_series(1, $1::int) g`,
+      [n, status],
+    )
+
+  it('renders rows exactly as before, field for field, in a list and alone', async () => {
+    const agent = (await app.inject({method: 'POST', url: '/agents/', headers: {'x-api-key': KEY}, payload: {name: 'rendered', metadata: {a: [1, {b: null}], s: 'é"\\'}}})).json()
+    const goal = await app.inject({method: 'POST', url: '/goals/', headers: {'x-api-key': KEY}, payload: {agent_id: agent.id, description: 'd', success_criteria: ['x', 2]}})
+    const task = await app.inject({method: 'POST', url: '/plans/tasks', headers: {'x-api-key': KEY}, payload: {plan_id: 'render', status: 'running', input_data: {k: 1.5}}})
+    for (const [table, key, id, url] of [
+      ['agents', 'id', agent.id, `/agents/?status=created`],
+      ['goals', 'goal_id', goal.json().goal_id, `/goals/?agent_id=${agent.id}`],
+      ['tasks', 'task_id', task.json().task_id, '/plans/tasks?plan_id=render'],
+    ] as const) {
+      const stored = nodeRendering((await db.query<Record<string, unknown>>(`SELECT * FROM mcp_documents.${table} WHERE ${key} = $1`, [id])).rows[0]!)
+      const page = await list(url)
+      expect(page.items.find((r) => r[key] === id)).toStrictEqual(stored)
+      const one = await app.inject({method: 'GET', url: `/${table === 'tasks' ? 'plans/tasks' : table}/${id}`, headers: {'x-api-key': KEY}})
+      expect(one.json()).toStrictEqual(stored)
+      expect(Object.keys(one.json())).toEqual(Object.keys(stored)) // and in the same order
+    }
+  })
+
+  it(`counts exactly up to ${LIMIT} matches, and says when total is an estimate beyond`, async () => {
+    await seedAgents(LIMIT - 1, 'idle')
+    await seedAgents(3, 'busy')
+    expect(await list('/agents/?status=idle&limit=5')).toMatchObject({total: LIMIT - 1, total_exact: true, limit: 5, offset: 0})
+    expect((await list('/agents/?status=idle&limit=5')).items).toHaveLength(5)
+
+    await seedAgents(1, 'idle')
+    expect(await list('/agents/?status=idle&limit=1')).toMatchObject({total: LIMIT, total_exact: true})
+
+    await seedAgents(1, 'idle')
+    const over = await list('/agents/?status=idle&limit=1')
+    expect(over.total_exact).toBe(false)
+    expect(over.total).toBeGreaterThan(LIMIT)
+    expect(await list('/agents/?status=idle&limit=1&count=exact')).toMatchObject({total: LIMIT + 1, total_exact: true})
+    // A small match in a large table is still exact.
+    expect(await list('/agents/?status=busy')).toMatchObject({total: 3, total_exact: true})
+    expect((await list('/agents/?status=busy')).items.map((a) => a.status)).toEqual(['busy', 'busy', 'busy'])
+  }, 60_000)
+
+  it('estimates a large match without counting it, and pages it newest first', async () => {
+    await seedAgents(5 * LIMIT, 'suspended')
+    await db.exec('ANALYZE mcp_documents.agents')
+    const page = await list('/agents/?status=suspended&limit=3&offset=2')
+    expect(page.total_exact).toBe(false)
+    // The planner's estimate, after ANALYZE close to the truth (50,000), never a count of it.
+    expect(page.total).toBeGreaterThan(4 * LIMIT)
+    expect(page.total).toBeLessThan(6 * LIMIT)
+    const names = page.items.map((a) => a.name)
+    expect(names).toEqual([`seed ${5 * LIMIT - 2}`, `seed ${5 * LIMIT - 3}`, `seed ${5 * LIMIT - 4}`])
+    expect(await list('/agents/?status=suspended&limit=1&count=exact')).toMatchObject({total: 5 * LIMIT, total_exact: true})
+  }, 120_000)
+
+  it('keeps the same rules under the goal and task filters (agent_id, plan_id)', async () => {
+    const agent = (await app.inject({method: 'POST', url: '/agents/', headers: {'x-api-key': KEY}, payload: {name: 'owner'}})).json()
+    await db.query(
+      `INSERT INTO mcp_documents.goals (goal_id, agent_id, goal_text) SELECT 'g-' || g, $1, 'seeded' FROM generate_series(1, $2::int) g`,
+      [agent.id, LIMIT + 1],
+    )
+    await db.query(`INSERT INTO mcp_documents.tasks (task_id, plan_id, name) SELECT 't-' || g, 'big-plan', 'seeded' FROM generate_series(1, $1::int) g`, [LIMIT])
+    expect(await list(`/goals/?agent_id=${agent.id}&limit=1`)).toMatchObject({total_exact: false})
+    expect(await list(`/goals/?agent_id=${agent.id}&limit=1&count=exact`)).toMatchObject({total: LIMIT + 1, total_exact: true})
+    expect(await list(`/goals/?agent_id=${agent.id}&status=completed`)).toMatchObject({total: 0, total_exact: true, items: []})
+    expect(await list('/plans/tasks?plan_id=big-plan&limit=1')).toMatchObject({total: LIMIT, total_exact: true})
+    expect(await list('/plans/tasks?plan_id=other-plan')).toMatchObject({total: 0, total_exact: true, items: []})
+  }, 60_000)
+
+  it('refuses a count mode it does not know, naming the allowed one', async () => {
+    const res = await app.inject({method: 'GET', url: '/agents/?count=fast', headers: {'x-api-key': KEY}})
+    expect(res.statusCode).toBe(400)
+    expect(res.json()).toMatchObject({error: 'VALIDATION_FAILED', details: [{field: 'count', allowed: ['exact']}]})
+  })
+})
