@@ -31,7 +31,7 @@ interface Side {
 const summary = (s: Side) => summarise(s.runs)
 
 await runBench(async () => {
-  const {cluster, platform} = await startPlatformOnPostgres()
+  const {databaseUrl, platform} = await startPlatformOnPostgres()
   const l01 = pool(platform.l01, CONCURRENCY)
   const headers = {'content-type': 'application/json', 'x-api-key': platform.internalKey}
 
@@ -40,7 +40,7 @@ await runBench(async () => {
   const agentId = (JSON.parse(created.text) as {id: string}).id
   const goal = {agent_id: agentId, description: 'benchmark goal', success_criteria: ['it is done'], priority: 5}
 
-  const db = new pg.Pool({connectionString: cluster.url, max: CONCURRENCY})
+  const db = new pg.Pool({connectionString: databaseUrl, max: CONCURRENCY})
   db.on('error', () => {}) // an idle client lost its server: the next query reports it
   onCleanup(() => within(db.end(), 5000))
   const params = () => [randomUUID(), agentId, `agent-${agentId}`, goal.priority, JSON.stringify(goal.success_criteria), goal.description]

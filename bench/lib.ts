@@ -11,7 +11,8 @@ import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
 import {build, type Histogram} from 'hdr-histogram-js'
 import {Pool, request as httpRequest} from 'undici'
-import {freePort, startCluster, type Cluster} from '../test/support/postgres.js'
+import {runningClusterUrl} from '../src/db/index.js'
+import {freePort} from '../test/support/postgres.js'
 
 export {freePort}
 
@@ -250,20 +251,23 @@ export interface PlatformChild {
 }
 
 /**
- * `node bin/dev.js up --topology T --log-level silent` (the TypeScript sources through tsx)
+ * `node bin/run.js up --topology T --log-level silent` (the built CLI, as a user runs it)
  * in its own process group, on free loopback ports and a fresh state dir; resolves once
  * L09's /health/ready answers 200. Stopped with SIGTERM (the product's own shutdown), then
  * SIGKILL to the whole group after 15 s so no service process outlives the benchmark; its
  * temp dir goes with it.
  */
-export async function startPlatformChild(opts: {topology: string; databaseUrl?: string; timeoutMs?: number}): Promise<PlatformChild> {
+export async function startPlatformChild(opts: {topology: string; databaseUrl?: string; timeoutMs?: number; args?: string[]}): Promise<PlatformChild> {
   const root = tempDir(`bench-${opts.topology}-`)
   const stateDir = join(root, '.platform')
   const [l01Port, l09Port] = [await freePort(), await freePort()]
   const env: NodeJS.ProcessEnv = {...process.env, NO_COLOR: '1', PLATFORM_STATE_DIR: stateDir, L01_PORT: String(l01Port), L09_PORT: String(l09Port)}
-  for (const k of ['DATABASE_URL', 'L01_API_KEY', 'PLATFORM_API_KEYS', 'L01_URL', 'L01_HOST', 'L09_HOST', 'PLATFORM_DATA_DIR', 'PLATFORM_MODE']) delete env[k]
+  for (const k of ['DATABASE_URL', 'L01_API_KEY', 'PLATFORM_API_KEYS', 'L01_URL', 'L01_HOST', 'L09_HOST', 'PLATFORM_DATA_DIR', 'PLATFORM_MODE', 'PLATFORM_DB_ENGINE']) {
+    delete env[k]
+  }
   if (opts.databaseUrl) env.DATABASE_URL = opts.databaseUrl
-  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'bin', 'dev.js'), 'up', '--topology', opts.topology, '--log-level', 'silent'], {
+  const bin = join(builtCli(['dist/commands/up.js']), 'bin', 'run.js')
+  const child: ChildProcess = spawn(process.execPath, [bin, 'up', '--topology', opts.topology, '--log-level', 'silent', ...(opts.args ?? [])], {
     cwd: root,
     env,
     detached: true,
@@ -332,14 +336,15 @@ export function summarise(runs: LoadResult[]) {
 }
 
 /**
- * A throwaway PostgreSQL cluster and the platform (L01 + L09, threads topology) on it, in
- * a child process; both are cleaned up with the run. L01 migrates before it listens, so
- * the schema exists once this resolves.
+ * The platform as `platform up` starts it by default (L01 + L09 in threads, on its embedded
+ * PostgreSQL) in a child process with a fresh state directory, and the URL of that database;
+ * all cleaned up with the run. L01 migrates before it listens, so the schema exists once this
+ * resolves.
  */
-export async function startPlatformOnPostgres(): Promise<{cluster: Cluster; platform: PlatformChild}> {
-  log('starting a throwaway PostgreSQL cluster')
-  const cluster = await startCluster()
-  onCleanup(() => cluster.destroy())
-  log('starting L01 + L09 (threads topology) in a child process')
-  return {cluster, platform: await startPlatformChild({topology: 'threads', databaseUrl: cluster.url})}
+export async function startPlatformOnPostgres(): Promise<{databaseUrl: string; platform: PlatformChild}> {
+  log('starting the platform (threads topology, embedded PostgreSQL) in a child process')
+  const platform = await startPlatformChild({topology: 'threads'})
+  const databaseUrl = runningClusterUrl(platform.stateDir)
+  if (!databaseUrl) throw new Error('the platform started without its embedded PostgreSQL')
+  return {databaseUrl, platform}
 }

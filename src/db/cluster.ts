@@ -256,14 +256,14 @@ export async function ensureCluster(opts: ClusterOptions): Promise<RunningCluste
   const owner = Number.parseInt(readFileOr(ownerFile(stateDir)), 10)
   // An orphan (its owner died) is adopted; `up` always takes ownership.
   if (started || opts.own || !(owner > 0 && pidAlive(owner))) writeFileSync(ownerFile(stateDir), `${process.pid}\n`)
-  const password = readFileOr(passwordFile(stateDir)).trim()
-  if (!password) {
+  const url = runningClusterUrl(stateDir)
+  if (!url) {
     throw new PlatformError('ENVIRONMENT_UNAVAILABLE', `the password of the cluster in ${dir} is missing (${passwordFile(stateDir)})`, {
       suggestion: `stop it and remove ${dir} to start afresh (the data goes with it)`,
     })
   }
   return {
-    url: `postgresql://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${pm.port}/${DATABASE}`,
+    url,
     port: pm.port,
     dir,
     version: await postgresVersion(bins),
@@ -275,6 +275,13 @@ export async function ensureCluster(opts: ClusterOptions): Promise<RunningCluste
       rmSync(ownerFile(stateDir), {force: true})
     },
   }
+}
+
+/** The connection URL of stateDir's cluster while it runs (for tools beside the platform, e.g. psql). */
+export function runningClusterUrl(stateDir: string): string | undefined {
+  const pm = postmasterOf(clusterDir(stateDir))
+  const password = readFileOr(passwordFile(stateDir)).trim()
+  return pm && password ? `postgresql://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${pm.port}/${DATABASE}` : undefined
 }
 
 async function stopCluster(bins: PgBinaries, dir: string, as: RunAs): Promise<void> {

@@ -75,7 +75,6 @@ export class L01Client {
         path: path + (opts.query ?? ''),
         headers,
         body: opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body),
-        signal: AbortSignal.timeout(this.timeoutMs),
       })
       return {status: res.statusCode, text: await res.body.text()}
     } catch (err) {
