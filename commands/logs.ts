@@ -1,38 +1,62 @@
+import {existsSync} from 'node:fs'
 import {Args, Flags} from '@oclif/core'
-import {PlatformCommand, stackDeps} from '../src/cli/index.js'
-import {closeOnSignal, parseDuration, style} from '../src/core/index.js'
+import {PlatformCommand, SERVICE_ALIASES, followLog, formatLine, matches, readLog, stackDeps, useDocker} from '../src/cli/index.js'
+import {PlatformError, closeOnSignal, parseDuration, style} from '../src/core/index.js'
 
 export default class Logs extends PlatformCommand {
-  static override summary = 'Show the logs of the stack\'s services (or of the detached embedded platform)'
-  static override description = `Docker stack: the log of one service, or of all of them prefixed with the service name.
-Embedded (detached): the log file .platform/platform.log.`
-  static override examples = ['<%= config.bin %> logs', '<%= config.bin %> logs l01-data-layer --since 10m', '<%= config.bin %> logs prometheus --follow']
+  static override summary = 'Show the logs of the embedded platform or of the stack\'s services'
+  static override description = `Embedded: .platform/platform.log, written by \`up\` in the foreground and in the background, one readable line per record (--json: the raw JSON records). SERVICE filters by service: l01 (data-layer) or l09 (gateway).
+
+Docker stack (--docker, mode: docker, or a stack that exists while this project has no embedded log): the log of one compose service, or of all of them prefixed with the service name.`
+  static override examples = [
+    '<%= config.bin %> logs',
+    '<%= config.bin %> logs l01 --since 10m',
+    '<%= config.bin %> logs gateway --tail 20 --follow',
+    '<%= config.bin %> logs --json | jq .status',
+    '<%= config.bin %> logs prometheus --docker --follow',
+  ]
   static override enableJsonFlag = false
-  static override args = {service: Args.string({description: 'a compose service: postgres, l01-data-layer, l09-api-gateway, prometheus'})}
+  static override args = {service: Args.string({description: 'embedded: l01, l09, data-layer, gateway; docker: postgres, l01-data-layer, l09-api-gateway, prometheus'})}
   static override flags = {
     follow: Flags.boolean({char: 'f', description: 'keep printing new lines until Ctrl-C'}),
     since: Flags.string({description: 'only lines newer than this, e.g. 10m, 1h'}),
-    tail: Flags.integer({description: 'only the last N lines of each service', min: 1}),
+    tail: Flags.integer({description: 'only the last N lines (of each service)', min: 1}),
+    docker: Flags.boolean({description: 'the compose stack\'s logs'}),
+    json: Flags.boolean({description: 'embedded: the raw JSON records, one a line'}),
   }
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Logs)
     const config = this.config_()
-    const {runFiles, runningPlatform} = await import('../src/embedded/index.js')
-    const {stackExistsAt, stackLogs} = await import('../src/stack/index.js')
-    const embedded = await runningPlatform(config)
-    if (embedded && !args.service && config.mode !== 'docker' && !(await stackExistsAt(process.env))) {
-      const {readFileSync} = await import('node:fs')
-      this.log(readFileSync(runFiles(config).log, 'utf8').trimEnd())
-      return
-    }
-    const since = flags.since ? Math.floor(Date.now() / 1000 - parseDuration(flags.since)) : undefined
+    const since = flags.since ? Date.now() - parseDuration(flags.since) * 1000 : undefined
+    const {runFiles} = await import('../src/embedded/index.js')
+    const file = runFiles(config).log
+    const guess = async () => !existsSync(file) && (await import('../src/stack/index.js')).stackExistsAt(process.env)
+    if (!(await useDocker(config, flags.docker, guess))) return this.embedded(file, args.service, {since, tail: flags.tail, follow: flags.follow, json: flags.json})
+
     const deps = await stackDeps(config, (l) => this.logToStderr(style.dim(l)))
+    const {stackLogs} = await import('../src/stack/index.js')
+    const sinceS = since === undefined ? undefined : Math.floor(since / 1000)
     if (!flags.follow) {
-      process.stdout.write(String(await stackLogs(deps, args.service, {since, tail: flags.tail})))
+      process.stdout.write(String(await stackLogs(deps, args.service, {since: sinceS, tail: flags.tail})))
       return
     }
-    const stop = (await stackLogs(deps, args.service, {since, tail: flags.tail, follow: (chunk) => process.stdout.write(chunk)})) as () => void
+    const stop = (await stackLogs(deps, args.service, {since: sinceS, tail: flags.tail, follow: (chunk) => process.stdout.write(chunk)})) as () => void
+    await closeOnSignal(async () => stop())
+  }
+
+  private async embedded(file: string, name: string | undefined, opts: {since?: number; tail?: number; follow: boolean; json: boolean}): Promise<void> {
+    const service = name === undefined ? undefined : SERVICE_ALIASES[name]
+    if (name !== undefined && !service) {
+      throw new PlatformError('USAGE', `no embedded service ${name}`, {suggestion: `name one of: ${Object.keys(SERVICE_ALIASES).join(', ')} (or use --docker for the stack)`})
+    }
+    if (!existsSync(file) && !opts.follow) {
+      throw new PlatformError('ENVIRONMENT_UNAVAILABLE', `there is no log yet (${file})`, {suggestion: 'start the platform with `platform up`'})
+    }
+    const print = (line: string) => this.log(opts.json ? line : formatLine(line))
+    for (const line of readLog(file, {service, since: opts.since, tail: opts.tail})) print(line)
+    if (!opts.follow) return
+    const stop = followLog(file, (line) => matches(line, {service}) && print(line))
     await closeOnSignal(async () => stop())
   }
 }

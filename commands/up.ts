@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
-import {PlatformCommand, dbFlags, logLevelFlag, renderStatus, runSteps, stackDeps, withDbFlags} from '../src/cli/index.js'
-import {closeOnSignal, nextSignal, gatewayKeys, internalKey, style, type PlatformConfig} from '../src/core/index.js'
+import {PlatformCommand, dbFlags, followLog, formatLine, logLevelFlag, renderStatus, runSteps, stackDeps, withDbFlags} from '../src/cli/index.js'
+import {style, type PlatformConfig} from '../src/core/index.js'
 
 export default class Up extends PlatformCommand {
   static override summary = 'Start the whole platform (L01 + L09) on this machine'
@@ -19,6 +19,7 @@ Runs in the foreground (Ctrl-C stops everything, the database too) unless --deta
     detach: Flags.boolean({char: 'd', description: 'run in the background (pidfile and log under .platform/)'}),
     topology: Flags.option({description: 'where each service\'s event loop runs', options: ['threads', 'processes', 'inline'] as const})(),
     'log-level': logLevelFlag(),
+    'log-format': Flags.option({description: 'foreground: how request lines print (default: pretty on a terminal, else json)', options: ['pretty', 'json'] as const})(),
     'wait-timeout': Flags.integer({description: 'with --detach: seconds to wait for readiness', default: 60, min: 1}),
     child: Flags.boolean({hidden: true, description: 'internal: the detached process itself'}),
     docker: Flags.boolean({description: 'run the compose stack (project platform) instead of the embedded default'}),
@@ -32,45 +33,46 @@ Runs in the foreground (Ctrl-C stops everything, the database too) unless --deta
     const config = withDbFlags(this.config_(), flags)
     if (flags.docker || config.mode === 'docker') return this.upDocker(config, flags)
     const embedded = await import('../src/embedded/index.js')
-    const topology = flags.topology ?? embedded.DEFAULT_TOPOLOGY
-    const running = await embedded.runningPlatform(config)
-    if (running) {
-      const healthy = running.services.every((s) => s.health === 'healthy')
-      this.log(`${healthy ? style.ok('Already running') : style.bad('Running but unhealthy')} (pid ${running.pid}):\n${renderStatus(running)}`)
-      if (!healthy) process.exitCode = 1
-      return running
-    }
-    // Created here once, before any service reads them.
-    gatewayKeys(config)
-    internalKey(config)
-
-    if (flags.detach) {
-      const child = ['--child', '--topology', topology, '--log-level', flags['log-level'], ...(flags.db ? ['--db', flags.db] : [])]
-      const status = await embedded.startDetached(config, child, {
+    const json = this.jsonEnabled()
+    const format = flags['log-format'] ?? (process.stdout.isTTY ? 'pretty' : 'json')
+    let stopFollowing = () => {}
+    const result = await embedded.up(
+      config,
+      {
+        topology: flags.topology ?? embedded.DEFAULT_TOPOLOGY,
+        logLevel: flags['log-level'],
+        detach: flags.detach,
+        child: flags.child,
+        childArgs: flags.db ? ['--db', flags.db] : [],
+        waitTimeoutMs: flags['wait-timeout'] * 1000,
         cliEntry: process.argv[1]!,
-        timeoutMs: flags['wait-timeout'] * 1000,
-      })
-      this.log(`${style.ok('Platform is up')} in the background.\n${renderStatus(status)}\nStop it with \`platform down\`.`)
-      return status
+      },
+      {
+        step: (step) => this.logToStderr(style.dim(`› ${step}`)),
+        note: (line) => this.logToStderr(style.warn(line)),
+        warn: (line) => this.logToStderr(style.warn(line)),
+        ready: (status, log) => {
+          if (flags.child) return
+          if (json) return this.logJson(status)
+          this.logToStderr(`${style.ok('Platform is up.')}\n${renderStatus(status)}\nStop it with Ctrl-C.\n`)
+          // The services write their log file; a person reads it here as it grows.
+          const print = format === 'pretty' ? (l: string) => this.log(formatLine(l)) : (l: string) => process.stdout.write(`${l}\n`)
+          stopFollowing = followLog(log.file, print, log.offset)
+        },
+      },
+    )
+    stopFollowing()
+    if (result.outcome === 'already-running') {
+      this.log(`${result.healthy ? style.ok('Already running') : style.bad('Running but unhealthy')} (pid ${result.status.pid}):\n${renderStatus(result.status)}`)
+      if (!result.healthy) process.exitCode = 1
+      return result.status
     }
-
-    const signal = nextSignal((m) => this.logToStderr(m))
-    const platform = await embedded.startPlatform(config, topology, {
-      logLevel: flags['log-level'],
-      cliEntry: process.argv[1],
-      detached: flags.child,
-      onStep: (step) => this.logToStderr(style.dim(`${step}...`)),
-      onNote: (line) => this.logToStderr(style.warn(line)),
-    })
-    const status = await embedded.platformStatus(config)
-    if (!flags.child) this.logToStderr(`${style.ok('Platform is up.')}\n${renderStatus(status)}\nStop it with Ctrl-C.`)
-    const died = platform.died.then(async (err) => {
-      this.logToStderr(style.bad(`${err.message}: stopping the platform`))
-      await platform.close()
-      process.exitCode = 1
-    })
-    await Promise.race([closeOnSignal(platform.close, (m) => this.logToStderr(m), signal), died])
-    return status
+    if (result.outcome === 'detached') {
+      this.log(`${style.ok('Platform is up')} in the background.\n${renderStatus(result.status)}\nStop it with \`platform down\`.`)
+      return result.status
+    }
+    process.exitCode = result.exitCode
+    return undefined // the foreground's document was printed when it was ready
   }
 
   private async upDocker(config: PlatformConfig, flags: {build: boolean; timeout: number}) {

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {PlatformCommand, dbFlags, withDbFlags} from '../../src/cli/index.js'
 import {migrationsDir, style, table} from '../../src/core/index.js'
-import {migrationStatus, openDatabase} from '../../src/db/index.js'
+import {listMigrations, migrationStatus, openDatabase} from '../../src/db/index.js'
 
 export default class DbStatus extends PlatformCommand {
   static override summary = 'Show applied, pending and changed migrations'
@@ -16,8 +16,9 @@ export default class DbStatus extends PlatformCommand {
     const {flags} = await this.parse(DbStatus)
     const db = await openDatabase(withDbFlags(this.config_(), flags), {existingOnly: true})
     if (!db) {
-      this.log(style.dim('There is no database yet: `platform up` or `platform db migrate` creates it.'))
-      return {database: null, applied: [], pending: [], changed: [], missing: []}
+      const pending = listMigrations(flags.dir ?? migrationsDir()).map((m) => m.file)
+      this.log(style.dim(`There is no database yet (\`platform up\` or \`platform db migrate\` creates it); ${pending.length} migrations would apply.`))
+      return {database: null, applied: [], pending, changed: [], missing: []}
     }
     try {
       const s = await migrationStatus(db, flags.dir ?? migrationsDir())

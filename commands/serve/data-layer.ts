@@ -16,6 +16,7 @@ SIGINT or SIGTERM drains in-flight requests, closes the database and releases it
     port: Flags.integer({description: 'port to listen on (default 8001, or data_layer.port / L01_PORT)', min: 0, max: 65535}),
     host: Flags.string({description: 'address to listen on (default 127.0.0.1)'}),
     'log-level': logLevelFlag(),
+    'log-file': Flags.string({description: 'append the JSON log lines to this file instead of stdout'}),
     ...dbFlags,
   }
 
@@ -27,7 +28,7 @@ SIGINT or SIGTERM drains in-flight requests, closes the database and releases it
     await this.serveUntilSignal(
       () =>
         startDataLayerWithDatabase(config, {
-          logger: {level: flags['log-level']},
+          log: {level: flags['log-level'], file: flags['log-file']},
           onMigrate: (file) => this.logToStderr(`applied migration ${file}`),
           onNote: (line) => this.logToStderr(line),
         }),

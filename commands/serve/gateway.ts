@@ -18,6 +18,7 @@ L01 is called with the internal key (L01_API_KEY, else .platform/internal.key); 
     'l01-url': Flags.string({description: 'base URL of L01 (default: gateway.l01_url / L01_URL, else the local data layer)'}),
     timeout: Flags.integer({description: 'ms to wait for L01 before answering 503 (default 5000)', min: 1}),
     'log-level': logLevelFlag(),
+    'log-file': Flags.string({description: 'append the JSON log lines to this file instead of stdout'}),
   }
 
   async run(): Promise<void> {
@@ -33,6 +34,6 @@ L01 is called with the internal key (L01_API_KEY, else .platform/internal.key); 
       },
     }
     const {startGateway} = await import('../../src/embedded/index.js')
-    await this.serveUntilSignal(() => startGateway(config, {logger: {level: flags['log-level']}}), (s) => `L09 gateway listening on ${s.url} (L01: ${s.backend})`)
+    await this.serveUntilSignal(() => startGateway(config, {log: {level: flags['log-level'], file: flags['log-file']}}), (s) => `L09 gateway listening on ${s.url} (L01: ${s.backend})`)
   }
 }

@@ -62,7 +62,7 @@ export function withDbFlags(config: PlatformConfig, flags: {'database-url'?: str
 }
 
 export const logLevelFlag = Flags.option({
-  description: 'server log level (JSON lines on stdout)',
+  description: 'server log level',
   options: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'] as const,
   default: 'info',
 })

@@ -5,6 +5,8 @@ export const style = {
   warn: (s: string) => chalk.yellow(s),
   bad: (s: string) => chalk.red(s),
   dim: (s: string) => chalk.dim(s),
+  info: (s: string) => chalk.cyan(s),
+  accent: (s: string) => chalk.magenta(s),
   bold: (s: string) => chalk.bold(s),
 }
 

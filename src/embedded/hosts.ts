@@ -16,6 +16,8 @@ export interface HostedService extends RunningService {
 
 export interface HostOptions {
   logLevel: string
+  /** Where the services append their JSON log lines (else stdout). */
+  logFile?: string
   /** The CLI entry for the processes topology (bin/run.js or bin/dev.js). */
   cliEntry?: string
 }
@@ -25,11 +27,11 @@ const CLOSE_GRACE_MS = 10_000
 
 function inline(name: ServiceName, config: PlatformConfig, opts: HostOptions): Promise<HostedService> {
   const start = name === 'l01-data-layer' ? startDataLayer : startGateway
-  return start(config, {logger: opts.logLevel === 'silent' ? false : {level: opts.logLevel}}).then((s) => ({...s, died: never}))
+  return start(config, {log: {level: opts.logLevel, file: opts.logFile}}).then((s) => ({...s, died: never}))
 }
 
 function inWorker(name: ServiceName, config: PlatformConfig, opts: HostOptions): Promise<HostedService> {
-  const worker = startWorker(import.meta.url, 'worker', {workerData: {name, config, logLevel: opts.logLevel}})
+  const worker = startWorker(import.meta.url, 'worker', {workerData: {name, config, log: {level: opts.logLevel, file: opts.logFile}}})
   let closing = false
   const exit = new Promise<number>((resolve) => worker.once('exit', resolve))
   return new Promise((resolve, reject) => {
@@ -58,6 +60,7 @@ function inProcess(name: ServiceName, config: PlatformConfig, opts: HostOptions)
   if (!opts.cliEntry) throw new PlatformError('INTERNAL', 'the processes topology needs the CLI entry')
   const addr = name === 'l01-data-layer' ? config.dataLayer : config.gateway
   const args = ['serve', name === 'l01-data-layer' ? 'data-layer' : 'gateway', '--host', addr.host, '--port', String(addr.port), '--log-level', opts.logLevel]
+  if (opts.logFile) args.push('--log-file', opts.logFile)
   if (name === 'l09-api-gateway') args.push('--l01-url', config.gateway.l01Url, '--timeout', String(config.gateway.upstreamTimeoutMs))
   const env = {
     ...process.env,

@@ -1,7 +1,7 @@
 import {spawn} from 'node:child_process'
-import {closeSync, openSync, readFileSync} from 'node:fs'
-import {PlatformError, apiKeyPath, pidAlive, portFree, probeReady, urlOf, type HealthProbe, type PlatformConfig, type PlatformStatus, type ServiceStatus} from '../core/index.js'
-import {resolveDatabase, stopClusterOf, findPgBinaries, type EngineInfo} from '../db/index.js'
+import {closeSync, mkdirSync, openSync, readFileSync} from 'node:fs'
+import {PlatformError, apiKeyPath, migrationsDir, pidAlive, portFree, probeReady, urlOf, type HealthProbe, type PlatformConfig, type PlatformStatus, type ServiceStatus} from '../core/index.js'
+import {migrate, openDb, resolveDatabase, stopClusterOf, findPgBinaries, type EngineInfo} from '../db/index.js'
 import {portInUse} from '../server/index.js'
 import {startHosted, type HostedService, type HostOptions, type Topology} from './hosts.js'
 import {clearRunState, readRunState, runFiles, writeRunState, type RunState} from './state.js'
@@ -44,10 +44,27 @@ export async function startPlatform(config: PlatformConfig, topology: Topology, 
   const database = await resolveDatabase(config, {own: true, onStep: opts.onStep})
   if (database.note) opts.onNote?.(database.note)
   try {
+    // On PostgreSQL the migrations run here first, so people see them; L01 then finds none
+    // pending. PGlite has one writer: L01 migrates it itself.
+    if (database.info.engine !== 'pglite') await migrateFirst(database.config, opts.onStep)
+    opts.onStep?.('starting L01 and L09')
     return await startServices(database.config, topology, opts, database.info, database.release)
   } catch (err) {
     await database.release()
     throw err
+  }
+}
+
+async function migrateFirst(config: PlatformConfig, onStep?: (step: string) => void): Promise<void> {
+  const db = await openDb({...config, poolSize: 1})
+  try {
+    await migrate(db, {
+      dir: migrationsDir(),
+      lockTimeoutMs: config.migrationLockTimeoutMs,
+      onApply: (m) => onStep?.(`applied migration ${m.file}`),
+    })
+  } finally {
+    await db.close()
   }
 }
 
@@ -80,7 +97,7 @@ async function startServices(config: PlatformConfig, topology: Topology, opts: S
     database: engine.description,
     engine,
     detached: Boolean(opts.detached),
-    logFile: opts.detached ? runFiles(config).log : undefined,
+    logFile: opts.logFile,
     services: [l01, l09].map((s) => ({name: s.name, url: s.url})),
   }
   writeRunState(config, state)
@@ -134,6 +151,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 export async function startDetached(config: PlatformConfig, args: string[], opts: {cliEntry: string; timeoutMs?: number; probe?: HealthProbe}): Promise<PlatformStatus> {
   const files = runFiles(config)
   const probe = opts.probe ?? probeReady
+  mkdirSync(config.stateDir, {recursive: true})
   const log = openSync(files.log, 'a')
   const child = spawn(process.execPath, [...process.execArgv, opts.cliEntry, 'up', ...args], {
     cwd: config.root,

@@ -1,6 +1,7 @@
-import type {FastifyInstance, FastifyServerOptions} from 'fastify'
+import type {FastifyInstance} from 'fastify'
 import {gatewayKeys, internalKey, migrationsDir, packageVersion, type PlatformConfig, type ServiceAddress} from '../core/index.js'
 import {migrate, openDb, resolveDatabase} from '../db/index.js'
+import {serviceLog, type LogTarget} from '../observability/index.js'
 
 export type ServiceName = 'l01-data-layer' | 'l09-api-gateway'
 
@@ -14,7 +15,8 @@ export interface RunningService {
 }
 
 export interface StartOptions {
-  logger?: FastifyServerOptions['logger']
+  /** Its JSON log lines: a level, and a file to append them to (else stdout). None when undefined. */
+  log?: LogTarget
   /** Told about each migration applied at start. */
   onMigrate?: (file: string) => void
 }
@@ -50,15 +52,17 @@ async function serve(name: ServiceName, app: FastifyInstance, addr: ServiceAddre
 export async function startDataLayer(config: PlatformConfig, opts: StartOptions = {}): Promise<RunningService> {
   // The server code loads while the database opens (PGlite's start is mostly WASM compiling).
   const [db, {buildDataLayer}] = await Promise.all([openDb(config), import('../data-layer/index.js')])
+  const log = serviceLog(opts.log)
   let app: FastifyInstance
   try {
     await migrate(db, {dir: migrationsDir(), lockTimeoutMs: config.migrationLockTimeoutMs, onApply: (m) => opts.onMigrate?.(m.file)})
-    app = buildDataLayer({db, apiKeys: [internalKey(config)], version: packageVersion(), logger: opts.logger})
+    app = buildDataLayer({db, apiKeys: [internalKey(config)], version: packageVersion(), logger: log.logger})
   } catch (err) {
     await db.close()
+    await log.flush()
     throw err
   }
-  return serve('l01-data-layer', app, config.dataLayer, db.location, () => db.close())
+  return serve('l01-data-layer', app, config.dataLayer, db.location, () => db.close().finally(log.flush))
 }
 
 /** L01 on the database `up` would choose (starting the embedded PostgreSQL if needed, and stopping it on close). */
@@ -79,13 +83,15 @@ export async function startDataLayerWithDatabase(config: PlatformConfig, opts: S
 export async function startGateway(config: PlatformConfig, opts: StartOptions = {}): Promise<RunningService> {
   const {buildGateway, L01Client} = await import('../gateway/index.js')
   const l01 = new L01Client({baseUrl: config.gateway.l01Url, apiKey: internalKey(config), timeoutMs: config.gateway.upstreamTimeoutMs})
+  const log = serviceLog(opts.log)
   let app: FastifyInstance
   try {
     await l01.probe()
-    app = buildGateway({l01, apiKeys: gatewayKeys(config), version: packageVersion(), logger: opts.logger})
+    app = buildGateway({l01, apiKeys: gatewayKeys(config), version: packageVersion(), logger: log.logger})
   } catch (err) {
     await l01.close()
+    await log.flush()
     throw err
   }
-  return serve('l09-api-gateway', app, config.gateway, l01.baseUrl, () => l01.close())
+  return serve('l09-api-gateway', app, config.gateway, l01.baseUrl, () => l01.close().finally(log.flush))
 }

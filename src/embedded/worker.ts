@@ -6,12 +6,13 @@ import {parentPort, workerData} from 'node:worker_threads'
 import {PlatformError} from '../core/index.js'
 import {startDataLayer, startGateway, type ServiceName} from './services.js'
 import type {PlatformConfig} from '../core/index.js'
+import type {LogTarget} from '../observability/index.js'
 
-const {name, config, logLevel} = workerData as {name: ServiceName; config: PlatformConfig; logLevel: string}
+const {name, config, log} = workerData as {name: ServiceName; config: PlatformConfig; log: LogTarget}
 const port = parentPort!
 try {
   const start = name === 'l01-data-layer' ? startDataLayer : startGateway
-  const service = await start(config, {logger: logLevel === 'silent' ? false : {level: logLevel}})
+  const service = await start(config, {log})
   port.on('message', (msg) => {
     if (msg !== 'close') return
     service.close().then(

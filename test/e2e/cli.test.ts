@@ -1,10 +1,15 @@
-import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {runCli} from '../support/cli.js'
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'platform-cli-'))
+/** A project directory as people have them (0755): its embedded cluster lives inside it. */
+const tmp = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'platform-cli-'))
+  chmodSync(dir, 0o755)
+  return dir
+}
 
 describe('the platform CLI (built bin/run.js)', () => {
   it('--help lists every topic with a summary', async () => {
@@ -40,7 +45,7 @@ describe('the platform CLI (built bin/run.js)', () => {
     expect(r.stdout.trim()).toBe(config.userAgent)
   })
 
-  it('db migrate, status --json, reset: a whole cycle on PGlite', async () => {
+  it('db status, migrate, reset: a whole cycle on the embedded PostgreSQL, started and stopped by each command', async () => {
     const cwd = tmp()
     const before = await runCli(['db', 'status', '--json'], {cwd})
     expect(before.code).toBe(0)
@@ -65,6 +70,8 @@ describe('the platform CLI (built bin/run.js)', () => {
     const reset = await runCli(['db', 'reset', '--force', '--json'], {cwd})
     expect(reset.code).toBe(0)
     expect(JSON.parse(reset.stdout).applied).toEqual(s0.pending)
+    expect(existsSync(join(cwd, '.platform', 'postgres', 'PG_VERSION'))).toBe(true)
+    expect(existsSync(join(cwd, '.platform', 'postgres', 'postmaster.pid'))).toBe(false) // each stopped what it started
   }, 120_000)
 
   it('a bad platform.yaml is reported with file, line and key, exit 2', async () => {

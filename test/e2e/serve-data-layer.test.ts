@@ -5,12 +5,15 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {exited, runCli, spawnCli, waitForOk} from '../support/cli.js'
 import {freePort} from '../support/postgres.js'
 
+// PGlite on disk, since its one-writer lock is what this file proves; the embedded PostgreSQL has its own file.
+const PGLITE = {PLATFORM_DB_ENGINE: 'pglite'}
+
 describe('platform serve data-layer (built bin/run.js, PGlite on disk)', () => {
   const children: Array<ReturnType<typeof spawnCli>> = []
   afterEach(() => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')))
 
   async function serve(cwd: string, port: number) {
-    const child = spawnCli(['serve', 'data-layer', '--port', String(port)], {cwd})
+    const child = spawnCli(['serve', 'data-layer', '--port', String(port)], {cwd, env: PGLITE})
     children.push(child)
     await waitForOk(`http://127.0.0.1:${port}/health/ready`, 60_000).catch((err) => {
       throw new Error(`${err.message}\n${child.output()}`)
@@ -35,7 +38,7 @@ describe('platform serve data-layer (built bin/run.js, PGlite on disk)', () => {
     const task = await post('/plans/tasks', {plan_id: 'plan-e2e', agent_id: agent.id, description: 'read me back'})
 
     // A second process on the same data directory is refused, naming the owner.
-    const second = await runCli(['db', 'status'], {cwd})
+    const second = await runCli(['db', 'status'], {cwd, env: PGLITE})
     expect(second.code).toBe(3)
     expect(second.stderr).toContain(`in use by process ${first.pid}`)
 
@@ -63,7 +66,7 @@ describe('platform serve data-layer (built bin/run.js, PGlite on disk)', () => {
     const port = await freePort()
     const holder = await serve(cwd, port)
     const other = mkdtempSync(join(tmpdir(), 'platform-e2e-'))
-    const r = await runCli(['serve', 'data-layer', '--port', String(port)], {cwd: other})
+    const r = await runCli(['serve', 'data-layer', '--port', String(port)], {cwd: other, env: PGLITE})
     expect(r.code).toBe(3)
     expect(r.stderr).toContain(`127.0.0.1:${port}: the port is in use`)
     holder.kill('SIGTERM')
