@@ -4,14 +4,14 @@
  * cleanup that also runs on error and on Ctrl-C.
  */
 import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
-import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
 import {build, type Histogram} from 'hdr-histogram-js'
 import {Pool, request as httpRequest} from 'undici'
-import {runningClusterUrl} from '../src/db/index.js'
+import {clusterDir, runningClusterUrl} from '../src/db/index.js'
 import {freePort} from '../test/support/postgres.js'
 
 export {freePort}
@@ -123,6 +123,7 @@ export async function runBench(main: () => Promise<void>): Promise<void> {
 /** A temp directory removed at the end. */
 export function tempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix))
+  chmodSync(dir, 0o755) // as a project directory is: its embedded cluster lives inside it
   onCleanup(() => rmSync(dir, {recursive: true, force: true}))
   return dir
 }
@@ -239,6 +240,7 @@ export function pool(url: string, connections: number): Pool {
 // The embedded platform in a child process: the load generator never shares its loop.
 
 export interface PlatformChild {
+  pid: number
   l01: string
   l09: string
   stateDir: string
@@ -257,7 +259,7 @@ export interface PlatformChild {
  * SIGKILL to the whole group after 15 s so no service process outlives the benchmark; its
  * temp dir goes with it.
  */
-export async function startPlatformChild(opts: {topology: string; databaseUrl?: string; timeoutMs?: number; args?: string[]}): Promise<PlatformChild> {
+export async function startPlatformChild(opts: {topology: string; databaseUrl?: string; timeoutMs?: number; args?: string[]; logLevel?: string}): Promise<PlatformChild> {
   const root = tempDir(`bench-${opts.topology}-`)
   const stateDir = join(root, '.platform')
   const [l01Port, l09Port] = [await freePort(), await freePort()]
@@ -267,7 +269,7 @@ export async function startPlatformChild(opts: {topology: string; databaseUrl?: 
   }
   if (opts.databaseUrl) env.DATABASE_URL = opts.databaseUrl
   const bin = join(builtCli(['dist/commands/up.js']), 'bin', 'run.js')
-  const child: ChildProcess = spawn(process.execPath, [bin, 'up', '--topology', opts.topology, '--log-level', 'silent', ...(opts.args ?? [])], {
+  const child: ChildProcess = spawn(process.execPath, [bin, 'up', '--topology', opts.topology, '--log-level', opts.logLevel ?? 'silent', ...(opts.args ?? [])], {
     cwd: root,
     env,
     detached: true,
@@ -298,6 +300,7 @@ export async function startPlatformChild(opts: {topology: string; databaseUrl?: 
   const l09 = `http://127.0.0.1:${l09Port}`
   await waitFor200(`${l09}/health/ready`, {timeoutMs: opts.timeoutMs ?? 90_000, abort: () => exit})
   return {
+    pid: child.pid!,
     l01: `http://127.0.0.1:${l01Port}`,
     l09,
     stateDir,
@@ -341,10 +344,44 @@ export function summarise(runs: LoadResult[]) {
  * all cleaned up with the run. L01 migrates before it listens, so the schema exists once this
  * resolves.
  */
-export async function startPlatformOnPostgres(): Promise<{databaseUrl: string; platform: PlatformChild}> {
+export async function startPlatformOnPostgres(opts: {logLevel?: string} = {}): Promise<{databaseUrl: string; platform: PlatformChild}> {
   log('starting the platform (threads topology, embedded PostgreSQL) in a child process')
-  const platform = await startPlatformChild({topology: 'threads'})
+  const platform = await startPlatformChild({topology: 'threads', logLevel: opts.logLevel})
   const databaseUrl = runningClusterUrl(platform.stateDir)
   if (!databaseUrl) throw new Error('the platform started without its embedded PostgreSQL')
   return {databaseUrl, platform}
+}
+
+/** The resident memory of a process and of every process below it (Linux /proc), largest first. */
+export function processTreeRss(root: number): Array<{pid: number; command: string; rssMb: number}> {
+  const stat = (pid: string) => readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const children = new Map<number, number[]>()
+  for (const d of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const s = stat(d)
+      const ppid = Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1])
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)])
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: Array<{pid: number; command: string; rssMb: number}> = []
+  const visit = (pid: number) => {
+    try {
+      const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0)
+      const command = readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
+      out.push({pid, command, rssMb: Math.round(rss / 102.4) / 10})
+    } catch {
+      return
+    }
+    for (const c of children.get(pid) ?? []) visit(c)
+  }
+  visit(root)
+  return out.sort((a, b) => b.rssMb - a.rssMb)
+}
+
+/** The embedded PostgreSQL's postmaster of a state directory (its processes are its children). */
+export function postmasterPid(stateDir: string): number | undefined {
+  const pid = Number(readFileSync(join(clusterDir(stateDir), 'postmaster.pid'), 'utf8').split('\n')[0])
+  return pid > 0 ? pid : undefined
 }

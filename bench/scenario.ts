@@ -12,17 +12,21 @@
  *   node --import tsx bench/scenario.ts [--users 2000] [--spawn-rate 200] [--seconds 60] [--workers 1] [--seed 1] [--json]
  */
 import {effectiveThresholds, preflight, runLoad, type Summary} from '../src/loadtest/index.js'
-import {benchArgs, fmt, loadavg, log, runBench, startPlatformOnPostgres, table} from './lib.js'
+import {benchArgs, fmt, loadavg, log, postmasterPid, processTreeRss, runBench, startPlatformChild, startPlatformOnPostgres, table} from './lib.js'
 
 const TARGETS = {errors: 0, p95Ms: 100} as const
-const args = benchArgs({users: 2000, 'spawn-rate': 200, seconds: 60, workers: 1, seed: 1}, {fractional: ['spawn-rate', 'seconds'], zero: ['seed']})
+const args = benchArgs({users: 2000, 'spawn-rate': 200, seconds: 60, workers: 1, seed: 1, pglite: 0}, {fractional: ['spawn-rate', 'seconds'], zero: ['seed', 'pglite']})
+const engine = args.pglite ? 'PGlite' : 'the embedded PostgreSQL'
 
 const pct = (x: number) => `${fmt(x * 100, 2)}%`
 
 await runBench(async () => {
   const load = {before: loadavg(), after: ''}
   log(`loadavg ${load.before}`)
-  const {platform} = await startPlatformOnPostgres()
+  // As a user starts it: `platform up` with its default log level (one line per request to .platform/platform.log).
+  const platform = args.pglite
+    ? await startPlatformChild({topology: 'threads', logLevel: 'info', args: ['--db', 'pglite']})
+    : (await startPlatformOnPostgres({logLevel: 'info'})).platform
   await preflight(platform.l09, platform.apiKey)
 
   log(`scenario: ${args.users} users at ${args['spawn-rate']}/s for ${args.seconds} s, ${args.workers} generator thread(s), seed ${args.seed}`)
@@ -44,6 +48,9 @@ await runBench(async () => {
   load.after = loadavg()
   died ??= platform.exited()
   if (died) throw new Error(`the platform ${died}`)
+  const postmaster = args.pglite ? undefined : postmasterPid(platform.stateDir)
+  const rss = [...processTreeRss(platform.pid), ...(postmaster ? processTreeRss(postmaster) : [])]
+  const rssTotal = Math.round(rss.reduce((n, p) => n + p.rssMb, 0))
 
   const t = s.total
   const worst = [...s.endpoints].sort((a, b) => b.p95 - a.p95)[0]
@@ -55,7 +62,8 @@ await runBench(async () => {
   if (args.json) {
     const doc = {
       benchmark: 'scenario',
-      database: 'postgresql',
+      database: args.pglite ? 'pglite' : 'embedded postgresql',
+      rss: {totalMb: rssTotal, processes: rss},
       topology: 'threads',
       options: args,
       loadavg: load,
@@ -72,7 +80,7 @@ await runBench(async () => {
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`)
   } else {
     console.log(
-      `the contract's scenario: ${args.users} users (spawn ${args['spawn-rate']}/s, think 1-3 s), ${s.duration} s, embedded platform (threads) on PostgreSQL 15; loadavg ${load.before} -> ${load.after}`,
+      `the contract's scenario: ${args.users} users (spawn ${args['spawn-rate']}/s, think 1-3 s), ${s.duration} s, embedded platform (threads) on ${engine}; loadavg ${load.before} -> ${load.after}`,
     )
     console.log(
       table(
@@ -91,6 +99,7 @@ await runBench(async () => {
       }
     }
     console.log('')
+    console.log(`RSS after the run: ${rssTotal} MB in ${rss.length} processes (${rss.slice(0, 4).map((p) => `${p.command} ${p.rssMb}`).join(', ')}${rss.length > 4 ? ', ...' : ''})`)
     console.log(`runner's verdict on the contract's thresholds (p95 <= 500 ms, errors < 1%): ${s.verdict.sentence}; error rate ${pct(t.errorRate)}`)
     console.log(`verdict: ${verdict}: ${why}`)
   }

@@ -116,6 +116,15 @@ describe('the embedded PostgreSQL (built bin/run.js)', () => {
     expect(readFileSync(join(p.cwd, '.platform', 'platform.log'), 'utf8')).toContain('using the PGlite data in .platform/data')
     await p.json('down')
 
+    // Switching: the data carried over into the embedded PostgreSQL, ids and all.
+    const copied = await p.json('db', 'copy', '--from', 'pglite', '--to', 'postgres')
+    expect(copied.rows).toEqual({agents: 1, goals: 0, plans: 0, tasks: 0})
+    expect((await p.json('up', '--detach', '--db', 'postgres')).engine.engine).toBe('postgres')
+    expect((await p.readAgent(id)).status).toBe(200)
+    expect(await p.createAgent('after the copy')).toBeTruthy() // the identity continues after the copied rows
+    await p.json('down')
+    expect((await p.cli('db', 'copy', '--from', 'pglite', '--to', 'postgres')).code).toBe(1) // the target is no longer empty
+
     const fallback = await project()
     const r = await runCli(['up', '--detach', '--json'], {cwd: fallback.cwd, env: {...fallback.env, PLATFORM_PG_BIN: join(fallback.cwd, 'no-binaries-here')}, timeoutMs: 120_000})
     try {
