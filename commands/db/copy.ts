@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {PlatformCommand} from '../../src/cli/index.js'
-import {PlatformError, migrationsDir, style, type PlatformConfig} from '../../src/core/index.js'
+import {PlatformError, migrationDirs, style, type PlatformConfig} from '../../src/core/index.js'
 import {copyData, migrate, openDatabase} from '../../src/db/index.js'
 
 /** pglite, postgres (the embedded engines of this project) or a PostgreSQL URL. */
@@ -27,7 +27,7 @@ export default class DbCopy extends PlatformCommand {
     try {
       const target = await openDatabase(side(config, flags.to))
       try {
-        await migrate(target, {dir: migrationsDir(), lockTimeoutMs: config.migrationLockTimeoutMs})
+        await migrate(target, {dir: migrationDirs(config), lockTimeoutMs: config.migrationLockTimeoutMs})
         const {rows} = await copyData(source, target, (t, n) => this.logToStderr(style.dim(`copied ${n} ${t}`)))
         this.log(`${style.ok('✓')} copied ${source.location} into ${target.location}`)
         return {from: source.location, to: target.location, rows}

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {PlatformCommand, dbFlags, withDbFlags} from '../../src/cli/index.js'
-import {migrationsDir, style} from '../../src/core/index.js'
+import {migrationDirs, style} from '../../src/core/index.js'
 import {migrate, openDatabase} from '../../src/db/index.js'
 
 export default class DbMigrate extends PlatformCommand {
@@ -10,7 +10,7 @@ so that concurrent migrators never apply a file twice. An applied file whose che
   static override examples = ['<%= config.bin %> db migrate', '<%= config.bin %> db migrate --dry-run', '<%= config.bin %> db migrate --json']
   static override flags = {
     'dry-run': Flags.boolean({description: 'list what would be applied, apply nothing'}),
-    dir: Flags.string({description: 'migrations directory (default: the platform\'s own)'}),
+    dir: Flags.string({description: 'migrations directory (default: the platform\'s own, then the project\'s migrations.dir)'}),
     ...dbFlags,
   }
 
@@ -19,7 +19,7 @@ so that concurrent migrators never apply a file twice. An applied file whose che
     const config = withDbFlags(this.config_(), flags)
     const db = await openDatabase(config)
     try {
-      const result = await migrate(db, {dir: flags.dir ?? migrationsDir(), dryRun: flags['dry-run'], lockTimeoutMs: config.migrationLockTimeoutMs})
+      const result = await migrate(db, {dir: flags.dir ?? migrationDirs(config), dryRun: flags['dry-run'], lockTimeoutMs: config.migrationLockTimeoutMs})
       const files = (flags['dry-run'] ? result.pending : result.applied).map((m) => m.file)
       if (files.length === 0) this.log(`${style.ok('✓')} ${db.location} is up to date`)
       for (const f of files) this.log(flags['dry-run'] ? `would apply ${f}` : `${style.ok('✓')} applied ${f}`)

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {PlatformCommand, dbFlags, withDbFlags} from '../../src/cli/index.js'
-import {PlatformError, migrationsDir, style} from '../../src/core/index.js'
+import {PlatformError, migrationDirs, style} from '../../src/core/index.js'
 import {openDatabase, resetDatabase} from '../../src/db/index.js'
 
 export default class DbReset extends PlatformCommand {
@@ -18,7 +18,7 @@ export default class DbReset extends PlatformCommand {
     const config = withDbFlags(this.config_(), flags)
     const db = await openDatabase(config)
     try {
-      const result = await resetDatabase(db, {dir: migrationsDir(), lockTimeoutMs: config.migrationLockTimeoutMs})
+      const result = await resetDatabase(db, {dir: migrationDirs(config), lockTimeoutMs: config.migrationLockTimeoutMs})
       this.log(`${style.ok('✓')} reset ${db.location}: applied ${result.applied.map((m) => m.file).join(', ')}`)
       return {database: db.location, applied: result.applied.map((m) => m.file)}
     } finally {

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {PlatformCommand, dbFlags, withDbFlags} from '../../src/cli/index.js'
-import {migrationsDir, style, table} from '../../src/core/index.js'
+import {migrationDirs, style, table} from '../../src/core/index.js'
 import {listMigrations, migrationStatus, openDatabase} from '../../src/db/index.js'
 
 export default class DbStatus extends PlatformCommand {
@@ -8,20 +8,21 @@ export default class DbStatus extends PlatformCommand {
   static override description = 'Exits 1 when an applied migration file has changed since it was applied.'
   static override examples = ['<%= config.bin %> db status', '<%= config.bin %> db status --json']
   static override flags = {
-    dir: Flags.string({description: 'migrations directory (default: the platform\'s own)'}),
+    dir: Flags.string({description: 'migrations directory (default: the platform\'s own, then the project\'s migrations.dir)'}),
     ...dbFlags,
   }
 
   async run() {
     const {flags} = await this.parse(DbStatus)
-    const db = await openDatabase(withDbFlags(this.config_(), flags), {existingOnly: true})
+    const config = withDbFlags(this.config_(), flags)
+    const db = await openDatabase(config, {existingOnly: true})
     if (!db) {
-      const pending = listMigrations(flags.dir ?? migrationsDir()).map((m) => m.file)
+      const pending = listMigrations(flags.dir ?? migrationDirs(config)).map((m) => m.file)
       this.log(style.dim(`There is no database yet (\`platform up\` or \`platform db migrate\` creates it); ${pending.length} migrations would apply.`))
       return {database: null, applied: [], pending, changed: [], missing: []}
     }
     try {
-      const s = await migrationStatus(db, flags.dir ?? migrationsDir())
+      const s = await migrationStatus(db, flags.dir ?? migrationDirs(config))
       const changed = new Set(s.changed.map((c) => c.version))
       const result = {
         database: db.location,

@@ -28,6 +28,8 @@ export interface PlatformConfig {
   /** l01Url: where the gateway finds L01 (default: the data layer's address). */
   gateway: ServiceAddress & {upstreamTimeoutMs: number; l01Url: string}
   migrationLockTimeoutMs: number
+  /** The project's own migrations (`db new` writes there), applied after the platform's. */
+  projectMigrationsDir: string
   /** hot patches: local path prefix -> container path prefix */
   patchMappings: Record<string, string>
 }
@@ -56,6 +58,7 @@ const KEYS: Record<string, Check> = {
   'gateway.upstream_timeout_ms': isPositiveInt,
   'gateway.l01_url': isText,
   'migrations.lock_timeout_ms': isPositiveInt,
+  'migrations.dir': isText,
   'patch.mappings': isStringMap,
 }
 const SECTIONS = new Set(Object.keys(KEYS).filter((k) => k.includes('.')).map((k) => k.split('.')[0]!))
@@ -161,6 +164,7 @@ export function loadConfig(opts: LoadOptions = {}): PlatformConfig {
       l01Url: env.L01_URL || get<string>('gateway.l01_url') || urlOf(dataLayer),
     },
     migrationLockTimeoutMs: get<number>('migrations.lock_timeout_ms') ?? 30_000,
+    projectMigrationsDir: resolve(root, get<string>('migrations.dir') ?? join('platform', 'migrations')),
     patchMappings: get<Record<string, string>>('patch.mappings') ?? {},
   }
 }

@@ -1,7 +1,7 @@
 export * from './errors.js'
 export * from './config.js'
 export {style, table} from './output.js'
-export {packageRoot, packageVersion, migrationsDir} from './paths.js'
+export {packageRoot, packageVersion, migrationDirs, migrationsDir} from './paths.js'
 export {readOrCreateKey, internalKey, internalKeyPath, generateKey, apiKeyPath, gatewayKeys} from './secrets.js'
 export {closeOnSignal, nextSignal} from './lifecycle.js'
 export {portFree, portHolder} from './ports.js'

@@ -1,4 +1,4 @@
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync, readFileSync, realpathSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -18,6 +18,14 @@ export function packageRoot(): string {
 }
 
 export const migrationsDir = (): string => join(packageRoot(), 'platform', 'migrations')
+
+/** Where migrations come from: the platform's own, then the project's when it has some (once, if they are one directory). */
+export function migrationDirs(config: {projectMigrationsDir: string}): string[] {
+  const own = realpathSync(migrationsDir())
+  if (!existsSync(config.projectMigrationsDir)) return [own]
+  const project = realpathSync(config.projectMigrationsDir)
+  return project === own ? [own] : [own, project]
+}
 
 export function packageVersion(): string {
   return JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version

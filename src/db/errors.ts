@@ -24,16 +24,39 @@ function fieldOf(e: DriverError): string {
   return m?.[1] ?? e.column ?? e.constraint ?? 'value'
 }
 
+/** Why a connection failed, in a person's words. */
+function connectionCause(e: DriverError): string {
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return 'connection refused'
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'no such host'
+    case 'ETIMEDOUT':
+      return 'no answer (timed out)'
+    case 'EHOSTUNREACH':
+      return 'host unreachable'
+  }
+  if (/timeout exceeded when trying to connect/i.test(e.message ?? '')) return 'no answer (timed out)'
+  if (/starting up|shutting down/i.test(e.message ?? '')) return 'it is starting up or shutting down'
+  return 'the connection was lost'
+}
+
 /**
  * Turns a driver error into the catalogue's terms, so callers see the same errors on
  * both drivers: unreachable database, duplicates, dangling references, bad values.
  * Anything unknown is left as it is (it becomes an INTERNAL error without its SQL).
+ * `where` names the database (host and port, never a password).
  */
-export function translateDbError(err: unknown): unknown {
+export function translateDbError(err: unknown, where?: string): unknown {
   if (err instanceof PlatformError || typeof err !== 'object' || err === null) return err
   const e = err as DriverError
   if (isConnectionFailure(e)) {
-    return new PlatformError('DATABASE_UNAVAILABLE', 'the database is unavailable', {cause: err, suggestion: 'check that PostgreSQL is running and DATABASE_URL is right'})
+    const at = where ? ` at ${where}` : ''
+    return new PlatformError('DATABASE_UNAVAILABLE', `the database${at} is unavailable: ${connectionCause(e)}`, {
+      cause: err,
+      suggestion: `check that PostgreSQL is running${at} and that DATABASE_URL is right`,
+    })
   }
   switch (e.code) {
     case '23505': {

@@ -1,4 +1,4 @@
-import {readdirSync, readFileSync, writeFileSync, existsSync} from 'node:fs'
+import {existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {PlatformError, isPlatformError, sha256} from '../core/index.js'
 import {inTransaction} from './pglite.js'
@@ -34,18 +34,24 @@ const TABLE = 'public.platform_migrations'
 const LOCK_KEY = 7_100_901
 
 
-export function listMigrations(dir: string): Migration[] {
-  if (!existsSync(dir)) throw new PlatformError('CONFIG_INVALID', `no migrations directory at ${dir}`)
-  const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()
+/** The migrations of one directory or several (the platform's, then a project's), in version order. */
+export function listMigrations(dirs: string | string[]): Migration[] {
   const seen = new Map<string, string>()
-  return files.map((file) => {
-    const m = FILE.exec(file)
-    if (!m) throw new PlatformError('CONFIG_INVALID', `migration file ${file} is not named NNNN_name.sql`, {suggestion: 'rename it, e.g. 0003_add_index.sql (lower case, digits and _)'})
-    if (seen.has(m[1])) throw new PlatformError('CONFIG_INVALID', `migrations ${seen.get(m[1])} and ${file} share version ${m[1]}`)
-    seen.set(m[1], file)
-    const sql = readFileSync(join(dir, file), 'utf8')
-    return {version: m[1], name: m[2], file, checksum: sha256(sql), sql}
+  const all = [dirs].flat().flatMap((dir) => {
+    if (!existsSync(dir)) throw new PlatformError('CONFIG_INVALID', `no migrations directory at ${dir}`)
+    return readdirSync(dir)
+      .filter((f) => f.endsWith('.sql'))
+      .map((file) => {
+        const m = FILE.exec(file)
+        if (!m) throw new PlatformError('CONFIG_INVALID', `migration file ${file} is not named NNNN_name.sql`, {suggestion: 'rename it, e.g. 0003_add_index.sql (lower case, digits and _)'})
+        const path = join(dir, file)
+        if (seen.has(m[1])) throw new PlatformError('CONFIG_INVALID', `migrations ${seen.get(m[1])} and ${path} share version ${m[1]}`, {suggestion: 'renumber the newer one'})
+        seen.set(m[1], path)
+        const sql = readFileSync(path, 'utf8')
+        return {version: m[1], name: m[2], file, checksum: sha256(sql), sql}
+      })
   })
+  return all.sort((a, b) => a.version.localeCompare(b.version))
 }
 
 async function appliedRows(conn: Queryable): Promise<AppliedMigration[]> {
@@ -68,7 +74,7 @@ function compare(files: Migration[], applied: AppliedMigration[]): MigrationStat
   }
 }
 
-export async function migrationStatus(db: Db, dir: string): Promise<MigrationStatus> {
+export async function migrationStatus(db: Db, dir: string | string[]): Promise<MigrationStatus> {
   return compare(listMigrations(dir), await appliedRows(db))
 }
 
@@ -81,7 +87,7 @@ function refuseChanged(status: MigrationStatus): void {
 }
 
 export interface MigrateOptions {
-  dir: string
+  dir: string | string[]
   dryRun?: boolean
   /** How long to wait for another migrator's lock. */
   lockTimeoutMs?: number
@@ -154,11 +160,12 @@ export async function resetDatabase(db: Db, opts: MigrateOptions): Promise<Migra
   return migrate(db, opts)
 }
 
-/** Writes the next migration file, NNNN_name.sql, and returns its path. */
-export function newMigration(dir: string, name: string): string {
+/** Writes the next migration file, NNNN_name.sql, into dir (numbered after every one in `after` too), and returns its path. */
+export function newMigration(dir: string, name: string, after: string[] = []): string {
   const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '')
   if (!slug) throw new PlatformError('USAGE', `"${name}" makes no migration name`, {suggestion: 'use letters and digits, e.g. `platform db new add_goal_index`'})
-  const files = listMigrations(dir)
+  mkdirSync(dir, {recursive: true})
+  const files = listMigrations([...new Set([...after, dir])])
   const next = String((files.length ? Number(files.at(-1)!.version) : 0) + 1).padStart(4, '0')
   const path = join(dir, `${next}_${slug}.sql`)
   writeFileSync(path, `-- ${next}_${slug}: ${name}\n-- Runs once, in its own transaction. Never edit it after it was applied: add a new one.\n\n`, {flag: 'wx'})

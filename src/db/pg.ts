@@ -1,24 +1,24 @@
 import type {Pool, PoolClient} from 'pg'
-import {isPlatformError} from '../core/index.js'
+import {PlatformError, isPlatformError} from '../core/index.js'
 import {translateDbError} from './errors.js'
 import {inTransaction} from './pglite.js'
 import type {Db, Queryable, QueryResult} from './types.js'
 
-function wrap(client: Pool | PoolClient): Queryable {
+function wrap(client: Pool | PoolClient, where: string): Queryable {
   return {
     async query<R>(sql: string, params: unknown[] = []): Promise<QueryResult<R>> {
       try {
         const r = await client.query(sql, params)
         return {rows: r.rows as R[], rowCount: r.rowCount ?? r.rows.length}
       } catch (err) {
-        throw translateDbError(err)
+        throw translateDbError(err, where)
       }
     },
     async exec(sql: string): Promise<void> {
       try {
         await client.query(sql)
       } catch (err) {
-        throw translateDbError(err)
+        throw translateDbError(err, where)
       }
     },
   }
@@ -34,23 +34,40 @@ export function describeUrl(url: string): string {
   }
 }
 
+/** host:port of a PostgreSQL URL; a string that is none is a configuration error. */
+function hostPort(url: string): string {
+  let u: URL | undefined
+  try {
+    u = new URL(url)
+  } catch {
+    // reported below
+  }
+  if (!u || !/^postgres(ql)?:$/.test(u.protocol) || !u.hostname) {
+    throw new PlatformError('CONFIG_INVALID', 'DATABASE_URL is not a PostgreSQL URL', {
+      suggestion: 'give it as postgresql://USER:PASSWORD@HOST:PORT/DATABASE (or unset it for the embedded database)',
+    })
+  }
+  return `${u.hostname}:${u.port || 5432}`
+}
+
 export async function openPg(url: string, poolSize = 10): Promise<Db> {
+  const where = hostPort(url)
   const {default: pg} = await import('pg')
   // Short connect timeout and a statement ceiling: a database that went away must
   // surface as DATABASE_UNAVAILABLE, never as a request that hangs.
   const pool = new pg.Pool({connectionString: url, max: poolSize, connectionTimeoutMillis: 3000, idleTimeoutMillis: 10_000, query_timeout: 30_000})
   pool.on('error', () => {}) // an idle client lost its server; the next query reports it
-  const q = wrap(pool)
+  const q = wrap(pool, where)
 
   async function withClient<T>(fn: (conn: Queryable) => Promise<T>): Promise<T> {
     let client: PoolClient
     try {
       client = await pool.connect()
     } catch (err) {
-      throw translateDbError(err)
+      throw translateDbError(err, where)
     }
     try {
-      const result = await fn(wrap(client))
+      const result = await fn(wrap(client, where))
       client.release()
       return result
     } catch (err) {

@@ -1,6 +1,6 @@
 import {spawn} from 'node:child_process'
 import {closeSync, mkdirSync, openSync, readFileSync} from 'node:fs'
-import {PlatformError, apiKeyPath, migrationsDir, pidAlive, portFree, probeReady, urlOf, type HealthProbe, type PlatformConfig, type PlatformStatus, type ServiceStatus} from '../core/index.js'
+import {PlatformError, apiKeyPath, migrationDirs, pidAlive, portFree, probeReady, urlOf, type HealthProbe, type PlatformConfig, type PlatformStatus, type ServiceStatus} from '../core/index.js'
 import {migrate, openDb, resolveDatabase, stopClusterOf, findPgBinaries, type EngineInfo} from '../db/index.js'
 import {portInUse} from '../server/index.js'
 import {startHosted, type HostedService, type HostOptions, type Topology} from './hosts.js'
@@ -59,7 +59,7 @@ async function migrateFirst(config: PlatformConfig, onStep?: (step: string) => v
   const db = await openDb({...config, poolSize: 1})
   try {
     await migrate(db, {
-      dir: migrationsDir(),
+      dir: migrationDirs(config),
       lockTimeoutMs: config.migrationLockTimeoutMs,
       onApply: (m) => onStep?.(`applied migration ${m.file}`),
     })

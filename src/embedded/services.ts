@@ -1,5 +1,5 @@
 import type {FastifyInstance} from 'fastify'
-import {gatewayKeys, internalKey, migrationsDir, packageVersion, type PlatformConfig, type ServiceAddress} from '../core/index.js'
+import {gatewayKeys, internalKey, migrationDirs, packageVersion, type PlatformConfig, type ServiceAddress} from '../core/index.js'
 import {migrate, openDb, resolveDatabase} from '../db/index.js'
 import {serviceLog, type LogTarget} from '../observability/index.js'
 
@@ -55,7 +55,7 @@ export async function startDataLayer(config: PlatformConfig, opts: StartOptions 
   const log = serviceLog(opts.log)
   let app: FastifyInstance
   try {
-    await migrate(db, {dir: migrationsDir(), lockTimeoutMs: config.migrationLockTimeoutMs, onApply: (m) => opts.onMigrate?.(m.file)})
+    await migrate(db, {dir: migrationDirs(config), lockTimeoutMs: config.migrationLockTimeoutMs, onApply: (m) => opts.onMigrate?.(m.file)})
     app = buildDataLayer({db, apiKeys: [internalKey(config)], version: packageVersion(), logger: log.logger})
   } catch (err) {
     await db.close()

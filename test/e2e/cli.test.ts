@@ -1,7 +1,8 @@
-import {chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
+import {migrationsDir} from '../../src/core/index.js'
 import {runCli} from '../support/cli.js'
 
 /** A project directory as people have them (0755): its embedded cluster lives inside it. */
@@ -74,6 +75,21 @@ describe('the platform CLI (built bin/run.js)', () => {
     expect(existsSync(join(cwd, '.platform', 'postgres', 'postmaster.pid'))).toBe(false) // each stopped what it started
   }, 120_000)
 
+  it('db new writes into the project, never the package; migrate applies the platform\'s migrations, then the project\'s', async () => {
+    const cwd = tmp()
+    const own = readdirSync(migrationsDir())
+    const next = String(Math.max(...own.map((f) => Number(f.slice(0, 4)))) + 1).padStart(4, '0')
+    const made = await runCli(['db', 'new', 'add agent index', '--json'], {cwd})
+    expect(made.code, made.stderr).toBe(0)
+    const file = join(cwd, 'platform', 'migrations', `${next}_add_agent_index.sql`)
+    expect(JSON.parse(made.stdout).path).toBe(file)
+    expect(readdirSync(migrationsDir())).toEqual(own)
+    writeFileSync(file, 'CREATE INDEX agents_name_idx ON mcp_documents.agents (name);\n')
+    const m = JSON.parse((await runCli(['db', 'migrate', '--json'], {cwd, env: {PLATFORM_DB_ENGINE: 'pglite'}})).stdout)
+    expect(m.applied.at(-1)).toBe(`${next}_add_agent_index.sql`)
+    expect(m.applied).toHaveLength(own.length + 1)
+  }, 120_000)
+
   it('a bad platform.yaml is reported with file, line and key, exit 2', async () => {
     const cwd = tmp()
     writeFileSync(join(cwd, 'platform.yaml'), 'mode: embedded\ndata_layer:\n  port: lots\n')
@@ -84,10 +100,15 @@ describe('the platform CLI (built bin/run.js)', () => {
     expect((await runCli(['db', 'status', '--json'], {cwd})).stdout).toContain('"error": "CONFIG_INVALID"')
   })
 
-  it('an unreachable PostgreSQL is a clear error with exit 3, not a stack trace', async () => {
-    const r = await runCli(['db', 'status'], {cwd: tmp(), env: {DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/none'}})
-    expect(r.code).toBe(3)
-    expect(r.stderr).toContain('the database is unavailable')
+  it.each([
+    ['postgresql://nobody:s3cret@127.0.0.1:1/none', 3, 'the database at 127.0.0.1:1 is unavailable: connection refused'],
+    ['postgresql://nobody:s3cret@no-such-host.invalid:5544/none', 3, 'the database at no-such-host.invalid:5544 is unavailable: no such host'],
+    ['not a url s3cret', 2, 'DATABASE_URL is not a PostgreSQL URL'],
+  ])('DATABASE_URL=%s: its own cause, exit %i, no password, no stack trace', async (url, code, message) => {
+    const r = await runCli(['db', 'status'], {cwd: tmp(), env: {DATABASE_URL: url}})
+    expect(r.code).toBe(code)
+    expect(r.stderr).toContain(message)
+    expect(r.stderr).not.toContain('s3cret')
     expect(r.stderr).not.toMatch(/\n\s+at /)
   })
 
