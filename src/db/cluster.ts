@@ -204,8 +204,9 @@ async function pgCtl(bins: PgBinaries, as: RunAs, args: string[]): Promise<void>
   }
 }
 
-async function startPostmaster(bins: PgBinaries, dir: string, as: RunAs): Promise<void> {
-  const port = await freeLoopbackPort()
+async function startPostmaster(bins: PgBinaries, dir: string, as: RunAs, prefer?: number): Promise<void> {
+  // A restart keeps its port when it can: L01's pool still points there.
+  const port = prefer && (await portFree(prefer)) ? prefer : await freeLoopbackPort()
   // Loopback TCP only: no Unix socket, so two clusters never meet in /tmp.
   const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c max_connections=200`
   await pgCtl(bins, as, ['start', '-D', dir, '-w', '-t', '60', '-s', '-l', join(dir, 'postgres.log'), '-o', options])
@@ -223,6 +224,8 @@ export interface ClusterOptions {
   onStep?: (step: string) => void
   /** Make this process the owner (who stops it), as `up` does; else only if it starts it. */
   own?: boolean
+  /** The port to start on when it is free (a restart). */
+  port?: number
 }
 
 /**
@@ -245,7 +248,7 @@ export async function ensureCluster(opts: ClusterOptions): Promise<RunningCluste
     if (!postmasterOf(dir)) {
       opts.onStep?.('starting PostgreSQL')
       rmSync(join(dir, 'postmaster.pid'), {force: true}) // left by a postmaster that is gone
-      await startPostmaster(bins, dir, as)
+      await startPostmaster(bins, dir, as, opts.port)
       started = true
     }
   } finally {
@@ -275,6 +278,26 @@ export async function ensureCluster(opts: ClusterOptions): Promise<RunningCluste
       rmSync(ownerFile(stateDir), {force: true})
     },
   }
+}
+
+/**
+ * Starts the cluster again, on its port, whenever its postmaster is found gone (killed, or
+ * crashed), checking every intervalMs; the services' pools reconnect by themselves.
+ * Returns stop().
+ */
+export function superviseCluster(opts: ClusterOptions & {port: number; intervalMs?: number; onRestart?: (err?: Error) => void}): () => void {
+  const dir = clusterDir(opts.stateDir)
+  let busy = false
+  const timer = setInterval(() => {
+    if (busy || postmasterOf(dir)) return
+    busy = true
+    ensureCluster({...opts, own: true}).then(
+      () => opts.onRestart?.(),
+      (err: Error) => opts.onRestart?.(err),
+    ).finally(() => (busy = false))
+  }, opts.intervalMs ?? 1000)
+  timer.unref()
+  return () => clearInterval(timer)
 }
 
 /** The connection URL of stateDir's cluster while it runs (for tools beside the platform, e.g. psql). */

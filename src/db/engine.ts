@@ -6,7 +6,7 @@
 import {existsSync} from 'node:fs'
 import {join, relative} from 'node:path'
 import type {PlatformConfig} from '../core/index.js'
-import {clusterDir, clusterExists, ensureCluster, findPgBinaries, postmasterOf, postgresVersion, type PgBinaries, type RunningCluster} from './cluster.js'
+import {clusterDir, clusterExists, ensureCluster, findPgBinaries, postmasterOf, postgresVersion, superviseCluster, type PgBinaries, type RunningCluster} from './cluster.js'
 import {openDb} from './open.js'
 import {describeUrl} from './pg.js'
 import type {Db} from './types.js'
@@ -83,6 +83,8 @@ export interface ResolveOptions {
   onStep?: (step: string) => void
   /** `up` owns the cluster (stops it on down); other commands only stop what they started. */
   own?: boolean
+  /** With own: told when the supervisor started a postmaster that had died (err: it could not). */
+  onRestart?: (err?: Error) => void
   /** Do not create a database that does not exist yet (read-only commands). */
   existingOnly?: boolean
   env?: NodeJS.ProcessEnv
@@ -101,7 +103,13 @@ export async function resolveDatabase(config: PlatformConfig, opts: ResolveOptio
   }
   if (opts.existingOnly && !clusterExists(choice.dir)) return undefined
   const cluster = await ensureCluster({stateDir: config.stateDir, bins: choice.bins, onStep: opts.onStep, own: opts.own})
-  return {config: {...config, databaseUrl: cluster.url}, info: clusterInfo(config, cluster), release: cluster.release}
+  // The owner keeps it running: a postmaster that dies under `up` is started again.
+  const unwatch = opts.own ? superviseCluster({stateDir: config.stateDir, bins: choice.bins, port: cluster.port, onRestart: opts.onRestart}) : () => {}
+  const release = async () => {
+    unwatch()
+    await cluster.release()
+  }
+  return {config: {...config, databaseUrl: cluster.url}, info: clusterInfo(config, cluster), release}
 }
 
 export type OpenedDatabase = Db & {info: EngineInfo; note?: string}

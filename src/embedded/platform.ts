@@ -41,7 +41,11 @@ export interface StartPlatformOptions extends HostOptions {
  */
 export async function startPlatform(config: PlatformConfig, topology: Topology, opts: StartPlatformOptions): Promise<Platform> {
   await preflight(config)
-  const database = await resolveDatabase(config, {own: true, onStep: opts.onStep})
+  const database = await resolveDatabase(config, {
+    own: true,
+    onStep: opts.onStep,
+    onRestart: (err) => opts.onNote?.(err ? `the embedded PostgreSQL stopped and could not be started again: ${err.message}` : 'the embedded PostgreSQL stopped; started it again'),
+  })
   if (database.note) opts.onNote?.(database.note)
   try {
     // On PostgreSQL the migrations run here first, so people see them; L01 then finds none

@@ -59,6 +59,49 @@ describe('the embedded PostgreSQL (built bin/run.js)', () => {
     expect(existsSync(join(p.cluster, 'postmaster.pid'))).toBe(false)
   }, 180_000)
 
+  it('survives its postmaster killed under load: 503 within a second, started again, every acknowledged write readable', async () => {
+    const p = await project()
+    await p.json('up', '--detach')
+    try {
+      const acknowledged: string[] = []
+      const unavailable: number[] = []
+      let killedAt = 0
+      let recoveredAt = 0
+      const deadline = Date.now() + 20_000
+      const writer = async () => {
+        while (Date.now() < deadline && !(recoveredAt && Date.now() > recoveredAt + 1000)) {
+          const r = await fetch(`http://127.0.0.1:${p.env.L09_PORT}/api/v1/agents/`, {
+            method: 'POST',
+            headers: {'x-api-key': readFileSync(join(p.cwd, '.platform', 'api.key'), 'utf8').trim(), 'content-type': 'application/json'},
+            body: JSON.stringify({name: 'under fire'}),
+          }).catch(() => undefined)
+          if (r?.status === 201) {
+            acknowledged.push(((await r.json()) as {id: string}).id)
+            if (killedAt && !recoveredAt && unavailable.length) recoveredAt = Date.now()
+          } else if (r?.status === 503) {
+            expect(((await r.json()) as {error: string}).error).toMatch(/^(DATABASE_UNAVAILABLE|UPSTREAM_UNAVAILABLE)$/)
+            if (killedAt) unavailable.push(Date.now() - killedAt)
+          } else if (r) {
+            throw new Error(`unexpected ${r.status}: ${await r.text()}`)
+          }
+        }
+      }
+      const writers = Array.from({length: 4}, writer)
+      await new Promise((r) => setTimeout(r, 1500))
+      killedAt = Date.now()
+      process.kill(postmasterPid(p.cluster), 'SIGKILL')
+      await Promise.all(writers)
+      expect(unavailable.length).toBeGreaterThan(0)
+      expect(Math.min(...unavailable)).toBeLessThan(1000) // refused promptly, never hanging
+      expect(recoveredAt, 'writes succeed again').toBeGreaterThan(killedAt)
+      expect(recoveredAt - killedAt).toBeLessThan(10_000) // the supervisor starts it again within its second, then recovery
+      expect(readFileSync(join(p.cwd, '.platform', 'platform.log'), 'utf8')).toContain('the embedded PostgreSQL stopped; started it again')
+      for (const id of acknowledged) expect((await p.readAgent(id)).status, id).toBe(200)
+    } finally {
+      await p.cli('down')
+    }
+  }, 120_000)
+
   it('db status and db migrate use the running cluster while up runs, and leave it running', async () => {
     const p = await project()
     const empty = await p.cli('db', 'status')
