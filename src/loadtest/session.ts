@@ -2,6 +2,7 @@ import {mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync, mkdirSync}
 import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import {PlatformError, apiKeyPath, gatewayKeys, probeReady, type PlatformConfig} from '../core/index.js'
+import {clusterDir} from '../db/index.js'
 import {runningPlatform, startPlatform} from '../embedded/index.js'
 import {resolveProfile, type ProfileInput} from './profiles.js'
 import {readSummary, renderJunit, writeReports} from './reports.js'
@@ -73,8 +74,10 @@ async function embeddedTarget(config: PlatformConfig, log: (l: string) => void):
   }
   // A fresh state directory: load-test rows never land in the project's own PGlite data.
   const stateDir = mkdtempSync(join(tmpdir(), 'platform-loadtest-'))
-  // Removed on every way out, a forced exit (a second Ctrl-C) included.
-  const remove = () => rmSync(stateDir, {recursive: true, force: true})
+  // Removed on every way out, a forced exit (a second Ctrl-C) included, with the embedded
+  // PostgreSQL's cluster, which lives outside the state directory when the postgres user cannot reach it.
+  const dirs = [stateDir, clusterDir(stateDir)]
+  const remove = () => dirs.forEach((d) => rmSync(d, {recursive: true, force: true}))
   process.once('exit', remove)
   const removeNow = () => {
     remove()
@@ -144,7 +147,11 @@ export async function runSession(config: PlatformConfig, input: SessionInput, io
 
   const t = input.target
     ? {target: input.target.replace(/\/+$/, ''), apiKey: configuredKey(config, input.apiKey), stop: async () => {}}
-    : await embeddedTarget(config, log)
+    : await embeddedTarget(config, log).catch((err: unknown) => {
+        // Ctrl-C on a terminal reaches the processes that start the database too: report the interruption, not their deaths.
+        interruptedBefore(input.signal)
+        throw err
+      })
   let summary: Summary
   try {
     interruptedBefore(input.signal)

@@ -8,6 +8,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {execFile} from 'node:child_process'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {clusterDir} from '../../src/db/index.js'
 import {ENDPOINTS} from '../../src/loadtest/scenarios/contract.js'
 import type {Summary} from '../../src/loadtest/types.js'
 import {BIN, exited, runCli, spawnCli} from '../support/cli.js'
@@ -92,7 +93,9 @@ describe('Ctrl-C', () => {
     // The first progress line: the users are running.
     const running = async () => /\d+s\/1m00s {2}users/.test(child.output()) || child.exitCode !== null
     await waitFor('a progress line', running, {every: 100, detail: async () => child.output()})
-    expect(readdirSync(TMPDIR).filter((d) => d.startsWith('platform-loadtest-')), child.output()).toHaveLength(1)
+    const made = readdirSync(TMPDIR).filter((d) => d.startsWith('platform-loadtest-'))
+    expect(made, child.output()).toHaveLength(1)
+    const cluster = clusterDir(join(TMPDIR, made[0]!)) // the embedded PostgreSQL's, wherever it lives
     child.kill('SIGINT')
     const code = await exited(child)
     const out = child.output()
@@ -113,6 +116,7 @@ describe('Ctrl-C', () => {
     expect(out).toContain(`report: ${join(report, 'report.html')}`)
     // The platform the run started is stopped and its directory removed.
     expect(readdirSync(TMPDIR).filter((d) => d.startsWith('platform-loadtest-'))).toEqual([])
+    expect(existsSync(cluster), cluster).toBe(false)
     await expect(fetch(`${s.target}/health/live`)).rejects.toThrow()
   }, 120_000)
 
@@ -122,6 +126,7 @@ describe('Ctrl-C', () => {
     const child = spawnCli(['test', 'smoke', '--report', report], {cwd: tmp(), env: {TMPDIR, DATABASE_URL: undefined}})
     const starting = async () => child.output().includes('target: a new embedded platform') || child.exitCode !== null
     await waitFor('the platform starting', starting, {every: 20, ms: 30_000, detail: async () => child.output()})
+    const cluster = clusterDir(join(TMPDIR, readdirSync(TMPDIR).find((d) => d.startsWith('platform-loadtest-'))!))
     child.kill('SIGINT')
     const code = await exited(child)
     expect(code, child.output()).toBe(130)
@@ -130,6 +135,7 @@ describe('Ctrl-C', () => {
     if (existsSync(summary)) expect(JSON.parse(readFileSync(summary, 'utf8')).verdict.status).toBe('INTERRUPTED')
     else expect(child.output()).toContain('before the load started; nothing ran')
     expect(readdirSync(TMPDIR).filter((d) => d.startsWith('platform-loadtest-'))).toEqual([])
+    expect(existsSync(cluster), cluster).toBe(false)
   }, 60_000)
 })
 
