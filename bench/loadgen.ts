@@ -39,7 +39,7 @@ import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {build, type Histogram} from 'hdr-histogram-js'
 import {Pool} from 'undici'
-import {runLoad, type Profile, type Summary} from '../src/loadtest/index.js'
+import {contractScenario as scenario, runLoad, type Profile, type Summary} from '../src/loadtest/index.js'
 import {benchArgs, fmt, loadavg, log, median, onCleanup, runBench, sleep, table, tempDir, within} from './lib.js'
 
 const TARGETS = {ratio: 0.8, latencyMs: 20, tolerance: 0.1, rssMb: 300} as const
@@ -200,7 +200,7 @@ async function memory(server: Server): Promise<MemoryResult> {
   await server.stats()
   let s: Summary
   try {
-    s = await runLoad({target: server.url, apiKey: API_KEY, profile: profile('bench-memory', args['memory-seconds'], args.users, args['spawn-rate']), seed: 1, thresholds: []})
+    s = await runLoad({scenario, target: server.url, apiKey: API_KEY, profile: profile('bench-memory', args['memory-seconds'], args.users, args['spawn-rate']), seed: 1, thresholds: []})
   } finally {
     clearInterval(sampler)
   }
@@ -253,10 +253,10 @@ function validityText(s: Summary): string {
 
 async function latency(server: Server, delayMs: number): Promise<LatencyRun> {
   const rate = args['accuracy-rate']
-  const s = await runLoad({target: server.url, apiKey: API_KEY, profile: profile(`bench-accuracy-${delayMs}ms`, args['accuracy-seconds']), seed: 2, thresholds: [], rate, intervalS: 1})
+  const s = await runLoad({scenario, target: server.url, apiKey: API_KEY, profile: profile(`bench-accuracy-${delayMs}ms`, args['accuracy-seconds']), seed: 2, thresholds: [], rate, intervalS: 1})
   const t = s.total
   // The last point is the tail after the duration: a part of a second, left out.
-  const later = s.series.slice(1, -1).map((p) => p.p99)
+  const later = s.series.slice(1, -1).flatMap((p) => (p.p99 === null ? [] : [p.p99]))
   return {
     client: 'runner',
     delayMs,
@@ -363,7 +363,7 @@ async function ramp(server: Server, startRate: number): Promise<Ramp> {
   let retried = false
   for (let i = 0; i < args['max-steps']; i++) {
     await server.stats()
-    const s = await runLoad({target: server.url, apiKey: API_KEY, profile: profile('bench-throughput', args['step-seconds']), seed: 3 + i, thresholds: [], rate})
+    const s = await runLoad({scenario, target: server.url, apiKey: API_KEY, profile: profile('bench-throughput', args['step-seconds']), seed: 3 + i, thresholds: [], rate})
     alive(server)
     const st = await server.stats()
     const step: Step = {rate, rps: s.total.rps, errors: s.total.failures, p50Ms: s.total.p50, p99Ms: s.total.p99, connections: st.peak, valid: s.validity.valid, validity: validityText(s)}

@@ -11,7 +11,7 @@
  *
  *   node --import tsx bench/scenario.ts [--users 2000] [--spawn-rate 200] [--seconds 60] [--workers 1] [--seed 1] [--json]
  */
-import {effectiveThresholds, preflight, runLoad, type Summary} from '../src/loadtest/index.js'
+import {contractScenario, effectiveThresholds, preflight, runLoad, type Summary} from '../src/loadtest/index.js'
 import {benchArgs, fmt, loadavg, log, postmasterPid, processTreeRss, runBench, startPlatformChild, startPlatformOnPostgres, table} from './lib.js'
 
 const TARGETS = {errors: 0, p95Ms: 100} as const
@@ -35,6 +35,7 @@ await runBench(async () => {
     target: platform.l09,
     apiKey: platform.apiKey,
     profile: {name: 'bench-scenario', users: args.users, spawnRate: args['spawn-rate'], durationS: args.seconds},
+    scenario: contractScenario,
     seed: args.seed,
     // The contract's own thresholds, for the runner's verdict; the benchmark's targets are judged below.
     thresholds: effectiveThresholds([]),
@@ -42,7 +43,7 @@ await runBench(async () => {
     intervalS: 5,
     onPoint: (p) => {
       died ??= platform.exited()
-      log(`  ${fmt(p.t, 1).padStart(5)} s  users ${String(p.users).padStart(5)}  ${fmt(p.rps).padStart(5)} req/s  p50 ${fmt(p.p50, 1)} ms  p95 ${fmt(p.p95, 1)} ms  p99 ${fmt(p.p99, 1)} ms  errors ${p.errors}`)
+      log(`  ${fmt(p.t, 1).padStart(5)} s  users ${String(p.users).padStart(5)}  ${fmt(p.rps).padStart(5)} req/s  p50 ${fmt(p.p50 ?? NaN, 1)} ms  p95 ${fmt(p.p95 ?? NaN, 1)} ms  p99 ${fmt(p.p99 ?? NaN, 1)} ms  errors ${p.errors}`)
     },
   })
   load.after = loadavg()

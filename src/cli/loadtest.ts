@@ -1,6 +1,7 @@
+import {spawn} from 'node:child_process'
 import {Flags, type Command} from '@oclif/core'
-import {style, table, type PlatformConfig} from '../core/index.js'
-import type {SessionInput, Summary} from '../loadtest/index.js'
+import {nextSignal, style, table, type PlatformConfig} from '../core/index.js'
+import type {Progress, SessionInput, Summary} from '../loadtest/index.js'
 
 /** The flags `test smoke` and `test load` share. */
 export const loadTestFlags = {
@@ -18,14 +19,77 @@ export const loadTestFlags = {
   workers: Flags.integer({description: 'generator worker threads', default: 1, min: 1, max: 16}),
   interval: Flags.integer({description: 'seconds between progress lines and time-series points', default: 2, min: 1, hidden: true}),
   'starve-ms': Flags.integer({hidden: true, description: 'test fault injection: block the generator loop this long every 50 ms'}),
+  open: Flags.boolean({description: 'open report.html in the browser when the run ends (xdg-open, open)'}),
 }
 
 type Parsed = {[K in keyof typeof loadTestFlags]: unknown} & {json?: boolean}
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`
 const ms = (v: number) => `${v}`
+const secs = (s: number) => (s < 60 ? `${Math.floor(s)}s` : `${Math.floor(s / 60)}m${String(Math.floor(s % 60)).padStart(2, '0')}s`)
+const latency = (p: Pick<Progress, 'p50' | 'p95'>) => (p.p95 === null ? 'p50/p95 - (no responses)' : `p50 ${p.p50} ms  p95 ${p.p95} ms`)
+const errors = (p: Progress) => `errors ${p.failures} (${pct(p.count ? p.failures / p.count : 0)})`
+const worst = (p: Progress) => (p.worst ? `worst ${p.worst.endpoint} p95 ${p.worst.p95} ms, ${pct(p.worst.errorRate)} errors` : 'worst -')
+const fit = (line: string, width: number) => (line.length > width ? `${line.slice(0, Math.max(0, width - 1))}…` : line)
 
-function render(s: Summary, reportDir: string): string {
+/** The live view on a terminal (redrawn in place): a progress bar, then the figures, then the worst endpoint. */
+export function liveView(p: Progress, width: number): string[] {
+  const done = Math.min(1, p.duration > 0 ? p.elapsed / p.duration : 1)
+  const barWidth = Math.max(10, Math.min(40, width - 32))
+  const filled = Math.round(done * barWidth)
+  const bar = `${'█'.repeat(filled)}${'░'.repeat(barWidth - filled)}`
+  return [
+    `${p.profile} ${bar} ${secs(p.elapsed)} / ${secs(p.duration)} ${String(Math.round(done * 100)).padStart(3)}%`,
+    `users ${p.users}/${p.maxUsers}  req/s ${p.rps}  ${latency(p)}  ${errors(p)}`,
+    worst(p),
+  ].map((l) => fit(l, width))
+}
+
+/** One plain progress line, for logs (no terminal). */
+export const progressLine = (p: Progress): string =>
+  `${secs(p.elapsed)}/${secs(p.duration)}  users ${p.users}/${p.maxUsers}  req/s ${p.rps}  ${latency(p)}  ${errors(p)}  ${worst(p)}`
+
+/** Draws the live view in place on a terminal; lines logged meanwhile go above it. */
+class LiveView {
+  #lines = 0
+  #last?: {p: Progress; at: number}
+  #timer?: NodeJS.Timeout
+  constructor(readonly out: NodeJS.WriteStream) {}
+
+  update(p: Progress): void {
+    this.#last = {p, at: Date.now()}
+    this.#draw()
+    // Elapsed time moves on between the runner's points.
+    this.#timer ??= setInterval(() => this.#draw(), 1000).unref()
+  }
+
+  log(line: string): void {
+    this.#erase()
+    this.out.write(`${line}\n`)
+    if (this.#last) this.#draw()
+  }
+
+  stop(): void {
+    clearInterval(this.#timer)
+    this.#erase()
+    this.#last = undefined
+  }
+
+  #draw(): void {
+    const {p, at} = this.#last!
+    const lines = liveView({...p, elapsed: Math.min(p.duration, p.elapsed + (Date.now() - at) / 1000)}, this.out.columns || 80)
+    this.#erase()
+    this.out.write(`${lines.join('\n')}\n`)
+    this.#lines = lines.length
+  }
+
+  #erase(): void {
+    if (this.#lines) this.out.write(`\x1b[${this.#lines}A\x1b[0J`)
+    this.#lines = 0
+  }
+}
+
+function render(s: Summary, html: string): string {
   const rows = [...s.endpoints, {endpoint: 'total', ...s.total}].map((e) => [
     e.endpoint === 'total' ? style.bold('total') : e.endpoint,
     String(e.count),
@@ -46,41 +110,72 @@ function render(s: Summary, reportDir: string): string {
   if (failed.length) out.push('', style.bold('Failed thresholds:'), ...failed.map((t) => `  ${t.text}`))
   if (s.baseline) out.push('', `Baseline ${s.baseline.file}: ${s.baseline.regressed ? style.bad('regressed') : style.ok('no regression')}`)
   const colour = s.verdict.status === 'PASSED' ? style.ok : style.bad
-  out.push('', colour(s.verdict.sentence), style.dim(`reports: ${reportDir}`))
+  out.push('', colour(s.verdict.sentence), `report: ${html}`)
   return out.join('\n')
 }
 
-/** Runs a session for a command and prints its outcome; sets the exit code from the verdict. */
+/** Opens a file with the desktop's opener; a sentence saying why not when there is none. */
+export function openFile(file: string, opener = process.platform === 'darwin' ? 'open' : 'xdg-open'): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const child = spawn(opener, [file], {stdio: 'ignore', detached: true})
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'ENOENT' ? `${opener} is not installed here` : err.message
+      resolve(`cannot open the report: ${why}; open ${file} in a browser`)
+    })
+    child.once('spawn', () => {
+      child.unref()
+      resolve(undefined)
+    })
+  })
+}
+
+/**
+ * Runs a session for a command and prints its outcome; sets the exit code from the verdict.
+ * The first Ctrl-C stops the run and still writes its reports (exit 130); a second exits at once.
+ */
 export async function runLoadTestCommand(cmd: Command & {jsonEnabled(): boolean}, config: PlatformConfig, profile: Pick<SessionInput, 'profile' | 'users' | 'spawnRate'>, f: Parsed) {
   const {runSession} = await import('../loadtest/index.js')
   const quiet = cmd.jsonEnabled()
-  const result = await runSession(
-    config,
-    {
-      ...profile,
-      target: f.target as string | undefined,
-      apiKey: f['api-key'] as string | undefined,
-      duration: f.duration as string | undefined,
-      thresholds: f.threshold as string[],
-      report: f.report as string | undefined,
-      junit: f.junit as string | undefined,
-      baseline: f.baseline as string | undefined,
-      tolerance: (f.tolerance as number) / 100,
-      abortOnFail: Boolean(f['abort-on-fail']),
-      seed: f.seed as number | undefined,
-      rate: f.rate as number | undefined,
-      workers: f.workers as number,
-      intervalS: f.interval as number,
-      starveMs: f['starve-ms'] as number | undefined,
-    },
-    {
-      log: (l) => quiet || cmd.log(style.dim(l)),
-      progress: (p, t) =>
-        quiet ||
-        cmd.log(`${String(Math.round(p.t)).padStart(5)}s  users ${String(p.users).padStart(5)}  req/s ${String(p.rps).padStart(7)}  p95 ${String(p.p95).padStart(6)} ms  errors ${pct(t.count ? t.failures / t.count : 0)}`),
-    },
-  )
-  if (!quiet) cmd.log(render(result.summary, result.reportDir))
-  process.exitCode = result.summary.verdict.exitCode
-  return {...result.summary, reportDir: result.reportDir, ...(result.junit ? {junit: result.junit} : {})}
+  const live = !quiet && process.stdout.isTTY ? new LiveView(process.stdout) : undefined
+  const say = (l: string) => (live ? live.log(l) : cmd.log(l))
+  const interrupt = new AbortController()
+  void nextSignal((msg) => (live ? live.log(msg) : cmd.logToStderr(msg))).then((signal) => interrupt.abort(signal))
+  let result
+  try {
+    result = await runSession(
+      config,
+      {
+        ...profile,
+        target: f.target as string | undefined,
+        apiKey: f['api-key'] as string | undefined,
+        duration: f.duration as string | undefined,
+        thresholds: f.threshold as string[],
+        report: f.report as string | undefined,
+        junit: f.junit as string | undefined,
+        baseline: f.baseline as string | undefined,
+        tolerance: (f.tolerance as number) / 100,
+        abortOnFail: Boolean(f['abort-on-fail']),
+        seed: f.seed as number | undefined,
+        rate: f.rate as number | undefined,
+        workers: f.workers as number,
+        intervalS: f.interval as number,
+        starveMs: f['starve-ms'] as number | undefined,
+        signal: interrupt.signal,
+      },
+      {
+        log: (l) => quiet || say(style.dim(l)),
+        progress: (p) => quiet || (live ? live.update(p) : cmd.log(progressLine(p))),
+      },
+    )
+  } finally {
+    live?.stop()
+  }
+  const {summary, reports} = result
+  if (!quiet) cmd.log(render(summary, reports.html))
+  if (f.open) {
+    const why = await openFile(reports.html)
+    if (why) cmd.logToStderr(why)
+  }
+  process.exitCode = summary.verdict.exitCode
+  return {...summary, reportDir: result.reportDir, report: reports.html, ...(result.junit ? {junit: result.junit} : {})}
 }

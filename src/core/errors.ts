@@ -24,6 +24,7 @@ export const CATALOGUE = {
   MIGRATION_CHANGED: {status: 500, exit: 1},
   MIGRATION_FAILED: {status: 500, exit: 1},
   CHECK_FAILED: {status: 500, exit: 1},
+  INTERRUPTED: {status: 503, exit: 130},
 } as const
 
 export type ErrorCode = keyof typeof CATALOGUE

@@ -1,13 +1,30 @@
 import type {ApiRequest, ApiResponse} from './scenario.js'
 import type {FailureGroup} from './types.js'
 
-const UUID = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi
-const HEX = /\b(?=[0-9a-f]*\d)[0-9a-f]{8,}\b/gi
-const NUMBER = /\d+(\.\d+)?/g
+/**
+ * What tells causes apart is kept: URLs' scheme, host and port, addresses (127.0.0.1:8001,
+ * l01-data-layer:8001), route words and codes (L01, ECONNREFUSED). What differs between
+ * requests of one cause goes: UUIDs, hex ids, and numbers standing on their own.
+ */
+const TOKEN = new RegExp(
+  [
+    String.raw`(?<origin>\b[a-z][a-z\d+.-]*://[^\s/'"<>()]+)`,
+    String.raw`(?<addr>\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b|\[[\da-f:]+\](?::\d{1,5})?|\b[a-z][\w-]*(?:\.[\w-]+)*:\d{2,5}\b)`,
+    String.raw`(?<uuid>\b[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}\b)`,
+    String.raw`(?<hex>\b(?=[\da-f]*\d)[\da-f]{8,}\b)`,
+    String.raw`(?<num>(?<![\w.])\d+(?:\.\d+)*)`,
+  ].join('|'),
+  'gi',
+)
 
 /** The message without what differs between requests of one failure: ids, UUIDs, numbers. */
 export function normalise(message: string): string {
-  return message.replace(UUID, '<uuid>').replace(HEX, '<id>').replace(NUMBER, '<n>').slice(0, 300)
+  return message
+    .replace(TOKEN, (match, ...rest) => {
+      const g = rest.at(-1) as Record<string, string | undefined>
+      return g.uuid ? '<uuid>' : g.hex ? '<id>' : g.num ? '<n>' : match
+    })
+    .slice(0, 300)
 }
 
 /** What a failure says: the error body's code and message, else the body's text, else the transport error. */

@@ -2,7 +2,7 @@ import {monitorEventLoopDelay, performance} from 'node:perf_hooks'
 import {Pool} from 'undici'
 import {FailureGroups, failureMessage} from './failures.js'
 import {Rng} from './random.js'
-import {THINK_MS, USER_KINDS, UserState, kindOf, step, type ApiRequest, type ApiResponse, type Send} from './scenario.js'
+import {UserState, kindOf, step, type ApiRequest, type ApiResponse, type Scenario, type Send} from './scenario.js'
 import {IntervalRecorder, type IntervalCounts} from './stats.js'
 import type {FailureGroup} from './types.js'
 
@@ -21,7 +21,8 @@ export interface GeneratorConfig {
   /** This generator's share of the arrival offsets (open model): its index and the count. */
   shard: {index: number; of: number}
   timeoutMs: number
-  think: {min: number; max: number}
+  /** The scenario's module URL (see Scenario.module). */
+  scenario: string
   /** Test fault injection: block the event loop this many ms every 50 ms. */
   starveMs?: number
 }
@@ -49,26 +50,34 @@ const LAG_RESOLUTION_MS = 10
 /** Requests sent before the run to warm the generator up (see warmUp), how many at a time, and for how long at most. */
 const WARM_UP = {requests: 256, concurrency: 64, budgetMs: 2000} as const
 
+/** The code and what it says (which address refused), e.g. "connect ECONNREFUSED 127.0.0.1:8009". */
+const transportMessage = ({code, message}: {code?: string; message?: string}): string =>
+  code && message && !message.includes(code) ? `${code}: ${message}` : (message ?? code ?? 'connection error')
+
 /**
  * Runs virtual users against the target: thousands of cheap async loops (closed model),
  * or requests at fixed arrival times measured from when they were due (open model).
  */
 export class Generator {
   readonly #cfg: GeneratorConfig
+  readonly #scenario: Scenario
   readonly #pool: Pool
   readonly #connections: number
   readonly #recorder = new IntervalRecorder()
   readonly #failures = new FailureGroups()
   readonly #cancels = new Set<() => void>()
   readonly #lag = monitorEventLoopDelay({resolution: LAG_RESOLUTION_MS})
+  /** Aborted when the run is interrupted: requests in flight are dropped, not counted. */
+  readonly #abandon = new AbortController()
   #stopped = false
   #active = 0
   #sends = 0
   #late = 0
   #start = 0
 
-  constructor(cfg: GeneratorConfig) {
+  constructor(cfg: GeneratorConfig, scenario: Scenario) {
     this.#cfg = cfg
+    this.#scenario = scenario
     const connections = (this.#connections = cfg.rate ? 1024 : Math.max(1, Math.min(cfg.users.length, 1024)))
     this.#pool = new Pool(cfg.target, {connections, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: cfg.timeoutMs, bodyTimeout: cfg.timeoutMs, connectTimeout: cfg.timeoutMs})
   }
@@ -109,7 +118,13 @@ export class Generator {
       let res: ApiResponse
       let transport: string | undefined
       try {
-        const r = await this.#pool.request({method: req.method, path: req.path, headers, body: req.body === undefined ? undefined : JSON.stringify(req.body)})
+        const r = await this.#pool.request({
+          method: req.method,
+          path: req.path,
+          headers,
+          body: req.body === undefined ? undefined : JSON.stringify(req.body),
+          signal: this.#abandon.signal,
+        })
         const text = await r.body.text()
         let body: unknown = text
         try {
@@ -119,8 +134,9 @@ export class Generator {
         }
         res = {status: r.statusCode, body}
       } catch (err) {
+        if (this.#abandon.signal.aborted) return {status: null}
         const e = err as {code?: string; message?: string}
-        transport = /TIMEOUT/.test(e.code ?? '') ? `timeout after ${this.#cfg.timeoutMs} ms` : (e.code ?? e.message ?? 'connection error')
+        transport = /TIMEOUT/.test(e.code ?? '') ? `timeout after ${this.#cfg.timeoutMs} ms` : transportMessage(e)
         res = {status: null}
       }
       const failed = res.status === null || res.status >= 400
@@ -161,13 +177,13 @@ export class Generator {
     await this.#sleepUntil(this.#start + (index / this.#cfg.spawnRate) * 1000)
     if (this.#stopped) return
     this.#active++
-    const u = new UserState(kindOf(index), rng, this.#cfg.runId)
+    const u = new UserState(kindOf(this.#scenario.kinds, index), rng, this.#cfg.runId)
     const send = this.#send()
     try {
       while (!this.#stopped) {
         await step(u, send)
         if (this.#stopped) break
-        await this.#sleepUntil(performance.now() + rng.int(this.#cfg.think.min, this.#cfg.think.max))
+        await this.#sleepUntil(performance.now() + rng.int(this.#scenario.thinkMs.min, this.#scenario.thinkMs.max))
       }
     } finally {
       this.#active--
@@ -188,7 +204,9 @@ export class Generator {
 
   async #open(rate: number, rng: Rng): Promise<void> {
     // A few users per kind carry the id bookkeeping; each arrival is one request of one of them.
-    const users = USER_KINDS.flatMap((kind) => Array.from({length: 8}, (_, i) => ({weight: kind.weight, state: new UserState(kind, rng.fork(i), this.#cfg.runId)})))
+    const users = this.#scenario.kinds.flatMap((kind) =>
+      Array.from({length: 8}, (_, i) => ({weight: kind.weight, state: new UserState(kind, rng.fork(i), this.#cfg.runId)})),
+    )
     const gap = (1000 / rate) * this.#cfg.shard.of
     const offset = (1000 / rate) * this.#cfg.shard.index
     const inFlight = new Set<Promise<void>>()
@@ -241,8 +259,10 @@ export class Generator {
     return {lagP99Ms: Math.round(Math.max(0, this.#lag.percentile(99) / 1e6 - LAG_RESOLUTION_MS) * 100) / 100, utilisation: Math.round(elu.utilization * 1000) / 1000, sends: this.#sends, lateSends: this.#late}
   }
 
-  stop(): void {
+  /** Ends the run; with abandon (an interrupted run) requests in flight are dropped rather than awaited. */
+  stop(abandon = false): void {
     this.#stopped = true
+    if (abandon) this.#abandon.abort()
     for (const cancel of [...this.#cancels]) cancel()
   }
 
@@ -255,5 +275,3 @@ export class Generator {
     return this.#pool.close()
   }
 }
-
-export {THINK_MS}

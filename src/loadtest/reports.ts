@@ -45,13 +45,22 @@ interface Case {
   failure?: {message: string; text: string}
 }
 
-/** JUnit XML: a testcase per threshold, plus "run validity" when invalid and "baseline" when regressed. */
+/**
+ * JUnit XML: a testcase per threshold, plus "run validity" when invalid, "baseline" when regressed
+ * and a failing "run completed" when interrupted (CI must not take part of a run for all of it).
+ */
 export function renderJunit(summary: Summary): string {
   const cases: Case[] = summary.thresholds.map((t) => ({
     classname: t.scope,
     name: thresholdName(t),
     failure: t.passed ? undefined : {message: t.text, text: `${t.text}\nactual: ${formatLimit(t, t.actual)}, limit: ${t.op} ${formatLimit(t, t.limit)}`},
   }))
+  const stop = summary.interrupted
+  if (stop) {
+    const ran = `after ${summary.duration} s of ${stop.plannedDuration} s`
+    const message = `interrupted by ${stop.signal} ${ran}; the figures cover only what ran`
+    cases.push({classname: 'run', name: 'run completed', failure: {message, text: summary.verdict.sentence}})
+  }
   if (!summary.validity.valid) {
     const reasons = summary.validity.reasons.length ? summary.validity.reasons : ['the load generator was the bottleneck']
     cases.push({classname: 'run', name: 'run validity', failure: {message: `run invalid: ${reasons.join('; ')}`, text: reasons.map((r) => `- ${r}`).join('\n')}})
@@ -67,7 +76,15 @@ export function renderJunit(summary: Summary): string {
     })
   }
   const failures = cases.filter((c) => c.failure).length
-  const props = {target: summary.target, users: summary.users, model: summary.model, seed: summary.seed, verdict: summary.verdict.sentence, aborted: summary.verdict.aborted}
+  const props = {
+    target: summary.target,
+    users: summary.users,
+    model: summary.model,
+    seed: summary.seed,
+    verdict: summary.verdict.sentence,
+    aborted: summary.verdict.aborted,
+    interrupted: Boolean(stop),
+  }
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites name="platform load test" tests="${cases.length}" failures="${failures}" errors="0" time="${summary.duration}">`,
@@ -111,10 +128,14 @@ export function readSummary(file: string): Summary {
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data) || !('version' in data))
     throw new PlatformError('USAGE', `baseline ${file} is not a load-test summary (it has no version)`, {suggestion})
-  const {version} = data as {version: unknown}
-  if (version !== SUMMARY_VERSION)
+  const {version, interrupted} = data as {version: unknown; interrupted?: unknown}
+  // Version 1 differs only in its time series, which a comparison does not read.
+  if (version !== SUMMARY_VERSION && version !== 1)
     throw new PlatformError('USAGE', `baseline ${file} is a summary of version ${JSON.stringify(version)}; this platform reads version ${SUMMARY_VERSION}`, {
       suggestion: 'run the baseline again with this platform version and pass its summary.json',
     })
+  if (interrupted) {
+    throw new PlatformError('USAGE', `baseline ${file} is from an interrupted run: it covers only part of its profile`, {suggestion})
+  }
   return data as Summary
 }

@@ -5,16 +5,18 @@ import {compareToBaseline} from './baseline.js'
 import {FailureGroups} from './failures.js'
 import type {GeneratorConfig, GeneratorHealth, IntervalReport} from './generator.js'
 import type {Profile} from './profiles.js'
-import {ENDPOINTS, THINK_MS} from './scenario.js'
+import type {Scenario} from './scenario.js'
 import {Aggregator} from './stats.js'
 import {certainFailure, describeThreshold, evaluate, type Threshold} from './thresholds.js'
-import {SUMMARY_VERSION, type Summary, type Validity, type Verdict, type SeriesPoint} from './types.js'
+import {SUMMARY_VERSION, type EndpointStats, type Progress, type SeriesPoint, type Summary, type Validity, type Verdict} from './types.js'
 
 export interface RunOptions {
   /** L09's base URL */
   target: string
   apiKey: string
   profile: Profile
+  /** what the virtual users do */
+  scenario: Scenario
   seed: number
   thresholds: Threshold[]
   abortOnFail?: boolean
@@ -26,7 +28,9 @@ export interface RunOptions {
   timeoutMs?: number
   baseline?: {file: string; summary: Summary; tolerance: number}
   /** called with each time-series point as it is made */
-  onPoint?: (p: SeriesPoint, totals: {count: number; failures: number; p95: number}) => void
+  onPoint?: (p: SeriesPoint, progress: Progress) => void
+  /** aborting it (Ctrl-C) stops the users and drops requests in flight; the summary says it was interrupted */
+  signal?: AbortSignal
   /** test fault injection: starve the generator's event loop */
   starveMs?: number
 }
@@ -72,10 +76,30 @@ function validity(health: GeneratorHealth[]): Validity {
   return {valid: reasons.length === 0, reasons, eventLoopLagP99Ms: lag, utilisation: util, lateSends: late, sends}
 }
 
-function verdictOf(s: Omit<Summary, 'verdict'>, aborted: string | undefined): Verdict {
+/** The endpoint nearest to (or furthest past) its upper limits; by p95 when there are none. */
+function worstEndpoint(endpoints: readonly EndpointStats[], thresholds: readonly Threshold[]): Progress['worst'] {
+  const severity = (e: EndpointStats) => {
+    const applies = thresholds.filter((t) => (t.endpoint ?? e.endpoint) === e.endpoint && t.op.startsWith('<') && t.limit > 0)
+    return applies.length ? Math.max(...applies.map((t) => (t.metric === 'errors' ? e.errorRate : e[t.metric]) / t.limit)) : e.p95
+  }
+  const worst = endpoints.filter((e) => e.count > 0).sort((a, b) => severity(b) - severity(a))[0]
+  return worst && {endpoint: worst.endpoint, p95: worst.p95, errorRate: worst.errorRate}
+}
+
+const round1 = (v: number) => Math.round(v * 10) / 10
+
+export function verdictOf(s: Omit<Summary, 'verdict'>, aborted: string | undefined): Verdict {
   const failed = s.thresholds.filter((t) => !t.passed)
   const more = (n: number) => (n > 1 ? ` (and ${n - 1} more)` : '')
   const tail = aborted ? `; stopped early: ${aborted}` : ''
+  const t = s.total
+  const figures = `${t.count} requests, p95 ${round1(t.p95)} ms, ${Math.round(t.errorRate * 10000) / 100}% errors`
+  if (s.interrupted) {
+    const sofar = failed.length ? `; so far FAILED: ${failed[0]!.text}${more(failed.length)}` : '; thresholds held so far'
+    const {signal, plannedDuration} = s.interrupted
+    const sentence = `INTERRUPTED by ${signal} after ${s.duration} s of ${plannedDuration} s: ${figures}${sofar}`
+    return {status: 'INTERRUPTED', sentence, exitCode: 130, aborted: true}
+  }
   if (!s.validity.valid) return {status: 'INVALID', sentence: `INVALID: ${s.validity.reasons.join('; ')}`, exitCode: 5, aborted: !!aborted}
   if (failed.length) return {status: 'FAILED', sentence: `FAILED: ${failed[0]!.text}${more(failed.length)}${tail}`, exitCode: 1, aborted: !!aborted}
   const worse = s.baseline?.changes.filter((c) => c.regressed) ?? []
@@ -84,13 +108,12 @@ function verdictOf(s: Omit<Summary, 'verdict'>, aborted: string | undefined): Ve
     const show = (v: number) => (w.metric === 'errors' ? `${Math.round(v * 10000) / 100}%` : `${v} ms`)
     return {status: 'REGRESSED', sentence: `REGRESSED: ${w.metric} of ${w.scope} ${show(w.current)} vs baseline ${show(w.baseline)}${more(worse.length)}`, exitCode: 4, aborted: false}
   }
-  const t = s.total
-  return {status: 'PASSED', sentence: `PASSED: ${t.count} requests, p95 ${Math.round(t.p95 * 10) / 10} ms, ${Math.round(t.errorRate * 10000) / 100}% errors`, exitCode: 0, aborted: false}
+  return {status: 'PASSED', sentence: `PASSED: ${figures}`, exitCode: 0, aborted: false}
 }
 
 /** Runs the scenario from worker threads, merges their results and judges the run. */
 export async function runLoad(opts: RunOptions): Promise<Summary> {
-  const {profile} = opts
+  const {profile, scenario, signal} = opts
   const workers = Math.max(1, Math.min(opts.workers ?? 1, profile.users))
   const intervalS = opts.intervalS ?? 2
   const runId = randomUUID()
@@ -106,12 +129,19 @@ export async function runLoad(opts: RunOptions): Promise<Summary> {
       rate: opts.rate ? opts.rate / workers : undefined,
       shard: {index: w, of: workers},
       timeoutMs: opts.timeoutMs ?? 30_000,
-      think: THINK_MS,
+      scenario: scenario.module,
       starveMs: opts.starveMs,
     }),
   )
   const agg = new Aggregator()
   const failures = new FailureGroups()
+  let interrupted: string | undefined
+  const interrupt = () => {
+    interrupted = typeof signal?.reason === 'string' ? signal.reason : 'a signal'
+    gens.forEach((g) => g.postMessage({type: 'stop', abandon: true}))
+  }
+  if (signal?.aborted) interrupt()
+  else signal?.addEventListener('abort', interrupt, {once: true})
   try {
     await Promise.all(gens.map((g) => next(g, 'ready')))
     const startedAt = new Date(Date.now() + 100)
@@ -123,7 +153,7 @@ export async function runLoad(opts: RunOptions): Promise<Summary> {
     void Promise.all(done).then(() => (finished = true), () => (finished = true))
 
     let last = 0
-    const thresholdScopes = [...ENDPOINTS]
+    const thresholdScopes = [...scenario.endpoints]
     while (!finished) {
       await Promise.race([new Promise((r) => setTimeout(r, intervalS * 1000)), Promise.all(done)])
       if (finished) break
@@ -142,11 +172,23 @@ export async function runLoad(opts: RunOptions): Promise<Summary> {
       const point = agg.addInterval(got.map((p) => p.endpoints), now, now - last, got.reduce((s, p) => s + p.active, 0))
       last = now
       const total = agg.total(Math.max(now, 0.001))
-      opts.onPoint?.(point, {count: total.count, failures: total.failures, p95: total.p95})
-      if (opts.abortOnFail && !aborted) {
+      opts.onPoint?.(point, {
+        profile: profile.name,
+        elapsed: point.t,
+        duration: profile.durationS,
+        users: point.users,
+        maxUsers: profile.users,
+        rps: point.rps,
+        p50: point.p50,
+        p95: point.p95,
+        count: total.count,
+        failures: total.failures,
+        worst: worstEndpoint(agg.endpoints(now), opts.thresholds),
+      })
+      if (opts.abortOnFail && !aborted && !interrupted) {
         // At most one request per user per (think time + 0) from here on, or the open rate.
         const remainingS = Math.max(0, profile.durationS - now)
-        const maxRemaining = opts.rate ? opts.rate * remainingS : profile.users * (remainingS / (THINK_MS.min / 1000) + 1)
+        const maxRemaining = opts.rate ? opts.rate * remainingS : profile.users * (remainingS / (scenario.thinkMs.min / 1000) + 1)
         aborted = certainFailure(opts.thresholds, agg, thresholdScopes, maxRemaining)
         if (aborted) gens.forEach((g) => g.postMessage({type: 'stop'}))
       }
@@ -176,9 +218,11 @@ export async function runLoad(opts: RunOptions): Promise<Summary> {
       thresholds: evaluate(opts.thresholds, total, endpoints),
       validity: validity(finals.map((f) => f.health)),
       ...(opts.baseline ? {baseline: compareToBaseline({total, endpoints}, opts.baseline.summary, opts.baseline.file, opts.baseline.tolerance)} : {}),
+      ...(interrupted ? {interrupted: {signal: interrupted, plannedDuration: profile.durationS}} : {}),
     }
     return {...partial, verdict: verdictOf(partial, aborted)}
   } finally {
+    signal?.removeEventListener('abort', interrupt)
     await Promise.all(gens.map((g) => g.terminate()))
   }
 }

@@ -2,13 +2,14 @@ import {mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync, mkdirSync}
 import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import {PlatformError, apiKeyPath, gatewayKeys, probeReady, type PlatformConfig} from '../core/index.js'
+import {clusterDir} from '../db/index.js'
 import {runningPlatform, startPlatform} from '../embedded/index.js'
 import {resolveProfile, type ProfileInput} from './profiles.js'
 import {readSummary, renderJunit, writeReports} from './reports.js'
 import {runLoad} from './runner.js'
-import {ENDPOINTS} from './scenario.js'
+import contract from './scenarios/contract.js'
 import {effectiveThresholds, parseThreshold} from './thresholds.js'
-import type {SeriesPoint, Summary} from './types.js'
+import type {Progress, Summary} from './types.js'
 
 export interface SessionInput extends ProfileInput {
   target?: string
@@ -25,17 +26,21 @@ export interface SessionInput extends ProfileInput {
   workers?: number
   intervalS?: number
   starveMs?: number
+  /** aborted on Ctrl-C: the run stops, its reports say so, and the throwaway platform goes */
+  signal?: AbortSignal
 }
 
 export interface SessionIO {
   /** a line for people (also kept in run.log) */
   log(line: string): void
-  progress(p: SeriesPoint, totals: {count: number; failures: number; p95: number}): void
+  progress(p: Progress): void
 }
 
 export interface SessionResult {
   summary: Summary
   reportDir: string
+  /** the report files written */
+  reports: Awaited<ReturnType<typeof writeReports>>
   junit?: string
 }
 
@@ -69,6 +74,15 @@ async function embeddedTarget(config: PlatformConfig, log: (l: string) => void):
   }
   // A fresh state directory: load-test rows never land in the project's own PGlite data.
   const stateDir = mkdtempSync(join(tmpdir(), 'platform-loadtest-'))
+  // Removed on every way out, a forced exit (a second Ctrl-C) included, with the embedded
+  // PostgreSQL's cluster, which lives outside the state directory when the postgres user cannot reach it.
+  const dirs = [stateDir, clusterDir(stateDir)]
+  const remove = () => dirs.forEach((d) => rmSync(d, {recursive: true, force: true}))
+  process.once('exit', remove)
+  const removeNow = () => {
+    remove()
+    process.off('exit', remove)
+  }
   const ephemeral: PlatformConfig = {
     ...config,
     stateDir,
@@ -77,14 +91,23 @@ async function embeddedTarget(config: PlatformConfig, log: (l: string) => void):
     gateway: {...config.gateway, port: 0},
   }
   log(`target: a new embedded platform (${config.databaseUrl ? 'DATABASE_URL' : 'PGlite in a temporary directory'})`)
-  const platform = await startPlatform(ephemeral, 'threads', {logLevel: 'silent'})
+  let platform: Awaited<ReturnType<typeof startPlatform>>
+  try {
+    platform = await startPlatform(ephemeral, 'threads', {logLevel: 'silent'})
+  } catch (err) {
+    removeNow()
+    throw err
+  }
   const url = platform.state.services.find((s) => s.name === 'l09-api-gateway')!.url
   return {
     target: url,
     apiKey: gatewayKeys(ephemeral)[0]!,
     stop: async () => {
-      await platform.close()
-      rmSync(stateDir, {recursive: true, force: true})
+      try {
+        await platform.close()
+      } finally {
+        removeNow()
+      }
     },
   }
 }
@@ -97,6 +120,13 @@ function configuredKey(config: PlatformConfig, given?: string): string {
   throw new PlatformError('USAGE', 'no API key for the target', {suggestion: 'pass --api-key or set PLATFORM_API_KEY'})
 }
 
+/** Ctrl-C before the load started: nothing ran, so there is nothing to report. */
+function interruptedBefore(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    throw new PlatformError('INTERRUPTED', `interrupted by ${String(signal.reason)} before the load started; nothing ran`)
+  }
+}
+
 const stamp = (d: Date) => d.toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z')
 
 /**
@@ -105,7 +135,8 @@ const stamp = (d: Date) => d.toISOString().replace(/[:.]/g, '-').replace(/-\d{3}
  */
 export async function runSession(config: PlatformConfig, input: SessionInput, io: SessionIO): Promise<SessionResult> {
   const profile = resolveProfile(input)
-  const thresholds = effectiveThresholds(input.thresholds.map((t) => parseThreshold(t, ENDPOINTS)))
+  const scenario = contract
+  const thresholds = effectiveThresholds(input.thresholds.map((t) => parseThreshold(t, scenario.endpoints)))
   const baseline = input.baseline ? {file: resolve(input.baseline), summary: readSummary(resolve(input.baseline)), tolerance: input.tolerance} : undefined
   const seed = input.seed ?? Math.floor(Math.random() * 2 ** 31)
   const lines: string[] = []
@@ -116,15 +147,22 @@ export async function runSession(config: PlatformConfig, input: SessionInput, io
 
   const t = input.target
     ? {target: input.target.replace(/\/+$/, ''), apiKey: configuredKey(config, input.apiKey), stop: async () => {}}
-    : await embeddedTarget(config, log)
+    : await embeddedTarget(config, log).catch((err: unknown) => {
+        // Ctrl-C on a terminal reaches the processes that start the database too: report the interruption, not their deaths.
+        interruptedBefore(input.signal)
+        throw err
+      })
   let summary: Summary
   try {
+    interruptedBefore(input.signal)
     await preflight(t.target, t.apiKey)
+    interruptedBefore(input.signal)
     log(`${profile.name}: ${profile.users} users at ${profile.spawnRate}/s for ${profile.durationS}s${input.rate ? `, open model at ${input.rate} req/s` : ''}, seed ${seed}`)
     summary = await runLoad({
       target: t.target,
       apiKey: t.apiKey,
       profile,
+      scenario,
       seed,
       thresholds,
       abortOnFail: input.abortOnFail,
@@ -133,22 +171,24 @@ export async function runSession(config: PlatformConfig, input: SessionInput, io
       intervalS: input.intervalS,
       baseline,
       starveMs: input.starveMs,
-      onPoint: (p, totals) => {
-        lines.push(`${p.t}s users=${p.users} rps=${p.rps} p95=${p.p95}ms errors=${p.errors}`)
-        io.progress(p, totals)
+      signal: input.signal,
+      onPoint: (p, progress) => {
+        lines.push(`${p.t}s users=${p.users} rps=${p.rps} p95=${p.p95 ?? '-'}ms errors=${p.errors}`)
+        io.progress(progress)
       },
     })
   } finally {
     await t.stop()
   }
-  log(summary.verdict.sentence)
+  // The caller shows the verdict with the summary; run.log keeps it too.
+  lines.push(summary.verdict.sentence)
   const reportDir = resolve(input.report ?? join(config.root, 'reports', `${profile.name}-${stamp(new Date(summary.startedAt))}`))
-  await writeReports(reportDir, summary, lines)
+  const reports = await writeReports(reportDir, summary, lines)
   let junit: string | undefined
   if (input.junit) {
     junit = resolve(input.junit)
     mkdirSync(dirname(junit), {recursive: true})
     writeFileSync(junit, renderJunit(summary))
   }
-  return {summary, reportDir, junit}
+  return {summary, reportDir, reports, junit}
 }

@@ -97,7 +97,17 @@ export class Aggregator {
       }
     }
     const s = latencyStats(interval, seconds)
-    const point = {t: Math.round(t * 10) / 10, rps: s.rps, p50: s.p50, p95: s.p95, p99: s.p99, errors: interval.failures, users}
+    // No responses in the interval: no latency, rather than a latency of 0.
+    const lat = (v: number) => (interval.count > 0 ? v : null)
+    const point = {
+      t: Math.round(t * 10) / 10,
+      rps: s.rps,
+      p50: lat(s.p50),
+      p95: lat(s.p95),
+      p99: lat(s.p99),
+      errors: interval.failures,
+      users,
+    }
     this.series.push(point)
     return point
   }

@@ -1,7 +1,10 @@
 /** The shape of a load-test result: what the runner produces and every report reads. */
 
-/** summary.json's version; bump it when the shape changes incompatibly. */
-export const SUMMARY_VERSION = 1
+/**
+ * summary.json's version; bump it when the shape changes incompatibly. Version 2: series
+ * latencies may be null (an interval with no responses), and `interrupted`.
+ */
+export const SUMMARY_VERSION = 2
 
 /** Latency figures in milliseconds, counts over the whole run. */
 export interface LatencyStats {
@@ -30,9 +33,10 @@ export interface SeriesPoint {
   /** seconds since the run started, at the end of the interval */
   t: number
   rps: number
-  p50: number
-  p95: number
-  p99: number
+  /** null when no response came in the interval (a stall): never a latency of 0 */
+  p50: number | null
+  p95: number | null
+  p99: number | null
   /** failed requests in the interval */
   errors: number
   /** active virtual users at the end of the interval */
@@ -88,13 +92,14 @@ export interface BaselineComparison {
   changes: Array<{scope: string; metric: string; baseline: number; current: number; ratio: number; regressed: boolean}>
 }
 
-export type VerdictStatus = 'PASSED' | 'FAILED' | 'REGRESSED' | 'INVALID'
+export type VerdictStatus = 'PASSED' | 'FAILED' | 'REGRESSED' | 'INVALID' | 'INTERRUPTED'
 
 export interface Verdict {
   status: VerdictStatus
   /** one sentence, e.g. "FAILED: p95 of PATCH /api/v1/agents/:id 812 ms > 500 ms" */
   sentence: string
-  exitCode: 0 | 1 | 4 | 5
+  /** 130 when interrupted, as a shell reports a command stopped by Ctrl-C */
+  exitCode: 0 | 1 | 4 | 5 | 130
   aborted: boolean
 }
 
@@ -118,5 +123,25 @@ export interface Summary {
   thresholds: ThresholdResult[]
   validity: Validity
   baseline?: BaselineComparison
+  /** present when a signal (Ctrl-C) stopped the run: the figures cover only what ran */
+  interrupted?: {signal: string; plannedDuration: number}
   verdict: Verdict
+}
+
+/** The run so far, for the live view: the last interval's rate and latencies, counts since the start. */
+export interface Progress {
+  profile: string
+  /** seconds since the start, and planned */
+  elapsed: number
+  duration: number
+  users: number
+  maxUsers: number
+  rps: number
+  /** null when no response came in the last interval */
+  p50: number | null
+  p95: number | null
+  count: number
+  failures: number
+  /** the endpoint nearest to (or furthest past) its thresholds */
+  worst?: {endpoint: string; p95: number; errorRate: number}
 }

@@ -3,15 +3,18 @@
  * itself, and against a fake target (test/support/fake-target.ts) that is broken, slow or
  * stalled on demand. Run `npm run build` first.
  */
-import {existsSync, mkdtempSync, readFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {execFile} from 'node:child_process'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {ENDPOINTS} from '../../src/loadtest/scenario.js'
+import {clusterDir} from '../../src/db/index.js'
+import {ENDPOINTS} from '../../src/loadtest/scenarios/contract.js'
 import type {Summary} from '../../src/loadtest/types.js'
-import {runCli} from '../support/cli.js'
+import {BIN, exited, runCli, spawnCli} from '../support/cli.js'
 import {createPgDatabase, pgUrl} from '../support/dbs.js'
 import {startFakeTarget, type FakeTarget} from '../support/fake-target.js'
+import {waitFor} from '../support/wait.js'
 import {freePort} from '../support/postgres.js'
 
 type Result = Summary & {reportDir: string; junit?: string}
@@ -79,6 +82,111 @@ describe('against the embedded platform (started and stopped by the CLI)', () =>
     expect(code, explain(s, stderr)).toBe(0)
     expect(readFileSync(join(s.reportDir, 'run.log'), 'utf8')).toContain(DATABASE_URL ? 'embedded platform (DATABASE_URL)' : 'embedded platform (PGlite')
   }, 150_000)
+})
+
+describe('Ctrl-C', () => {
+  it('during a smoke run on a throwaway platform: partial reports marked interrupted, exit 130, the temporary directory gone', async () => {
+    // A private TMPDIR: the throwaway platform's directory is made there, so its removal can be checked.
+    const TMPDIR = tmp()
+    const report = join(tmp(), 'report')
+    const child = spawnCli(['test', 'smoke', '--duration', '60s', '--report', report], {cwd: tmp(), env: {TMPDIR, DATABASE_URL: undefined}})
+    // The first progress line: the users are running.
+    const running = async () => /\d+s\/1m00s {2}users/.test(child.output()) || child.exitCode !== null
+    await waitFor('a progress line', running, {every: 100, detail: async () => child.output()})
+    const made = readdirSync(TMPDIR).filter((d) => d.startsWith('platform-loadtest-'))
+    expect(made, child.output()).toHaveLength(1)
+    const cluster = clusterDir(join(TMPDIR, made[0]!)) // the embedded PostgreSQL's, wherever it lives
+    child.kill('SIGINT')
+    const code = await exited(child)
+    const out = child.output()
+    expect(code, out).toBe(130)
+
+    const s = JSON.parse(readFileSync(join(report, 'summary.json'), 'utf8')) as Summary
+    expect(s.interrupted).toEqual({signal: 'SIGINT', plannedDuration: 60})
+    expect(s.verdict).toMatchObject({status: 'INTERRUPTED', exitCode: 130})
+    expect(s.duration).toBeLessThan(60)
+    expect(s.total.count).toBeGreaterThan(0)
+    expect(s.total.failures).toBe(0)
+    const junit = readFileSync(join(report, 'junit.xml'), 'utf8')
+    expect(junit).toMatch(/<testcase classname="run" name="run completed">\s*<failure message="interrupted by SIGINT/)
+    expect(readFileSync(join(report, 'report.html'), 'utf8')).toContain('"interrupted":{"signal":"SIGINT"')
+    // What ran is printed: the endpoint table, the verdict once, and where the report is.
+    expect(out).toMatch(/^total +\d+/m)
+    expect(out.split(s.verdict.sentence)).toHaveLength(2)
+    expect(out).toContain(`report: ${join(report, 'report.html')}`)
+    // The platform the run started is stopped and its directory removed.
+    expect(readdirSync(TMPDIR).filter((d) => d.startsWith('platform-loadtest-'))).toEqual([])
+    expect(existsSync(cluster), cluster).toBe(false)
+    await expect(fetch(`${s.target}/health/live`)).rejects.toThrow()
+  }, 120_000)
+
+  it('while the throwaway platform starts: exit 130, no load, the temporary directory gone', async () => {
+    const TMPDIR = tmp()
+    const report = join(tmp(), 'report')
+    const child = spawnCli(['test', 'smoke', '--report', report], {cwd: tmp(), env: {TMPDIR, DATABASE_URL: undefined}})
+    const starting = async () => child.output().includes('target: a new embedded platform') || child.exitCode !== null
+    await waitFor('the platform starting', starting, {every: 20, ms: 30_000, detail: async () => child.output()})
+    const cluster = clusterDir(join(TMPDIR, readdirSync(TMPDIR).find((d) => d.startsWith('platform-loadtest-'))!))
+    child.kill('SIGINT')
+    const code = await exited(child)
+    expect(code, child.output()).toBe(130)
+    // Usually before the load (nothing to report); on a fast machine the run may have begun, and its report says so.
+    const summary = join(report, 'summary.json')
+    if (existsSync(summary)) expect(JSON.parse(readFileSync(summary, 'utf8')).verdict.status).toBe('INTERRUPTED')
+    else expect(child.output()).toContain('before the load started; nothing ran')
+    expect(readdirSync(TMPDIR).filter((d) => d.startsWith('platform-loadtest-'))).toEqual([])
+    expect(existsSync(cluster), cluster).toBe(false)
+  }, 60_000)
+})
+
+describe('on a terminal', () => {
+  it('the live view is redrawn in place (a pseudo-terminal from util-linux script), then the summary', async () => {
+    await withTarget(async (t) => {
+      const args = custom(t, '--users', '2', '--spawn-rate', '2', '--duration', '4s', '--interval', '1', '--report', join(tmp(), 'r'))
+      const cmd = [process.execPath, BIN, 'test', ...args].map((a) => `'${a}'`).join(' ')
+      const env = {...process.env, NODE_ENV: 'production', NO_COLOR: '1'}
+      const out = await new Promise<{code: number; text: string}>((resolve) => {
+        const done = (err: {code?: unknown} | null, stdout: string) => resolve({code: err ? Number(err.code) : 0, text: stdout})
+        execFile('script', ['-qfec', cmd, '/dev/null'], {env, timeout: 60_000}, done)
+      })
+      expect(out.code, out.text).toBe(0)
+      expect(out.text).toMatch(/custom [█░]+ \d+s \/ 4s +\d+%/) // the progress bar
+      expect(out.text).toContain('\x1b[3A\x1b[0J') // the three lines redrawn in place
+      expect(out.text).not.toMatch(/\ds\/4s {2}users/) // no plain progress lines on a terminal
+      expect(out.text.match(/PASSED: /g)).toHaveLength(1)
+    })
+  }, 60_000)
+})
+
+describe('the report file', () => {
+  /** A PATH holding only an xdg-open that records what it was asked to open (a desktop cannot exist here). */
+  function fakeOpener(): {path: string; opened: () => string} {
+    const dir = tmp()
+    const log = join(dir, 'opened')
+    writeFileSync(join(dir, 'xdg-open'), `#!/bin/sh\nprintf '%s' "$1" > '${log}'\n`)
+    chmodSync(join(dir, 'xdg-open'), 0o755)
+    return {path: dir, opened: () => (existsSync(log) ? readFileSync(log, 'utf8') : '')}
+  }
+
+  it('the CLI prints the path of report.html, and --open opens it, or says why it cannot', async () => {
+    await withTarget(async (t) => {
+      const opener = fakeOpener()
+      const report = join(tmp(), 'r')
+      const args = ['test', ...custom(t, '--users', '2', '--spawn-rate', '2', '--duration', '2s', '--report', report, '--open')]
+      const r = await runCli(args, {cwd: tmp(), env: {PATH: opener.path}})
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stdout).toContain(`report: ${join(report, 'report.html')}`)
+      expect(r.stdout.match(/PASSED: /g)).toHaveLength(1) // the verdict, once
+      const deadline = Date.now() + 5000
+      while (!opener.opened() && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50))
+      expect(opener.opened()).toBe(join(report, 'report.html'))
+
+      const none = await runCli(args, {cwd: tmp(), env: {PATH: tmp()}})
+      expect(none.code, none.stderr).toBe(0)
+      const html = join(report, 'report.html')
+      expect(none.stderr).toContain(`cannot open the report: xdg-open is not installed here; open ${html} in a browser`)
+    })
+  }, 60_000)
 })
 
 describe('against a fake target', () => {

@@ -85,6 +85,69 @@ describe.skipIf(missing && process.env.CI !== 'true')('report.html in headless C
     await page.close()
   })
 
+  it('a stall shows as a "no responses" band and a gap, p95 stays visible when it equals p99, the threshold is a line', async () => {
+    const s = summary(true)
+    const stalled = new Set([4, 5])
+    // p95 equals p99 throughout; two intervals (12-15 s and 15-18 s) had no responses at all.
+    const stall = {rps: 0, p50: null, p95: null, p99: null, errors: 0}
+    s.series = s.series.map((p, i) => (stalled.has(i) ? {...p, ...stall} : {...p, p95: 40 + i * 4, p99: 40 + i * 4}))
+    s.thresholds = [{scope: 'total', metric: 'p95', op: '<=', limit: 150, actual: 70, passed: true, text: 'p95 of total 70 ms <= 150 ms'}]
+    const {page, errors, requests} = await open(s)
+    const latency = page.locator('.chart').nth(1)
+
+    expect(await latency.locator('text.stall-label').allTextContents()).toEqual(['no responses'])
+    const band = await latency.locator('rect.stall').evaluate((r) => {
+      const from = Number(r.getAttribute('x'))
+      return {from, to: from + Number(r.getAttribute('width'))}
+    })
+    for (const key of ['p50', 'p95', 'p99']) {
+      const d = (await latency.locator(`path[data-key="${key}"]`).getAttribute('d'))!
+      expect(d.match(/M/g), `${key}: ${d}`).toHaveLength(2) // a gap, not a line down to 0 ms
+      const xs = [...d.matchAll(/([\d.]+),([\d.]+)/g)].map((m) => Number(m[1]))
+      expect(xs).toHaveLength(s.series.length - stalled.size)
+      for (const x of xs) expect(x <= band.from + 0.5 || x >= band.to - 0.5, `${key} point at x=${x} inside the stall`).toBe(true)
+    }
+
+    // What is painted at a point of the p95 line, and just beside it: p95 on top, p99 still showing around it.
+    // Runs in the page (this project type-checks without the DOM library, hence `any`).
+    await latency.scrollIntoViewIfNeeded() // elementFromPoint sees only the viewport
+    const painted = await latency.locator('svg').evaluate((svg: any) => {
+      const p95 = svg.querySelector('path[data-key="p95"]')
+      const [, x, y] = / L([\d.]+),([\d.]+)/.exec(p95.getAttribute('d'))!.map(Number)
+      const ctm = svg.getScreenCTM()
+      const at = (dy: number): string | undefined => {
+        const pt = new svg.ownerDocument.defaultView.DOMPoint(x, y! + dy).matrixTransform(ctm)
+        return svg.ownerDocument.elementFromPoint(pt.x, pt.y)?.getAttribute('data-key')
+      }
+      return {centre: at(0), edge: at(2.4)}
+    })
+    expect(painted).toEqual({centre: 'p95', edge: 'p99'})
+
+    const limit = latency.locator('line.threshold')
+    expect(await limit.count()).toBe(1)
+    const [y1, y2] = await limit.evaluate((l) => [Number(l.getAttribute('y1')), Number(l.getAttribute('y2'))])
+    expect(y1).toBe(y2)
+    expect(await latency.locator('text.threshold-label').textContent()).toBe('threshold p95 <= 150 ms')
+    // The limit sits above every p95 point of the chart (smaller y is higher).
+    const p95d = (await latency.locator('path[data-key="p95"]').getAttribute('d'))!
+    for (const m of p95d.matchAll(/,([\d.]+)/g)) expect(Number(m[1])).toBeGreaterThan(y1!)
+    expect(errors).toEqual([])
+    expect(requests()).toEqual([])
+    await page.close()
+  })
+
+  it('marks an interrupted run in the verdict', async () => {
+    const s = summary(true)
+    s.interrupted = {signal: 'SIGINT', plannedDuration: 60}
+    s.verdict = {status: 'INTERRUPTED', sentence: 'INTERRUPTED by SIGINT after 30 s of 60 s: 4500 requests', exitCode: 130, aborted: true}
+    const {page, errors} = await open(s)
+    expect(await page.locator('.verdict.INTERRUPTED').textContent()).toContain(s.verdict.sentence)
+    const note = 'Interrupted by SIGINT after 30s of 1m; figures cover only the part that ran.'
+    expect(await page.locator('.verdict .note').textContent()).toBe(note)
+    expect(errors).toEqual([])
+    await page.close()
+  })
+
   it('renders an empty run (no series, no endpoints, no failures) without errors', async () => {
     const s = summary(false)
     const {page, errors, requests} = await open(s)

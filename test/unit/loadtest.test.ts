@@ -1,14 +1,25 @@
-/** The load runner's pure parts: thresholds, statistics, failure groups, baseline, profiles, RNG and the scenario. */
+/**
+ * The load runner's pure parts (thresholds, statistics, failure groups, baseline, profiles, RNG, the scenario,
+ * the live view, verdicts), and runLoad itself on a scenario given as a module, interrupted, against the fake target.
+ */
+import {mkdtempSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {pathToFileURL} from 'node:url'
 import {describe, expect, it} from 'vitest'
+import {liveView, progressLine} from '../../src/cli/loadtest.js'
 import {PlatformError} from '../../src/core/index.js'
+import {runLoad, verdictOf} from '../../src/loadtest/runner.js'
 import {compareToBaseline} from '../../src/loadtest/baseline.js'
 import {FailureGroups, failureMessage, normalise} from '../../src/loadtest/failures.js'
 import {parseDuration, resolveProfile} from '../../src/loadtest/profiles.js'
 import {Rng} from '../../src/loadtest/random.js'
-import {AGENT_USER, ENDPOINTS, GOAL_USER, TASK_USER, USER_KINDS, UserState, kindOf, step, type ApiRequest, type ApiResponse, type Send, type UserKind} from '../../src/loadtest/scenario.js'
+import {UserState, kindOf, loadScenario, step, type ApiRequest, type ApiResponse, type Send, type UserKind} from '../../src/loadtest/scenario.js'
+import {AGENT_USER, ENDPOINTS, GOAL_USER, TASK_USER, USER_KINDS} from '../../src/loadtest/scenarios/contract.js'
 import {Aggregator, IntervalRecorder} from '../../src/loadtest/stats.js'
 import {DEFAULT_THRESHOLDS, certainFailure, effectiveThresholds, evaluate, parseThreshold, type Threshold} from '../../src/loadtest/thresholds.js'
-import {SUMMARY_VERSION, type EndpointStats, type LatencyStats, type Summary} from '../../src/loadtest/types.js'
+import {SUMMARY_VERSION, type EndpointStats, type LatencyStats, type Progress, type Summary} from '../../src/loadtest/types.js'
+import {startFakeTarget} from '../support/fake-target.js'
 
 const PATCH_AGENT = 'PATCH /api/v1/agents/:id'
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
@@ -173,6 +184,13 @@ describe('failure messages and groups', () => {
     ['timeout after 30000 ms', 'timeout after <n> ms'],
     ['row 12 of 4096 (1.5%)', 'row <n> of <n> (<n>%)'],
     ['CONFLICT: feedface deadbeef stays', 'CONFLICT: feedface deadbeef stays'], // hex-looking words without digits are words
+    // What tells causes apart stays: the service's name, host and port, the route, the code.
+    ['the data layer (L01) at http://127.0.0.1:8001 is unavailable', 'the data layer (L01) at http://127.0.0.1:8001 is unavailable'],
+    ['UPSTREAM_UNAVAILABLE: L01 at http://l01-data-layer:8001 did not answer in 5000 ms', 'UPSTREAM_UNAVAILABLE: L01 at http://l01-data-layer:8001 did not answer in <n> ms'],
+    ['connect ECONNREFUSED 127.0.0.1:8009', 'connect ECONNREFUSED 127.0.0.1:8009'],
+    ['connect ECONNREFUSED [::1]:8001', 'connect ECONNREFUSED [::1]:8001'],
+    ['GET http://127.0.0.1:8009/api/v1/agents/3f2a5c1e-0b7d-4e5f-9a8b-1c2d3e4f5a6b: HTTP 404', 'GET http://127.0.0.1:8009/api/v1/agents/<uuid>: HTTP <n>'],
+    ['NOT_FOUND: no route GET /api/v1/agents/123/x?limit=5', 'NOT_FOUND: no route GET /api/v1/agents/<n>/x?limit=<n>'],
   ])('normalise(%j) = %j', (message, want) => {
     expect(normalise(message)).toBe(want)
   })
@@ -234,6 +252,21 @@ describe('failure messages and groups', () => {
     expect(first).toMatchObject({status: 500, count: 3, firstSeen: {t: 2}, sample: {request: {url: `/api/v1/agents/${ids[2]}`}}})
     expect(second).toMatchObject({status: 404, count: 1})
     expect(main.list()).toHaveLength(2)
+  })
+
+  it('one cause is one group, whatever its ids and timings; another host, port, route or code is another group', () => {
+    const g = new FailureGroups()
+    const fail = (endpoint: string, message: string) =>
+      g.add({endpoint, method: 'GET', path: '/api/v1/agents/'}, {status: 503, body: {error: 'UPSTREAM_UNAVAILABLE', message}}, `UPSTREAM_UNAVAILABLE: ${message}`, {t: 1, users: 1})
+    const LIST = 'GET /api/v1/agents/'
+    for (let i = 0; i < 11; i++) fail(LIST, `the data layer (L01) at http://127.0.0.1:8001 did not answer within ${5000 + i} ms (request ${ids[i % 3]})`)
+    fail(LIST, 'the data layer (L01) at http://127.0.0.1:8002 did not answer within 5000 ms (request x)')
+    fail(LIST, 'the data layer (L01) at http://10.0.0.7:8001 did not answer within 5000 ms (request x)')
+    fail('GET /api/v1/goals/', 'the data layer (L01) at http://127.0.0.1:8001 did not answer within 5000 ms (request x)')
+    g.add({endpoint: LIST, method: 'GET', path: '/'}, {status: 503, body: {}}, 'DATABASE_UNAVAILABLE: the data layer (L01) at http://127.0.0.1:8001', {t: 1, users: 1})
+    const list = g.list()
+    expect(list.map((x) => x.count)).toEqual([11, 1, 1, 1, 1])
+    expect(list[0]!.message).toBe('UPSTREAM_UNAVAILABLE: the data layer (L01) at http://127.0.0.1:8001 did not answer within <n> ms (request <uuid>)')
   })
 
   it('keeps a huge response body small in the sample', () => {
@@ -360,10 +393,21 @@ describe('Rng', () => {
 describe('user kinds', () => {
   it('every ten consecutive users are exactly 5 agent, 3 goal and 2 task users', () => {
     for (let start = 0; start < 30; start++) {
-      const counts = {agent: 0, goal: 0, task: 0}
-      for (let i = start; i < start + 10; i++) counts[kindOf(i).name]++
+      const counts: Record<string, number> = {agent: 0, goal: 0, task: 0}
+      for (let i = start; i < start + 10; i++) counts[kindOf(USER_KINDS, i).name]!++
       expect(counts, `users ${start}..${start + 9}`).toEqual({agent: 5, goal: 3, task: 2})
     }
+  })
+
+  it('interleaves any integer weights exactly: every sum-of-weights users hold each kind by its weight', () => {
+    const kinds: UserKind[] = [{name: 'a', weight: 1, tasks: []}, {name: 'b', weight: 3, tasks: []}, {name: 'c', weight: 2, tasks: []}]
+    for (let start = 0; start < 12; start++) {
+      const names = Array.from({length: 6}, (_, i) => kindOf(kinds, start + i).name)
+      expect(names.filter((n) => n === 'a')).toHaveLength(1)
+      expect(names.filter((n) => n === 'b')).toHaveLength(3)
+      expect(names.filter((n) => n === 'c')).toHaveLength(2)
+    }
+    expect(kindOf(kinds, 0).name).toBe('b') // the heaviest kind comes first
   })
 
   it('has the contract weights for kinds and tasks', () => {
@@ -589,5 +633,117 @@ describe('the scenario: payloads and id bookkeeping', () => {
     }
     expect(await trace(3)).toEqual(await trace(3))
     expect(await trace(3)).not.toEqual(await trace(4))
+  })
+})
+
+describe('the live view', () => {
+  const progress = (more: Partial<Progress> = {}): Progress => ({
+    profile: 'smoke', elapsed: 30, duration: 60, users: 10, maxUsers: 10, rps: 6.5, p50: 12.3, p95: 31.2, count: 200, failures: 3,
+    worst: {endpoint: 'PATCH /api/v1/agents/:id', p95: 45.6, errorRate: 0.02}, ...more,
+  })
+
+  it('shows progress as a bar with elapsed / total, then users, req/s, p50/p95, errors and the worst endpoint', () => {
+    const lines = liveView(progress(), 100)
+    expect(lines).toHaveLength(3)
+    const bar = /█+░+/.exec(lines[0]!)![0]
+    expect(bar.split('').filter((c) => c === '█')).toHaveLength(bar.length / 2) // half way
+    expect(lines[0]).toMatch(/^smoke █+░+ 30s \/ 1m00s  50%$/)
+    expect(lines[1]).toBe('users 10/10  req/s 6.5  p50 12.3 ms  p95 31.2 ms  errors 3 (1.50%)')
+    expect(lines[2]).toBe('worst PATCH /api/v1/agents/:id p95 45.6 ms, 2.00% errors')
+  })
+
+  it('fills the bar at the end and never past it', () => {
+    for (const elapsed of [60, 75]) {
+      const [first] = liveView(progress({elapsed}), 100)
+      expect(first).not.toContain('░')
+      expect(first).toContain('100%')
+    }
+    expect(liveView(progress({elapsed: 0}), 100)[0]).not.toContain('█')
+  })
+
+  it('says "no responses" for an interval without any, never a latency of 0', () => {
+    const lines = liveView(progress({p50: null, p95: null, rps: 0}), 100)
+    expect(lines[1]).toContain('no responses')
+    expect(lines[1]).not.toMatch(/p95 0/)
+    expect(progressLine(progress({p50: null, p95: null}))).toContain('no responses')
+  })
+
+  it('fits every line to the terminal width, so redrawing in place never wraps', () => {
+    for (const width of [40, 60, 80]) {
+      const lines = liveView(progress({worst: {endpoint: `GET /api/v1/${'x'.repeat(100)}`, p95: 1, errorRate: 0}}), width)
+      for (const l of lines) expect(l.length).toBeLessThanOrEqual(width)
+    }
+  })
+
+  it('before any endpoint answered: no worst endpoint', () => {
+    expect(liveView(progress({worst: undefined, count: 0, failures: 0}), 100)[2]).toBe('worst -')
+  })
+
+  it('has one plain line for logs, with the same figures and no bar', () => {
+    const line = progressLine(progress())
+    expect(line).toBe('30s/1m00s  users 10/10  req/s 6.5  p50 12.3 ms  p95 31.2 ms  errors 3 (1.50%)  worst PATCH /api/v1/agents/:id p95 45.6 ms, 2.00% errors')
+  })
+})
+
+describe('interrupted runs', () => {
+  const base = (): Omit<Summary, 'verdict'> => ({
+    version: SUMMARY_VERSION, profile: 'smoke', target: 'http://x', startedAt: '2026-01-01T00:00:00.000Z', duration: 12.3, users: 10, spawnRate: 5, model: 'closed', seed: 1,
+    total: stats(100, 0, 20), endpoints: [], series: [], failures: [], thresholds: evaluate(effectiveThresholds([]), stats(100, 0, 20), []),
+    validity: {valid: true, reasons: [], eventLoopLagP99Ms: 1, utilisation: 0.1, lateSends: 0, sends: 100},
+  })
+
+  it('are INTERRUPTED with exit 130, saying how far they got and how the thresholds stood', () => {
+    const v = verdictOf({...base(), interrupted: {signal: 'SIGINT', plannedDuration: 60}}, undefined)
+    expect(v).toMatchObject({status: 'INTERRUPTED', exitCode: 130, aborted: true})
+    expect(v.sentence).toBe('INTERRUPTED by SIGINT after 12.3 s of 60 s: 100 requests, p95 20 ms, 0% errors; thresholds held so far')
+    const failing = {...base(), total: stats(100, 50, 20), interrupted: {signal: 'SIGTERM', plannedDuration: 60}}
+    failing.thresholds = evaluate(effectiveThresholds([]), failing.total, [])
+    expect(verdictOf(failing, undefined).sentence).toMatch(/^INTERRUPTED by SIGTERM .*; so far FAILED: errors of total 50% >= 1%$/)
+  })
+
+  it('an uninterrupted run is judged as before', () => {
+    expect(verdictOf(base(), undefined)).toMatchObject({status: 'PASSED', exitCode: 0})
+  })
+
+  it('runLoad runs a scenario given as a module and, when its signal is aborted, stops early and marks the summary', async () => {
+    // A user-defined scenario in plain JavaScript, loaded by the generator thread from its URL.
+    const file = join(mkdtempSync(join(tmpdir(), 'platform-scenario-')), 'ping.mjs')
+    writeFileSync(file, `export default {
+      name: 'ping', module: import.meta.url, thinkMs: {min: 20, max: 20}, endpoints: ['GET /api/v1/agents/'],
+      kinds: [{name: 'pinger', weight: 1, tasks: [{name: 'list', weight: 1, run: async (u, send) => { await send({endpoint: 'GET /api/v1/agents/', method: 'GET', path: '/api/v1/agents/'}) }}]}],
+    }\n`)
+    const scenario = await loadScenario(pathToFileURL(file).href)
+    const target = await startFakeTarget()
+    try {
+      const stop = new AbortController()
+      const points: Progress[] = []
+      const s = await runLoad({
+        target: target.url, apiKey: target.apiKey, scenario, seed: 1, thresholds: effectiveThresholds([]), intervalS: 1, signal: stop.signal,
+        profile: {name: 'custom', users: 3, spawnRate: 10, durationS: 120},
+        onPoint: (_p, progress) => {
+          points.push(progress)
+          if (points.length === 2) stop.abort('SIGINT')
+        },
+      })
+      expect(s.interrupted).toEqual({signal: 'SIGINT', plannedDuration: 120})
+      expect(s.verdict).toMatchObject({status: 'INTERRUPTED', exitCode: 130})
+      expect(s.duration).toBeLessThan(120)
+      expect(s.endpoints.map((e) => e.endpoint)).toEqual(['GET /api/v1/agents/'])
+      expect(s.total.count).toBeGreaterThan(0)
+      // Counted: what the target answered, less at most one dropped request in flight per user.
+      const served = target.requests.filter((r) => r.endpoint === 'GET /api/v1/agents/').length
+      expect(s.total.count).toBeLessThanOrEqual(served)
+      expect(s.total.count).toBeGreaterThanOrEqual(served - 3)
+      expect(s.total.failures).toBe(0) // requests dropped at the interruption are not counted as failures
+      expect(points[0]).toMatchObject({profile: 'custom', duration: 120, maxUsers: 3, worst: {endpoint: 'GET /api/v1/agents/'}})
+    } finally {
+      await target.close()
+    }
+  })
+
+  it('loadScenario names a module that exports no scenario', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'platform-scenario-')), 'nothing.mjs')
+    writeFileSync(file, 'export const x = 1\n')
+    await expect(loadScenario(pathToFileURL(file).href)).rejects.toThrow(/nothing\.mjs does not export a scenario/)
   })
 })

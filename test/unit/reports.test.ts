@@ -111,6 +111,19 @@ describe('renderJunit', () => {
     expect(cases[3]!.failure).toContain('1830 of 8000 sends were late')
   })
 
+  it('marks an interrupted run: a failing "run completed" case and the interrupted property', () => {
+    const s = fixture()
+    s.interrupted = {signal: 'SIGINT', plannedDuration: 300}
+    s.verdict = {status: 'INTERRUPTED', sentence: 'INTERRUPTED by SIGINT after 60 s of 300 s: 8000 requests', exitCode: 130, aborted: true}
+    const xml = renderJunit(s)
+    const last = testcases(xml).find((c) => c.name === 'run completed')!
+    expect(last).toMatchObject({classname: 'run', name: 'run completed', text: s.verdict.sentence})
+    expect(last.failure).toBe('interrupted by SIGINT after 60 s of 300 s; the figures cover only what ran')
+    expect(suiteAttr(xml, 'failures')).toBe('3')
+    expect(xml).toContain('<property name="interrupted" value="true"/>')
+    expect(renderJunit(fixture())).toContain('<property name="interrupted" value="false"/>')
+  })
+
   it('escapes markup in every attribute and text', () => {
     const s = fixture()
     s.profile = 'a&b "quoted" <profile>'
@@ -191,6 +204,16 @@ describe('readSummary', () => {
     expect(err.code).toBe('USAGE')
     expect(err.message).toContain(file)
     expect(err.message).toMatch(/not valid JSON/)
+  })
+
+  it('reads a version 1 summary (its totals compare the same) and refuses an interrupted run as a baseline', () => {
+    const file = join(tmp(), 'summary.json')
+    writeFileSync(file, JSON.stringify({...fixture(), version: 1}))
+    expect(readSummary(file).total).toEqual(fixture().total)
+    writeFileSync(file, JSON.stringify({...fixture(), interrupted: {signal: 'SIGINT', plannedDuration: 300}}))
+    const err = refusal(() => readSummary(file))
+    expect(err.code).toBe('USAGE')
+    expect(err.message).toMatch(/interrupted run/)
   })
 
   it('refuses another summary version or something that is not a summary', () => {
