@@ -125,14 +125,7 @@ export class Generator {
           body: req.body === undefined ? undefined : JSON.stringify(req.body),
           signal: this.#abandon.signal,
         })
-        const text = await r.body.text()
-        let body: unknown = text
-        try {
-          body = text ? JSON.parse(text) : undefined
-        } catch {
-          // not JSON: keep the text for the failure sample
-        }
-        res = {status: r.statusCode, body}
+        res = lazyBody(r.statusCode, await r.body.text())
       } catch (err) {
         if (this.#abandon.signal.aborted) return {status: null}
         const e = err as {code?: string; message?: string}
@@ -273,5 +266,27 @@ export class Generator {
 
   close(): Promise<void> {
     return this.#pool.close()
+  }
+}
+
+/**
+ * A response whose JSON is parsed only if something reads it (a scenario taking an id from
+ * a 201, a failure sample): most bodies, such as a list page of 40 KB, are never looked at,
+ * and parsing them would be the generator's busiest work.
+ */
+function lazyBody(status: number, text: string): ApiResponse {
+  let parsed: {body: unknown} | undefined
+  return {
+    status,
+    get body() {
+      if (!parsed) {
+        try {
+          parsed = {body: text ? JSON.parse(text) : undefined}
+        } catch {
+          parsed = {body: text} // not JSON: the text, for the failure sample
+        }
+      }
+      return parsed.body
+    },
   }
 }
