@@ -72,7 +72,7 @@ async function embeddedTarget(config: PlatformConfig, log: (l: string) => void):
     log(`target: the running embedded platform at ${gateway.url}`)
     return {target: gateway.url, apiKey: gatewayKeys(config)[0]!, stop: async () => {}}
   }
-  // A fresh state directory: load-test rows never land in the project's own PGlite data.
+  // A fresh state directory: load-test rows never land in the project's own database.
   const stateDir = mkdtempSync(join(tmpdir(), 'platform-loadtest-'))
   // Removed on every way out, a forced exit (a second Ctrl-C) included, with the embedded
   // PostgreSQL's cluster, which lives outside the state directory when the postgres user cannot reach it.
@@ -90,7 +90,6 @@ async function embeddedTarget(config: PlatformConfig, log: (l: string) => void):
     dataLayer: {...config.dataLayer, port: 0},
     gateway: {...config.gateway, port: 0},
   }
-  log(`target: a new embedded platform (${config.databaseUrl ? 'DATABASE_URL' : 'PGlite in a temporary directory'})`)
   let platform: Awaited<ReturnType<typeof startPlatform>>
   try {
     platform = await startPlatform(ephemeral, 'threads', {logLevel: 'silent'})
@@ -99,6 +98,7 @@ async function embeddedTarget(config: PlatformConfig, log: (l: string) => void):
     throw err
   }
   const url = platform.state.services.find((s) => s.name === 'l09-api-gateway')!.url
+  log(`target: a new embedded platform (${config.databaseUrl ? 'DATABASE_URL' : `${platform.state.database}, a temporary directory`})`)
   return {
     target: url,
     apiKey: gatewayKeys(ephemeral)[0]!,

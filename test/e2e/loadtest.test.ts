@@ -80,7 +80,7 @@ describe('against the embedded platform (started and stopped by the CLI)', () =>
     expect(counts, explain(s, stderr)).toEqual(Object.fromEntries(ENDPOINTS.map((e) => [e, [true, 0]])))
     expect(s.total.failures).toBe(0)
     expect(code, explain(s, stderr)).toBe(0)
-    expect(readFileSync(join(s.reportDir, 'run.log'), 'utf8')).toContain(DATABASE_URL ? 'embedded platform (DATABASE_URL)' : 'embedded platform (PGlite')
+    expect(readFileSync(join(s.reportDir, 'run.log'), 'utf8')).toContain(DATABASE_URL ? 'embedded platform (DATABASE_URL)' : 'embedded platform (embedded PostgreSQL')
   }, 150_000)
 })
 
