@@ -1,6 +1,6 @@
-export {PlatformCommand, dbFlags, healthTimeoutFlag, withDbFlags, logLevelFlag} from './command.js'
+export {PlatformCommand, dbFlags, durationFlag, healthTimeoutFlag, withDbFlags, logLevelFlag} from './command.js'
 export {renderStatus} from './summary.js'
-export {loadTestFlags, runLoadTestCommand} from './loadtest.js'
+export {LoadTestCommand, loadTestFlags, runLoadTestCommand} from './loadtest.js'
 export {runSteps, stepRunner} from './steps.js'
 export {patchDeps, stackDeps, useDocker} from './runtime.js'
 export {SERVICE_ALIASES, followLog, formatLine, matches, readLog} from './logs.js'

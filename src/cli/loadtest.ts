@@ -1,13 +1,19 @@
-import {Flags, type Command} from '@oclif/core'
+import {Flags} from '@oclif/core'
 import {style, table, type PlatformConfig} from '../core/index.js'
 import type {SessionInput, Summary} from '../loadtest/index.js'
+import {PlatformCommand, durationFlag} from './command.js'
 
 /** The flags `test smoke` and `test load` share. */
 export const loadTestFlags = {
   target: Flags.string({description: 'L09 base URL (default: start the embedded platform, run against it, stop it)'}),
   'api-key': Flags.string({description: 'API key for the target (default: $PLATFORM_API_KEY, else .platform/api.key)'}),
-  duration: Flags.string({description: 'override the profile duration, e.g. 10s, 5m'}),
-  threshold: Flags.string({description: 'pass condition, repeatable: p95<500, p99<1s, errors<1%, "PATCH /api/v1/agents/:id p95<300"', multiple: true, default: []}),
+  duration: durationFlag({description: 'override the profile duration, e.g. 10s, 5m'}),
+  // Non-greedy: `--threshold p95<300 normal` leaves `normal` to the profile argument.
+  threshold: Flags.string({
+    description: 'pass condition, repeatable: p95<500, p99<1s, errors<1%, "PATCH /api/v1/agents/:id p95<300"',
+    multiple: true,
+    multipleNonGreedy: true,
+  }),
   report: Flags.string({description: 'report directory (default reports/<profile>-<timestamp>/)'}),
   junit: Flags.string({description: 'also write JUnit XML to this file'}),
   baseline: Flags.string({description: 'summary.json of an earlier run: exit 4 if this run regressed beyond --tolerance'}),
@@ -50,8 +56,15 @@ function render(s: Summary, reportDir: string): string {
   return out.join('\n')
 }
 
-/** Runs a session for a command and prints its outcome; sets the exit code from the verdict. */
-export async function runLoadTestCommand(cmd: Command & {jsonEnabled(): boolean}, config: PlatformConfig, profile: Pick<SessionInput, 'profile' | 'users' | 'spawnRate'>, f: Parsed) {
+/** test smoke and test load: the verdict decides the exit code. */
+export abstract class LoadTestCommand extends PlatformCommand {
+  protected override exitCodeFor(r: Summary) {
+    return r.verdict.exitCode
+  }
+}
+
+/** Runs a session for a command and prints its outcome. */
+export async function runLoadTestCommand(cmd: PlatformCommand, config: PlatformConfig, profile: Pick<SessionInput, 'profile' | 'users' | 'spawnRate'>, f: Parsed) {
   const {runSession} = await import('../loadtest/index.js')
   const quiet = cmd.jsonEnabled()
   const result = await runSession(
@@ -60,8 +73,9 @@ export async function runLoadTestCommand(cmd: Command & {jsonEnabled(): boolean}
       ...profile,
       target: f.target as string | undefined,
       apiKey: f['api-key'] as string | undefined,
-      duration: f.duration as string | undefined,
-      thresholds: f.threshold as string[],
+      // the session reads a profile duration as text; a bare number is seconds
+      duration: f.duration === undefined ? undefined : String(f.duration),
+      thresholds: (f.threshold as string[] | undefined) ?? [],
       report: f.report as string | undefined,
       junit: f.junit as string | undefined,
       baseline: f.baseline as string | undefined,
@@ -81,6 +95,5 @@ export async function runLoadTestCommand(cmd: Command & {jsonEnabled(): boolean}
     },
   )
   if (!quiet) cmd.log(render(result.summary, result.reportDir))
-  process.exitCode = result.summary.verdict.exitCode
   return {...result.summary, reportDir: result.reportDir, ...(result.junit ? {junit: result.junit} : {})}
 }
