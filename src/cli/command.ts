@@ -78,11 +78,18 @@ export const dbFlags = {
 
 /** The configuration with the database flags applied over it. */
 export function withDbFlags(config: PlatformConfig, flags: {'database-url'?: string; 'data-dir'?: string; db?: DbEngine}): PlatformConfig {
+  const settings = {...config.settings}
+  const given = {database_url: ['database-url', flags['database-url']], 'database.engine': ['db', flags.db], data_dir: ['data-dir', flags['data-dir']]} as const
+  // --database-url also reads DATABASE_URL (oclif's env): that one is still the environment's.
+  for (const [key, [flag, value]] of Object.entries(given)) {
+    if (value !== undefined && !(flag === 'database-url' && value === process.env.DATABASE_URL)) settings[key] = {value, source: 'flag', from: `--${flag}`}
+  }
   return {
     ...config,
     databaseUrl: flags['database-url'] ?? config.databaseUrl,
     dbEngine: flags.db ?? config.dbEngine,
     dataDir: flags['data-dir'] ?? config.dataDir,
+    settings,
   }
 }
 

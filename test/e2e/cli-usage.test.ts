@@ -1,27 +1,15 @@
-import {spawn, spawnSync} from 'node:child_process'
+import {spawnSync} from 'node:child_process'
 import {mkdtempSync, readFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
-import {BIN, runCli} from '../support/cli.js'
+import {inTerminal, runCli} from '../support/cli.js'
 import {createPgDatabase, pgUrl} from '../support/dbs.js'
 import {freePort} from '../support/postgres.js'
 import {openDb} from '../../src/db/index.js'
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'platform-usage-'))
 const ANSI = /\x1b\[[0-9;]*m/
-
-/** Runs the CLI in a real pseudo-terminal (util-linux `script`), so stdin and stdout are TTYs; input is typed into it. */
-function inTerminal(args: string[], env: NodeJS.ProcessEnv, input = ''): Promise<{code: number | null; output: string}> {
-  const {NO_COLOR: _n, FORCE_COLOR: _f, ...rest} = process.env
-  const command = [process.execPath, BIN, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ')
-  const child = spawn('script', ['-qec', command, '/dev/null'], {cwd: tmp(), env: {...rest, NODE_ENV: 'production', TERM: 'xterm-256color', ...env}})
-  let output = ''
-  child.stdout.on('data', (d) => (output += d))
-  // stdin stays open while the CLI runs: at its end `script` would end the session.
-  child.stdin.write(input)
-  return new Promise((resolve) => child.once('exit', (code) => resolve({code, output})))
-}
 
 describe('the CLI as oclif users know it (built bin/run.js)', () => {
   it('`help <command>`, -h and --help show the same help; -v is --version', async () => {
@@ -97,16 +85,16 @@ describe('the CLI as oclif users know it (built bin/run.js)', () => {
 
 describe('colour', () => {
   it('is on in a terminal, and NO_COLOR (any non-empty value) turns it off there', async () => {
-    const coloured = await inTerminal(['status'], {})
+    const coloured = await inTerminal(['status'], {cwd: tmp()})
     expect(coloured.output).toContain('The platform is not running')
     expect(coloured.output).toMatch(ANSI)
-    const plain = await inTerminal(['status'], {NO_COLOR: 'yes'})
+    const plain = await inTerminal(['status'], {cwd: tmp(), env: {NO_COLOR: 'yes'}})
     expect(plain.output).toContain('The platform is not running')
     expect(plain.output).not.toMatch(ANSI)
   })
 
   it('in a terminal a mistyped command asks "Did you mean status?" and runs it on yes, without colour under NO_COLOR', async () => {
-    const r = await inTerminal(['stauts'], {NO_COLOR: '1'}, 'y\r')
+    const r = await inTerminal(['stauts'], {cwd: tmp(), env: {NO_COLOR: '1'}, input: 'y\r'})
     expect(r.output).toContain('Did you mean status?')
     expect(r.output).toContain('The platform is not running')
     expect(r.code).toBe(3)
