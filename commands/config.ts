@@ -12,9 +12,12 @@ environment (the variable named) or flag. Passwords in URLs are masked.`
     const {flags} = await this.parse(Config)
     const config = withDbFlags(this.config_(), flags)
     // In the order of platform.yaml's keys.
-    const settings = Object.fromEntries(Object.keys(KEYS).filter((key) => config.settings[key]).map((key) => [key, {...config.settings[key]!, value: maskSecret(config.settings[key]!.value)}]))
+    const known = Object.keys(KEYS).filter((key) => config.settings[key])
+    const masked = (key: string) => ({...config.settings[key]!, value: maskSecret(config.settings[key]!.value)})
+    const settings = Object.fromEntries(known.map((key) => [key, masked(key)]))
     const shown = (v: unknown) => (v === undefined ? style.dim('(not set)') : typeof v === 'object' ? JSON.stringify(v) : String(v))
-    const rows = Object.entries(settings).map(([key, s]) => [key, shown(s.value), s.source + (s.from && s.source !== 'file' ? ` (${s.from})` : '')])
+    const origin = (s: {source: string; from?: string}) => s.source + (s.from && s.source !== 'file' ? ` (${s.from})` : '')
+    const rows = Object.entries(settings).map(([key, s]) => [key, shown(s.value), origin(s)])
     this.log(table(['key', 'value', 'source'], rows))
     this.log(style.dim(config.file ? `file: ${config.file}` : 'no platform.yaml here (`platform init` writes one)'))
     return {file: config.file ?? null, settings}

@@ -5,9 +5,9 @@ import {stopPlatform} from '../src/embedded/index.js'
 
 export default class Down extends PlatformCommand {
   static override summary = 'Stop the platform: the detached embedded one, or the compose stack'
-  static override description = `Embedded: SIGTERM (the services drain and close their database), then SIGKILL after --timeout. \
-Docker (--docker, mode: docker, or a stack that exists while nothing runs embedded): compose down, and with --volumes \
-its named volumes too (the data). Exits 0 when nothing runs.`
+  static override description = `Embedded: SIGTERM (the services drain and close their database), then SIGKILL after --timeout. Docker \
+(--docker, mode: docker, or a stack that exists while nothing runs embedded): compose down, and with --volumes its named volumes too \
+(the data). Exits 0 when nothing runs.`
   static override examples = ['<%= config.bin %> down', '<%= config.bin %> down --timeout 5 --json', '<%= config.bin %> down --docker --volumes']
   static override flags = {
     timeout: Flags.integer({description: 'seconds to wait before forcing', default: 15, min: 1}),

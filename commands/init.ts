@@ -4,8 +4,8 @@ import {style} from '../src/core/index.js'
 
 export default class Init extends PlatformCommand {
   static override summary = 'Set up this directory for the platform: platform.yaml, .gitignore, and with --stack the compose starters'
-  static override description = `Writes platform.yaml with every key and its default (commented out, with a JSON Schema for editors) and adds \
-.platform/ and reports/ to .gitignore. With --stack it also writes platform/docker-compose.app.yml, platform/Dockerfile, \
+  static override description = `Writes platform.yaml with every key and its default (commented out, with a JSON Schema for editors) and \
+adds .platform/ and reports/ to .gitignore. With --stack it also writes platform/docker-compose.app.yml, platform/Dockerfile, \
 platform/prometheus/prometheus.yml and an empty platform/migrations/. A file that exists is kept unless --force.`
   static override examples = ['<%= config.bin %> init', '<%= config.bin %> init --stack', '<%= config.bin %> init --force --json']
   static override flags = {

@@ -6,8 +6,8 @@ import {platformStatus} from '../src/embedded/index.js'
 export default class Status extends PlatformCommand {
   static override summary = 'Show each service, its URL, health, mode, database and uptime'
   static override description = `Embedded mode: health from each service's /health/ready. Docker mode (--docker, mode: docker, or a stack \
-that exists while nothing runs embedded): container, compose project, state, health, ports, image and uptime of each service. \
-Exits 0 when every service is healthy, 1 when one is not, and 3 when nothing runs; --json prints the document either way.`
+that exists while nothing runs embedded): container, compose project, state, health, ports, image and uptime of each service. Exits 0 \
+when every service is healthy, 1 when one is not, and 3 when nothing runs; --json prints the document either way.`
   static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --json', '<%= config.bin %> status --docker']
   static override flags = {docker: Flags.boolean({description: 'report the compose stack'})}
 

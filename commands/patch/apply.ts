@@ -4,11 +4,11 @@ import {style} from '../../src/core/index.js'
 
 export default class PatchApply extends PlatformCommand {
   static override summary = 'Copy changed files into a running service container, restart it, and roll back if it turns unhealthy'
-  static override description = `Maps each local path to its container path (patch.mappings in platform.yaml, e.g. "dist/": "/app/dist/", or --to), \
-saves the container's current copies, copies the new files in with one tar, restarts the container and waits until it \
-is healthy (its Docker healthcheck, else its /health/ready). If it is not (or --smoke fails), the saved files are put \
-back and the container restarted again; the command then exits 1. Every patch is recorded under .platform/patches/, \
-and platform status / stack doctor show containers that carry patches their image lacks.`
+  static override description = `Maps each local path to its container path (patch.mappings in platform.yaml, e.g. "dist/": "/app/dist/", \
+or --to), saves the container's current copies, copies the new files in with one tar, restarts the container and waits until it is \
+healthy (its Docker healthcheck, else its /health/ready). If it is not (or --smoke fails), the saved files are put back and the \
+container restarted again; the command then exits 1. Every patch is recorded under .platform/patches/, and platform status / stack \
+doctor show containers that carry patches their image lacks.`
   static override examples = [
     '<%= config.bin %> patch apply l01-data-layer dist/src/data-layer/app.js --to /app/dist/src/data-layer/app.js -m "fix goal list"',
     '<%= config.bin %> patch apply l09-api-gateway dist/ --smoke',

@@ -16,7 +16,8 @@ export default class PatchReapply extends PlatformCommand {
   async run() {
     const {args, flags} = await this.parse(PatchReapply)
     const {reapplyPatches} = await import('../../src/patch/index.js')
-    const r = await reapplyPatches(await patchDeps(this.config_(), {log: (l) => this.logToStderr(style.dim(l)), json: this.jsonEnabled()}), args.service, {healthTimeoutMs: flags['health-timeout'] * 1000})
+    const deps = await patchDeps(this.config_(), {log: (l) => this.logToStderr(style.dim(l)), json: this.jsonEnabled()})
+    const r = await reapplyPatches(deps, args.service, {healthTimeoutMs: flags['health-timeout'] * 1000})
     if (r.patches.length === 0) this.log(style.dim(`No patches to re-apply: ${r.container} carries every active patch of ${args.service}.`))
     else if (r.outcome === 'applied') this.log(`${style.ok('✓')} re-applied ${r.patches.join(', ')} to ${r.container} as ${r.id}.`)
     else this.logToStderr(`${style.bad(r.outcome)}: ${r.reason}`)

@@ -16,7 +16,8 @@ export default class PatchRollback extends PlatformCommand {
   async run() {
     const {args, flags} = await this.parse(PatchRollback)
     const {rollbackPatch} = await import('../../src/patch/index.js')
-    const r = await rollbackPatch(await patchDeps(this.config_(), {log: (l) => this.logToStderr(style.dim(l)), json: this.jsonEnabled()}), args.target, {healthTimeoutMs: flags['health-timeout'] * 1000})
+    const deps = await patchDeps(this.config_(), {log: (l) => this.logToStderr(style.dim(l)), json: this.jsonEnabled()})
+    const r = await rollbackPatch(deps, args.target, {healthTimeoutMs: flags['health-timeout'] * 1000})
     if (r.outcome === 'reverted') this.log(`${style.ok('✓')} reverted ${r.reverted.join(', ')} on ${r.container}; it is healthy.`)
     else this.logToStderr(`${style.bad('Reverted, but the container is not healthy:')} ${r.reason}`)
     return r

@@ -4,11 +4,10 @@ import {style} from '../../src/core/index.js'
 
 export default class StackRelocate extends PlatformCommand {
   static override summary = 'Move a service that runs under another compose project into the platform project'
-  static override description = `Shows the plan, then stops the container in the wrong project, removes it (its volumes are kept), starts the \
-service in project platform without recreating its dependencies, and waits until it is healthy. --carry-volumes \
-first copies the data of its named volumes into the platform's. Every step checks where things stand, so a \
-relocation interrupted at any point finishes when run again. For prometheus it also checks that L01 and L09 are \
-scraped.`
+  static override description = `Shows the plan, then stops the container in the wrong project, removes it (its volumes are kept), starts \
+the service in project platform without recreating its dependencies, and waits until it is healthy. --carry-volumes first copies the \
+data of its named volumes into the platform's. Every step checks where things stand, so a relocation interrupted at any point finishes \
+when run again. For prometheus it also checks that L01 and L09 are scraped.`
   static override examples = [
     '<%= config.bin %> stack relocate prometheus --dry-run',
     '<%= config.bin %> stack relocate prometheus --from story-portal-app --carry-volumes --yes',

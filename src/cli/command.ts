@@ -1,5 +1,6 @@
 import {Command, Errors, Flags} from '@oclif/core'
-import {closeOnSignal, loadConfig, nextSignal, parseDuration, PlatformError, style, type DbEngine, type PlatformConfig} from '../core/index.js'
+import {closeOnSignal, loadConfig, nextSignal, parseDuration, PlatformError, style} from '../core/index.js'
+import type {DbEngine, PlatformConfig} from '../core/index.js'
 
 /**
  * The base of every command: --json, configuration, and the error catalogue's exit codes
@@ -46,13 +47,15 @@ export abstract class PlatformCommand extends Command {
       const message = err.message.replace(/\nSee more help with --help$/, '').replace(/^Parsing (--\S+) \n\t/, '$1: ')
       return new PlatformError('USAGE', message, {suggestion: `see \`${this.config.bin} ${this.id?.replaceAll(':', ' ') ?? ''} --help\``})
     }
-    return new PlatformError('INTERNAL', err.message, {suggestion: 'this is a bug in platform; run again with DEBUG=* to see where it happened'})
+    const suggestion = 'this is a bug in platform; run again with DEBUG=* to see where it happened'
+    return new PlatformError('INTERNAL', err.message, {suggestion})
   }
 
   /** The --json error document: the contract's error shape plus what the user can do about it. */
   protected override toErrorJson(err: unknown) {
     const e = this.asPlatformError(err as Error)
-    return {error: e.code, message: e.message, ...(e.suggestion ? {suggestion: e.suggestion} : {}), ...(e.details ? {details: e.details} : {})}
+    const {code, message, suggestion, details} = e
+    return {error: code, message, ...(suggestion ? {suggestion} : {}), ...(details ? {details} : {})}
   }
 
   protected override async catch(err: Error & {code?: string; oclif?: {exit?: number}}): Promise<unknown> {
@@ -79,10 +82,15 @@ export const dbFlags = {
 /** The configuration with the database flags applied over it. */
 export function withDbFlags(config: PlatformConfig, flags: {'database-url'?: string; 'data-dir'?: string; db?: DbEngine}): PlatformConfig {
   const settings = {...config.settings}
-  const given = {database_url: ['database-url', flags['database-url']], 'database.engine': ['db', flags.db], data_dir: ['data-dir', flags['data-dir']]} as const
-  // --database-url also reads DATABASE_URL (oclif's env): that one is still the environment's.
+  const given = {
+    database_url: ['database-url', flags['database-url']],
+    'database.engine': ['db', flags.db],
+    data_dir: ['data-dir', flags['data-dir']],
+  } as const
   for (const [key, [flag, value]] of Object.entries(given)) {
-    if (value !== undefined && !(flag === 'database-url' && value === process.env.DATABASE_URL)) settings[key] = {value, source: 'flag', from: `--${flag}`}
+    // --database-url also reads DATABASE_URL (oclif's env): that value is still the environment's.
+    const fromEnv = flag === 'database-url' && value === process.env.DATABASE_URL
+    if (value !== undefined && !fromEnv) settings[key] = {value, source: 'flag', from: `--${flag}`}
   }
   return {
     ...config,
@@ -112,4 +120,5 @@ export const durationFlag = Flags.custom<number>({
 })
 
 /** How long a restarted container may take to be healthy (patch apply, rollback, reapply), in seconds. */
-export const healthTimeoutFlag = () => durationFlag({description: 'how long to wait for health after the restart', default: 60, defaultHelp: async () => '60s'})
+export const healthTimeoutFlag = () =>
+  durationFlag({description: 'how long to wait for health after the restart', default: 60, defaultHelp: async () => '60s'})

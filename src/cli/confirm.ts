@@ -7,7 +7,8 @@ import {PlatformError} from '../core/index.js'
  */
 export async function confirm(question: string, opts: {json: boolean; flag: string; what: string; suggestion?: string}): Promise<void> {
   if (!process.stdin.isTTY || opts.json) {
-    throw new PlatformError('USAGE', `${opts.what} needs confirmation`, {suggestion: opts.suggestion ?? `pass ${opts.flag} to go ahead without a prompt`})
+    const suggestion = opts.suggestion ?? `pass ${opts.flag} to go ahead without a prompt`
+    throw new PlatformError('USAGE', `${opts.what} needs confirmation`, {suggestion})
   }
   const rl = createInterface({input: process.stdin, output: process.stderr})
   const answer = await rl.question(`${question} [y/N] `).finally(() => rl.close())

@@ -64,7 +64,12 @@ export abstract class LoadTestCommand extends PlatformCommand {
 }
 
 /** Runs a session for a command and prints its outcome. */
-export async function runLoadTestCommand(cmd: PlatformCommand, config: PlatformConfig, profile: Pick<SessionInput, 'profile' | 'users' | 'spawnRate'>, f: Parsed) {
+export async function runLoadTestCommand(
+  cmd: PlatformCommand,
+  config: PlatformConfig,
+  profile: Pick<SessionInput, 'profile' | 'users' | 'spawnRate'>,
+  f: Parsed,
+) {
   const {runSession} = await import('../loadtest/index.js')
   const quiet = cmd.jsonEnabled()
   const result = await runSession(

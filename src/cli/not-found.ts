@@ -21,7 +21,8 @@ const hook: Hook.CommandNotFound = async function (opts) {
     }
   }
   const hint = suggestion ? ` Did you mean ${shown(suggestion)}?` : ''
-  this.error(`${shown(opts.id)} is not a ${opts.config.bin} command.${hint} Run \`${opts.config.bin} help\` for a list of the commands.`, {exit: 2})
+  const help = `Run \`${opts.config.bin} help\` for a list of the commands.`
+  this.error(`${shown(opts.id)} is not a ${opts.config.bin} command.${hint} ${help}`, {exit: 2})
 }
 
 export default hook

@@ -15,7 +15,11 @@ export async function stackDeps(config: PlatformConfig, log: (line: string) => v
  * mode: docker. Otherwise up starts the embedded one, and the commands that act on what runs find it:
  * the embedded platform when it runs, else the stack when one exists (Docker or not), else embedded.
  */
-export async function useDocker(config: PlatformConfig, flag: boolean | undefined, opts: {starting?: boolean; embedded?: PlatformStatus} = {}): Promise<boolean> {
+export async function useDocker(
+  config: PlatformConfig,
+  flag: boolean | undefined,
+  opts: {starting?: boolean; embedded?: PlatformStatus} = {},
+): Promise<boolean> {
   if (flag || config.mode === 'docker') return true
   if (opts.starting) return false
   const {platformStatus} = await import('../embedded/index.js')

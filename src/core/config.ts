@@ -72,7 +72,7 @@ export const KEYS: Record<string, Check> = {
 }
 const SECTIONS = new Set(Object.keys(KEYS).filter((k) => k.includes('.')).map((k) => k.split('.')[0]!))
 
-function configError(file: string, lines: LineCounter, node: Node | null | undefined, key: string, message: string, nearest?: string): PlatformError {
+function configError(file: string, lines: LineCounter, node: Node | null | undefined, key: string, message: string, nearest?: string) {
   const line = node?.range ? lines.linePos(node.range[0]).line : undefined
   const hint = nearest ? `; did you mean ${nearest}?` : ''
   return new PlatformError('CONFIG_INVALID', `${file}${line ? `:${line}` : ''}: ${key} ${message}${hint}`, {
@@ -179,7 +179,7 @@ export function loadConfig(opts: LoadOptions = {}): PlatformConfig {
     file,
     mode: pick<Mode>('mode', 'PLATFORM_MODE', env.PLATFORM_MODE as Mode | undefined, 'embedded'),
     databaseUrl: pick<string | undefined>('database_url', 'DATABASE_URL', env.DATABASE_URL, undefined),
-    dbEngine: pick<DbEngine | undefined>('database.engine', 'PLATFORM_DB_ENGINE', env.PLATFORM_DB_ENGINE as DbEngine | undefined, undefined),
+    dbEngine: pick('database.engine', 'PLATFORM_DB_ENGINE', env.PLATFORM_DB_ENGINE as DbEngine | undefined, undefined),
     dataDir: resolve(root, pick('data_dir', 'PLATFORM_DATA_DIR', env.PLATFORM_DATA_DIR, join(stateDir, 'data'))),
     dataLayer,
     gateway: {
