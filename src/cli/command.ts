@@ -63,11 +63,9 @@ export abstract class PlatformCommand extends Command {
     const usage = err.oclif?.exit === 2 && !(err instanceof PlatformError)
     if (usage && !this.jsonEnabled()) return super.catch(err) // oclif's own usage message, exit 2
     const e = this.asPlatformError(err)
-    if (this.jsonEnabled()) this.logJson(this.toErrorJson(e))
-    else {
-      this.logToStderr(`${style.bad('Error:')} ${e.message}`)
-      if (e.suggestion) this.logToStderr(`${style.dim('Try:')} ${e.suggestion}`)
-    }
+    if (this.jsonEnabled()) return super.catch(e) // prints toErrorJson(e); the exit code is e.exitCode
+    this.logToStderr(`${style.bad('Error:')} ${e.message}`)
+    if (e.suggestion) this.logToStderr(`${style.dim('Try:')} ${e.suggestion}`)
     return this.exit(e.exitCode)
   }
 }
