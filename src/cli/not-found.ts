@@ -15,9 +15,8 @@ const hook: Hook.CommandNotFound = async function (opts) {
     try {
       return await prompt.call(this, opts)
     } catch (err) {
-      const e = err as {oclif?: {exit?: number}}
-      if (e.oclif?.exit !== 127) throw err
-      this.exit(2)
+      if ((err as {oclif?: {exit?: number}}).oclif?.exit !== 127) throw err
+      // Declined: the same message and exit code as without a terminal.
     }
   }
   const hint = suggestion ? ` Did you mean ${shown(suggestion)}?` : ''

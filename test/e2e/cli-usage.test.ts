@@ -99,6 +99,9 @@ describe('colour', () => {
     expect(r.output).toContain('The platform is not running')
     expect(r.code).toBe(3)
     expect(r.output).not.toMatch(ANSI)
+    const declined = await inTerminal(['stauts'], {cwd: tmp(), env: {NO_COLOR: '1'}, input: 'n\r'})
+    expect(declined.output).not.toContain('The platform is not running')
+    expect(declined.code).toBe(2)
   })
 
   it('FORCE_COLOR still colours output that is not a terminal', async () => {
