@@ -14,7 +14,14 @@ const pjson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url
 const emitWarning = process.emitWarning.bind(process)
 process.emitWarning = (warning, ...rest) => (String(warning).startsWith('Mismatched version in') ? undefined : emitWarning(warning, ...rest))
 settings.enableAutoTranspile = false
+// The commands, hooks and help class as sources: ./dist/src/x.js is ./src/x.ts.
+const source = (path) => path.replace(/^\.\/dist\//, './').replace(/\.js$/, '.ts')
+const fromSources = (oclif) => ({
+  commands: './commands',
+  helpClass: source(oclif.helpClass),
+  hooks: Object.fromEntries(Object.entries(oclif.hooks).map(([name, path]) => [name, source(path)])),
+})
 await execute({
   development: true,
-  loadOptions: {root, pjson: {...pjson, version: `${pjson.version}+dev`, oclif: {...pjson.oclif, commands: './commands'}}},
+  loadOptions: {root, pjson: {...pjson, version: `${pjson.version}+dev`, oclif: {...pjson.oclif, ...fromSources(pjson.oclif)}}},
 })

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// `platform --version` is answered here without loading oclif: scripts and CI call it often.
-if (process.argv.length === 3 && process.argv[2] === '--version') {
+// `platform --version` (or -v) is answered here without loading oclif: scripts and CI call it often.
+if (process.argv.length === 3 && (process.argv[2] === '--version' || process.argv[2] === '-v')) {
   const {readFileSync} = await import('node:fs')
   const {name, version} = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
   console.log(`${name}/${version} ${process.platform}-${process.arch} node-${process.version}`)

@@ -1,13 +1,13 @@
 import {Flags} from '@oclif/core'
 import {PlatformCommand, stackDeps, useDocker} from '../src/cli/index.js'
 import {style} from '../src/core/index.js'
-import {runningPlatform, stopPlatform} from '../src/embedded/index.js'
+import {stopPlatform} from '../src/embedded/index.js'
 
 export default class Down extends PlatformCommand {
   static override summary = 'Stop the platform: the detached embedded one, or the compose stack'
-  static override description = `Embedded: SIGTERM (the services drain and close their database), then SIGKILL after --timeout.
-Docker (--docker, mode: docker, or a stack that exists while nothing runs embedded): compose down, and with --volumes
-its named volumes too (the data). Exits 0 when nothing runs.`
+  static override description = `Embedded: SIGTERM (the services drain and close their database), then SIGKILL after --timeout. Docker \
+(--docker, mode: docker, or a stack that exists while nothing runs embedded): compose down, and with --volumes its named volumes too \
+(the data). Exits 0 when nothing runs.`
   static override examples = ['<%= config.bin %> down', '<%= config.bin %> down --timeout 5 --json', '<%= config.bin %> down --docker --volumes']
   static override flags = {
     timeout: Flags.integer({description: 'seconds to wait before forcing', default: 15, min: 1}),
@@ -18,8 +18,7 @@ its named volumes too (the data). Exits 0 when nothing runs.`
   async run() {
     const {flags} = await this.parse(Down)
     const config = this.config_()
-    const guess = async () => !(await runningPlatform(config)) && (await import('../src/stack/index.js')).stackExistsAt(process.env)
-    if (await useDocker(config, flags.docker || flags.volumes, guess)) {
+    if (await useDocker(config, flags.docker || flags.volumes)) {
       const json = this.jsonEnabled()
       const {stackDown} = await import('../src/stack/index.js')
       const r = await stackDown(await stackDeps(config, (l) => json || this.logToStderr(style.dim(l))), {volumes: flags.volumes})

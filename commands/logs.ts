@@ -1,13 +1,13 @@
 import {existsSync} from 'node:fs'
 import {Args, Flags} from '@oclif/core'
-import {PlatformCommand, SERVICE_ALIASES, followLog, formatLine, matches, readLog, stackDeps, useDocker} from '../src/cli/index.js'
-import {PlatformError, closeOnSignal, parseDuration, style} from '../src/core/index.js'
+import {PlatformCommand, SERVICE_ALIASES, durationFlag, followLog, formatLine, matches, readLog, stackDeps, useDocker} from '../src/cli/index.js'
+import {PlatformError, closeOnSignal, style} from '../src/core/index.js'
 
 export default class Logs extends PlatformCommand {
   static override summary = 'Show the logs of the embedded platform or of the stack\'s services'
   static override description = `Embedded: .platform/platform.log, written by \`up\` in the foreground and in the background, one readable line per record (--json: the raw JSON records). SERVICE filters by service: l01 (data-layer) or l09 (gateway).
 
-Docker stack (--docker, mode: docker, or a stack that exists while this project has no embedded log): the log of one compose service, or of all of them prefixed with the service name.`
+Docker stack (--docker, mode: docker, or a stack that exists while nothing runs embedded): the log of one compose service, or of all of them prefixed with the service name.`
   static override examples = [
     '<%= config.bin %> logs',
     '<%= config.bin %> logs l01 --since 10m',
@@ -19,7 +19,7 @@ Docker stack (--docker, mode: docker, or a stack that exists while this project 
   static override args = {service: Args.string({description: 'embedded: l01, l09, data-layer, gateway; docker: postgres, l01-data-layer, l09-api-gateway, prometheus'})}
   static override flags = {
     follow: Flags.boolean({char: 'f', description: 'keep printing new lines until Ctrl-C'}),
-    since: Flags.string({description: 'only lines newer than this, e.g. 10m, 1h'}),
+    since: durationFlag({description: 'only lines newer than this, e.g. 10m, 1h'}),
     tail: Flags.integer({description: 'only the last N lines (of each service)', min: 1}),
     docker: Flags.boolean({description: 'the compose stack\'s logs'}),
     json: Flags.boolean({description: 'embedded: the raw JSON records, one a line'}),
@@ -28,11 +28,10 @@ Docker stack (--docker, mode: docker, or a stack that exists while this project 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Logs)
     const config = this.config_()
-    const since = flags.since ? Date.now() - parseDuration(flags.since) * 1000 : undefined
+    const since = flags.since === undefined ? undefined : Date.now() - flags.since * 1000
     const {runFiles} = await import('../src/embedded/index.js')
     const file = runFiles(config).log
-    const guess = async () => !existsSync(file) && (await import('../src/stack/index.js')).stackExistsAt(process.env)
-    if (!(await useDocker(config, flags.docker, guess))) return this.embedded(file, args.service, {since, tail: flags.tail, follow: flags.follow, json: flags.json})
+    if (!(await useDocker(config, flags.docker))) return this.embedded(file, args.service, {since, tail: flags.tail, follow: flags.follow, json: flags.json})
 
     const deps = await stackDeps(config, (l) => this.logToStderr(style.dim(l)))
     const {stackLogs} = await import('../src/stack/index.js')

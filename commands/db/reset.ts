@@ -1,21 +1,29 @@
 import {Flags} from '@oclif/core'
-import {PlatformCommand, dbFlags, withDbFlags} from '../../src/cli/index.js'
-import {PlatformError, migrationDirs, style} from '../../src/core/index.js'
+import {PlatformCommand, confirm, dbFlags, withDbFlags} from '../../src/cli/index.js'
+import {migrationDirs, style} from '../../src/core/index.js'
 import {openDatabase, resetDatabase} from '../../src/db/index.js'
 
 export default class DbReset extends PlatformCommand {
   static override summary = 'Drop all platform data and apply every migration again'
-  static override description = 'Drops schema mcp_documents and the migration records, then migrates. Needs --force: the data is gone for good.'
+  static override description = `Drops schema mcp_documents and the migration records, then migrates. The data is gone for good: on a \
+terminal it asks first; elsewhere (scripts, --json) it needs --force.`
   static override examples = ['<%= config.bin %> db reset --force', 'DATABASE_URL=postgresql://localhost/test <%= config.bin %> db reset --force --json']
   static override flags = {
-    force: Flags.boolean({description: 'really drop all data'}),
+    force: Flags.boolean({description: 'drop all data without asking'}),
     ...dbFlags,
   }
 
   async run() {
     const {flags} = await this.parse(DbReset)
-    if (!flags.force) throw new PlatformError('USAGE', 'db reset deletes every agent, goal, plan and task', {suggestion: 'run `platform db reset --force` if that is what you want'})
     const config = withDbFlags(this.config_(), flags)
+    if (!flags.force) {
+      await confirm('db reset deletes every agent, goal, plan and task. Go ahead?', {
+        json: this.jsonEnabled(),
+        flag: '--force',
+        what: 'db reset',
+        suggestion: 'it deletes every agent, goal, plan and task; run `platform db reset --force` if that is what you want',
+      })
+    }
     const db = await openDatabase(config)
     try {
       const result = await resetDatabase(db, {dir: migrationDirs(config), lockTimeoutMs: config.migrationLockTimeoutMs})

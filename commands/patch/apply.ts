@@ -1,14 +1,14 @@
 import {Args, Flags} from '@oclif/core'
 import {PlatformCommand, healthTimeoutFlag, patchDeps} from '../../src/cli/index.js'
-import {parseDuration, style} from '../../src/core/index.js'
+import {style} from '../../src/core/index.js'
 
 export default class PatchApply extends PlatformCommand {
   static override summary = 'Copy changed files into a running service container, restart it, and roll back if it turns unhealthy'
-  static override description = `Maps each local path to its container path (patch.mappings in platform.yaml, e.g. "dist/": "/app/dist/", or --to),
-saves the container's current copies, copies the new files in with one tar, restarts the container and waits until it
-is healthy (its Docker healthcheck, else its /health/ready). If it is not (or --smoke fails), the saved files are put
-back and the container restarted again; the command then exits 1. Every patch is recorded under .platform/patches/,
-and platform status / stack doctor show containers that carry patches their image lacks.`
+  static override description = `Maps each local path to its container path (patch.mappings in platform.yaml, e.g. "dist/": "/app/dist/", \
+or --to), saves the container's current copies, copies the new files in with one tar, restarts the container and waits until it is \
+healthy (its Docker healthcheck, else its /health/ready). If it is not (or --smoke fails), the saved files are put back and the \
+container restarted again; the command then exits 1. Every patch is recorded under .platform/patches/, and platform status / stack \
+doctor show containers that carry patches their image lacks.`
   static override examples = [
     '<%= config.bin %> patch apply l01-data-layer dist/src/data-layer/app.js --to /app/dist/src/data-layer/app.js -m "fix goal list"',
     '<%= config.bin %> patch apply l09-api-gateway dist/ --smoke',
@@ -30,6 +30,10 @@ and platform status / stack doctor show containers that carry patches their imag
     'pause-after-copy': Flags.integer({hidden: true, description: 'test fault injection: wait this many ms between copy and restart'}),
   }
 
+  protected override exitCodeFor(r: {outcome: string}) {
+    return r.outcome === 'applied' || r.outcome === 'dry-run' ? 0 : 1
+  }
+
   async run() {
     const {args, argv, flags} = await this.parse(PatchApply)
     const paths = (argv as string[]).slice(1)
@@ -37,12 +41,11 @@ and platform status / stack doctor show containers that carry patches their imag
     const deps = await patchDeps(this.config_(), {log: (l) => this.logToStderr(style.dim(l)), json})
     if (flags['pause-after-copy']) deps.afterCopy = () => new Promise((r) => setTimeout(r, flags['pause-after-copy']))
     const {applyPatch} = await import('../../src/patch/index.js')
-    const result = await applyPatch(deps, args.service, {paths, to: flags.to, message: flags.message, restart: !flags['no-restart'], healthTimeoutMs: parseDuration(flags['health-timeout']) * 1000, smoke: flags.smoke, dryRun: flags['dry-run'], force: flags.force, cwd: process.cwd()})
+    const result = await applyPatch(deps, args.service, {paths, to: flags.to, message: flags.message, restart: !flags['no-restart'], healthTimeoutMs: flags['health-timeout'] * 1000, smoke: flags.smoke, dryRun: flags['dry-run'], force: flags.force, cwd: process.cwd()})
     for (const f of result.files) this.log(`  ${f.local ?? ''} -> ${result.container}:${f.path}${f.existed === false ? style.dim(' (new)') : ''}`)
     if (result.outcome === 'dry-run') this.log(style.dim('dry run: nothing was changed'))
     else if (result.outcome === 'applied') this.log(`${style.ok('✓')} patch ${result.id} applied to ${result.container}; it is healthy.`)
     else {
-      process.exitCode = 1
       this.logToStderr(`${style.bad(result.outcome === 'rolled-back' ? 'Rolled back:' : 'Rollback failed:')} ${result.reason}`)
       if (result.outcome === 'rolled-back') this.logToStderr(`${result.container} has its previous files again and is healthy.`)
     }

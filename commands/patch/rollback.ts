@@ -1,6 +1,6 @@
 import {Args} from '@oclif/core'
 import {PlatformCommand, healthTimeoutFlag, patchDeps} from '../../src/cli/index.js'
-import {parseDuration, style} from '../../src/core/index.js'
+import {style} from '../../src/core/index.js'
 
 export default class PatchRollback extends PlatformCommand {
   static override summary = 'Undo a patch, or every active patch of a service, and restart with the health gate'
@@ -9,15 +9,17 @@ export default class PatchRollback extends PlatformCommand {
   static override args = {target: Args.string({description: 'a patch id, or a service', required: true})}
   static override flags = {'health-timeout': healthTimeoutFlag()}
 
+  protected override exitCodeFor(r: {outcome: string}) {
+    return r.outcome === 'reverted' ? 0 : 1
+  }
+
   async run() {
     const {args, flags} = await this.parse(PatchRollback)
     const {rollbackPatch} = await import('../../src/patch/index.js')
-    const r = await rollbackPatch(await patchDeps(this.config_(), {log: (l) => this.logToStderr(style.dim(l)), json: this.jsonEnabled()}), args.target, {healthTimeoutMs: parseDuration(flags['health-timeout']) * 1000})
+    const deps = await patchDeps(this.config_(), {log: (l) => this.logToStderr(style.dim(l)), json: this.jsonEnabled()})
+    const r = await rollbackPatch(deps, args.target, {healthTimeoutMs: flags['health-timeout'] * 1000})
     if (r.outcome === 'reverted') this.log(`${style.ok('✓')} reverted ${r.reverted.join(', ')} on ${r.container}; it is healthy.`)
-    else {
-      process.exitCode = 1
-      this.logToStderr(`${style.bad('Reverted, but the container is not healthy:')} ${r.reason}`)
-    }
+    else this.logToStderr(`${style.bad('Reverted, but the container is not healthy:')} ${r.reason}`)
     return r
   }
 }

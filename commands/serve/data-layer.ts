@@ -3,8 +3,9 @@ import {PlatformCommand, dbFlags, logLevelFlag, withDbFlags} from '../../src/cli
 
 export default class ServeDataLayer extends PlatformCommand {
   static override summary = 'Run the L01 data layer in the foreground'
-  static override description = `Serves the L01 routes of the contract on DATABASE_URL, else on the embedded database (as \`up\` chooses it).
-Pending migrations are applied at start under the migration lock. Logs one JSON line per request.
+  static override description = `Serves the L01 routes of the contract on DATABASE_URL, else on the embedded database \
+(as \`up\` chooses it). \
+Pending migrations are applied at start under the migration lock. Logs one JSON line per request. \
 SIGINT or SIGTERM drains in-flight requests, closes the database and releases its lock.`
   static override examples = [
     '<%= config.bin %> serve data-layer',

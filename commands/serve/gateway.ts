@@ -3,9 +3,9 @@ import {PlatformCommand, logLevelFlag} from '../../src/cli/index.js'
 
 export default class ServeGateway extends PlatformCommand {
   static override summary = 'Run the L09 API gateway in the foreground'
-  static override description = `Serves /api/v1 in front of an L01 data layer (default http://127.0.0.1:8001), as the gateway container does.
-Clients authenticate with a key from PLATFORM_API_KEYS (comma-separated), else the one kept in .platform/api.key.
-L01 is called with the internal key (L01_API_KEY, else .platform/internal.key); a mismatch stops the start with an error.`
+  static override description = `Serves /api/v1 in front of an L01 data layer (default http://127.0.0.1:8001), as the gateway container \
+does. Clients authenticate with a key from PLATFORM_API_KEYS (comma-separated), else the one kept in .platform/api.key. L01 is called \
+with the internal key (L01_API_KEY, else .platform/internal.key); a mismatch stops the start with an error.`
   static override examples = [
     '<%= config.bin %> serve gateway',
     '<%= config.bin %> serve gateway --port 9009 --l01-url http://10.0.0.5:8001',

@@ -3,11 +3,15 @@ import {style, table} from '../../src/core/index.js'
 
 export default class StackDoctor extends PlatformCommand {
   static override summary = 'Find platform services in the wrong compose project, port conflicts, orphans and stale containers'
-  static override description = `Looks at every container of the Docker engine. For each service of platform/docker-compose.app.yml it reports
-containers that run it under another compose project (by the com.docker.compose.* labels, and by name), host ports
-of the platform held by something else, orphans of the platform project, and containers older than their image, and containers that carry hot patches their image lacks (drift).
-Each finding comes with the command that fixes it. Exits 1 when there is a finding.`
+  static override description = `Looks at every container of the Docker engine. For each service of platform/docker-compose.app.yml it \
+reports containers that run it under another compose project (by the com.docker.compose.* labels, and by name), host ports of the \
+platform held by something else, orphans of the platform project, and containers older than their image, and containers that carry hot \
+patches their image lacks (drift). Each finding comes with the command that fixes it. Exits 1 when there is a finding.`
   static override examples = ['<%= config.bin %> stack doctor', '<%= config.bin %> stack doctor --json']
+
+  protected override exitCodeFor(r: {ok: boolean}) {
+    return r.ok ? 0 : 1
+  }
 
   async run() {
     await this.parse(StackDoctor)
@@ -17,8 +21,8 @@ Each finding comes with the command that fixes it. Exits 1 when there is a findi
     const result = await doctor(deps, async (_specs, containers) => findDrift(deps.config, containers))
     if (result.findings.length === 0) this.log(`${style.ok('✓')} no problems among ${result.containers} containers`)
     else {
-      this.log(table(['problem', 'service', 'what', 'fix'], result.findings.map((f) => [style.bad(f.kind), f.service ?? '-', f.message, f.fix])))
-      process.exitCode = 1
+      const rows = result.findings.map((f) => [style.bad(f.kind), f.service ?? '-', f.message, f.fix])
+      this.log(table(['problem', 'service', 'what', 'fix'], rows))
     }
     return {ok: result.findings.length === 0, containers: result.containers, findings: result.findings}
   }

@@ -1,15 +1,13 @@
 import {Args, Flags} from '@oclif/core'
-import {createInterface} from 'node:readline/promises'
-import {PlatformCommand, runSteps, stackDeps} from '../../src/cli/index.js'
-import {PlatformError, style} from '../../src/core/index.js'
+import {PlatformCommand, confirm, runSteps, stackDeps} from '../../src/cli/index.js'
+import {style} from '../../src/core/index.js'
 
 export default class StackRelocate extends PlatformCommand {
   static override summary = 'Move a service that runs under another compose project into the platform project'
-  static override description = `Shows the plan, then stops the container in the wrong project, removes it (its volumes are kept), starts the
-service in project platform without recreating its dependencies, and waits until it is healthy. --carry-volumes
-first copies the data of its named volumes into the platform's. Every step checks where things stand, so a
-relocation interrupted at any point finishes when run again. For prometheus it also checks that L01 and L09 are
-scraped.`
+  static override description = `Shows the plan, then stops the container in the wrong project, removes it (its volumes are kept), starts \
+the service in project platform without recreating its dependencies, and waits until it is healthy. --carry-volumes first copies the \
+data of its named volumes into the platform's. Every step checks where things stand, so a relocation interrupted at any point finishes \
+when run again. For prometheus it also checks that L01 and L09 are scraped.`
   static override examples = [
     '<%= config.bin %> stack relocate prometheus --dry-run',
     '<%= config.bin %> stack relocate prometheus --from story-portal-app --carry-volumes --yes',
@@ -34,13 +32,7 @@ scraped.`
     }
     this.log(`Plan for ${args.service}:\n${plan.steps.map((s, i) => `  ${i + 1}. ${s}`).join('\n')}`)
     if (flags['dry-run']) return {service: args.service, dryRun: true, steps: plan.steps}
-    if (!flags.yes) {
-      if (!process.stdin.isTTY || json) throw new PlatformError('USAGE', 'relocation needs confirmation', {suggestion: 'pass --yes to go ahead without a prompt'})
-      const rl = createInterface({input: process.stdin, output: process.stderr})
-      const answer = await rl.question('Go ahead? [y/N] ')
-      rl.close()
-      if (!/^y(es)?$/i.test(answer.trim())) throw new PlatformError('USAGE', 'relocation cancelled')
-    }
+    if (!flags.yes) await confirm('Go ahead?', {json, flag: '--yes', what: 'relocation'})
     const notes = await runSteps(relocationSteps(deps, plan), {json})
     this.log(`${style.ok('✓')} ${args.service} now runs in project platform.`)
     return {service: args.service, done: true, steps: plan.steps, notes}

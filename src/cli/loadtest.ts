@@ -1,14 +1,20 @@
 import {spawn} from 'node:child_process'
-import {Flags, type Command} from '@oclif/core'
+import {Flags} from '@oclif/core'
 import {nextSignal, style, table, type PlatformConfig} from '../core/index.js'
 import type {Progress, SessionInput, Summary} from '../loadtest/index.js'
+import {PlatformCommand, durationFlag} from './command.js'
 
 /** The flags `test smoke` and `test load` share. */
 export const loadTestFlags = {
   target: Flags.string({description: 'L09 base URL (default: start the embedded platform, run against it, stop it)'}),
   'api-key': Flags.string({description: 'API key for the target (default: $PLATFORM_API_KEY, else .platform/api.key)'}),
-  duration: Flags.string({description: 'override the profile duration, e.g. 10s, 5m'}),
-  threshold: Flags.string({description: 'pass condition, repeatable: p95<500, p99<1s, errors<1%, "PATCH /api/v1/agents/:id p95<300"', multiple: true, default: []}),
+  duration: durationFlag({description: 'override the profile duration, e.g. 10s, 5m'}),
+  // Non-greedy: `--threshold p95<300 normal` leaves `normal` to the profile argument.
+  threshold: Flags.string({
+    description: 'pass condition, repeatable: p95<500, p99<1s, errors<1%, "PATCH /api/v1/agents/:id p95<300"',
+    multiple: true,
+    multipleNonGreedy: true,
+  }),
   report: Flags.string({description: 'report directory (default reports/<profile>-<timestamp>/)'}),
   junit: Flags.string({description: 'also write JUnit XML to this file'}),
   baseline: Flags.string({description: 'summary.json of an earlier run: exit 4 if this run regressed beyond --tolerance'}),
@@ -129,11 +135,19 @@ export function openFile(file: string, opener = process.platform === 'darwin' ? 
   })
 }
 
+/** test smoke and test load: the verdict decides the exit code. */
+export abstract class LoadTestCommand extends PlatformCommand {
+  protected override exitCodeFor(r: Summary) {
+    return r.verdict.exitCode
+  }
+}
+
 /**
- * Runs a session for a command and prints its outcome; sets the exit code from the verdict.
- * The first Ctrl-C stops the run and still writes its reports (exit 130); a second exits at once.
+ * Runs a session for a command and prints its outcome (the verdict's exit code is set by
+ * LoadTestCommand). The first Ctrl-C stops the run and still writes its reports (exit 130);
+ * a second exits at once.
  */
-export async function runLoadTestCommand(cmd: Command & {jsonEnabled(): boolean}, config: PlatformConfig, profile: Pick<SessionInput, 'profile' | 'users' | 'spawnRate'>, f: Parsed) {
+export async function runLoadTestCommand(cmd: PlatformCommand, config: PlatformConfig, profile: Pick<SessionInput, 'profile' | 'users' | 'spawnRate'>, f: Parsed) {
   const {runSession} = await import('../loadtest/index.js')
   const quiet = cmd.jsonEnabled()
   const live = !quiet && process.stdout.isTTY ? new LiveView(process.stdout) : undefined
@@ -148,8 +162,9 @@ export async function runLoadTestCommand(cmd: Command & {jsonEnabled(): boolean}
         ...profile,
         target: f.target as string | undefined,
         apiKey: f['api-key'] as string | undefined,
-        duration: f.duration as string | undefined,
-        thresholds: f.threshold as string[],
+        // the session reads a profile duration as text; a bare number is seconds
+        duration: f.duration === undefined ? undefined : String(f.duration),
+        thresholds: (f.threshold as string[] | undefined) ?? [],
         report: f.report as string | undefined,
         junit: f.junit as string | undefined,
         baseline: f.baseline as string | undefined,
@@ -176,6 +191,5 @@ export async function runLoadTestCommand(cmd: Command & {jsonEnabled(): boolean}
     const why = await openFile(reports.html)
     if (why) cmd.logToStderr(why)
   }
-  process.exitCode = summary.verdict.exitCode
   return {...summary, reportDir: result.reportDir, report: reports.html, ...(result.junit ? {junit: result.junit} : {})}
 }

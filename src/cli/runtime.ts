@@ -1,4 +1,4 @@
-import type {PlatformConfig} from '../core/index.js'
+import type {PlatformConfig, PlatformStatus} from '../core/index.js'
 import type {StackDeps} from '../stack/index.js'
 
 /** The runtime factory: the Docker engine client and compose, built once per command. */
@@ -10,10 +10,22 @@ export async function stackDeps(config: PlatformConfig, log: (line: string) => v
   return {config, engine, compose: await detectCompose(stackEnv), env: stackEnv, log}
 }
 
-/** Whether a command should act on the Docker stack: --docker, mode: docker, or (guessing) a stack that exists while nothing runs embedded. */
-export async function useDocker(config: PlatformConfig, flag: boolean | undefined, guess: () => Promise<boolean>): Promise<boolean> {
+/**
+ * The one rule for which platform up, down, status and logs act on: the Docker stack with --docker or
+ * mode: docker. Otherwise up starts the embedded one, and the commands that act on what runs find it:
+ * the embedded platform when it runs, else the stack when one exists (Docker or not), else embedded.
+ */
+export async function useDocker(
+  config: PlatformConfig,
+  flag: boolean | undefined,
+  opts: {starting?: boolean; embedded?: PlatformStatus} = {},
+): Promise<boolean> {
   if (flag || config.mode === 'docker') return true
-  return guess()
+  if (opts.starting) return false
+  const {platformStatus} = await import('../embedded/index.js')
+  if ((opts.embedded ?? (await platformStatus(config))).running) return false
+  const {stackExistsAt} = await import('../stack/index.js')
+  return stackExistsAt(process.env)
 }
 
 /**

@@ -1,6 +1,7 @@
 import {existsSync, readFileSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 import {LineCounter, parseDocument, isMap, isScalar, type Node} from 'yaml'
+import {closest} from './closest.js'
 import {PlatformError} from './errors.js'
 
 export type Mode = 'embedded' | 'docker'
@@ -32,6 +33,17 @@ export interface PlatformConfig {
   projectMigrationsDir: string
   /** hot patches: local path prefix -> container path prefix */
   patchMappings: Record<string, string>
+  /** Every key of platform.yaml: its effective value and where that came from (`platform config`). */
+  settings: Record<string, Setting>
+}
+
+export type SettingSource = 'default' | 'file' | 'environment' | 'flag'
+
+export interface Setting {
+  value: unknown
+  source: SettingSource
+  /** the environment variable, flag or file it came from */
+  from?: string
 }
 
 export const CONFIG_FILE = 'platform.yaml'
@@ -46,7 +58,7 @@ const isMode: Check = (v) => (v === 'embedded' || v === 'docker' ? undefined : '
 const isEngine: Check = (v) => (v === 'postgres' || v === 'pglite' ? undefined : 'must be one of: postgres, pglite')
 
 /** Every key platform.yaml may hold, dotted, with its check. Unknown keys are errors: they are usually typos. */
-const KEYS: Record<string, Check> = {
+export const KEYS: Record<string, Check> = {
   mode: isMode,
   database_url: isText,
   'database.engine': isEngine,
@@ -63,11 +75,18 @@ const KEYS: Record<string, Check> = {
 }
 const SECTIONS = new Set(Object.keys(KEYS).filter((k) => k.includes('.')).map((k) => k.split('.')[0]!))
 
-function configError(file: string, lines: LineCounter, node: Node | null | undefined, key: string, message: string): PlatformError {
+function configError(file: string, lines: LineCounter, node: Node | null | undefined, key: string, message: string, nearest?: string) {
   const line = node?.range ? lines.linePos(node.range[0]).line : undefined
-  return new PlatformError('CONFIG_INVALID', `${file}${line ? `:${line}` : ''}: ${key} ${message}`, {
+  const hint = nearest ? `; did you mean ${nearest}?` : ''
+  return new PlatformError('CONFIG_INVALID', `${file}${line ? `:${line}` : ''}: ${key} ${message}${hint}`, {
     suggestion: `fix ${key} in ${file}; the keys it may hold are: ${Object.keys(KEYS).join(', ')}`,
   })
+}
+
+/** The known key (or, at the top level, section) nearest to an unknown one. */
+function nearestKey(key: string, prefix: string): string | undefined {
+  const top = [...Object.keys(KEYS).filter((k) => !k.includes('.')), ...SECTIONS]
+  return closest(key, prefix ? Object.keys(KEYS).filter((k) => k.startsWith(prefix)) : top)
 }
 
 /** Reads platform.yaml into dotted keys, refusing bad YAML, unknown keys and wrong values with file and line. */
@@ -93,7 +112,7 @@ export function readConfigFile(file: string): Record<string, unknown> {
         continue
       }
       const check = KEYS[key]
-      if (!check) throw configError(file, lines, keyNode, key, 'is not a known key')
+      if (!check) throw configError(file, lines, keyNode, key, 'is not a known key', nearestKey(key, prefix))
       const value = isScalar(valueNode) ? valueNode.value : valueNode?.toJSON()
       const problem = check(value)
       if (problem) throw configError(file, lines, valueNode ?? keyNode, key, problem)
@@ -139,32 +158,42 @@ export function loadConfig(opts: LoadOptions = {}): PlatformConfig {
   const file = existsSync(path) ? path : undefined
   const y = file ? readConfigFile(file) : {}
   const stateDir = resolve(root, env.PLATFORM_STATE_DIR || '.platform')
-  const get = <T>(key: string): T | undefined => y[key] as T | undefined
+  const settings: Record<string, Setting> = {}
+  /** A key's value: its environment variable when set, else platform.yaml, else the default; where it came from is kept. */
+  const pick = <T>(key: string, envName: string | undefined, fromEnv: T | undefined, fallback: T): T => {
+    const setting: Setting =
+      fromEnv !== undefined && fromEnv !== '' ? {value: fromEnv, source: 'environment', from: envName}
+      : y[key] !== undefined ? {value: y[key], source: 'file', from: file}
+      : {value: fallback, source: 'default'}
+    settings[key] = setting
+    return setting.value as T
+  }
   if (env.PLATFORM_MODE && isMode(env.PLATFORM_MODE)) throw new PlatformError('CONFIG_INVALID', `PLATFORM_MODE=${env.PLATFORM_MODE} must be one of: embedded, docker`)
   if (env.PLATFORM_DB_ENGINE && isEngine(env.PLATFORM_DB_ENGINE)) {
     throw new PlatformError('CONFIG_INVALID', `PLATFORM_DB_ENGINE=${env.PLATFORM_DB_ENGINE} must be one of: postgres, pglite`)
   }
   const dataLayer = {
-    host: env.L01_HOST || get<string>('data_layer.host') || '127.0.0.1',
-    port: envPort(env, 'L01_PORT') ?? get<number>('data_layer.port') ?? 8001,
+    host: pick('data_layer.host', 'L01_HOST', env.L01_HOST, '127.0.0.1'),
+    port: pick('data_layer.port', 'L01_PORT', envPort(env, 'L01_PORT'), 8001),
   }
   return {
     root,
     stateDir,
     file,
-    mode: (env.PLATFORM_MODE as Mode | undefined) ?? get<Mode>('mode') ?? 'embedded',
-    databaseUrl: env.DATABASE_URL || get<string>('database_url'),
-    dbEngine: (env.PLATFORM_DB_ENGINE as DbEngine | undefined) || get<DbEngine>('database.engine'),
-    dataDir: resolve(root, env.PLATFORM_DATA_DIR || get<string>('data_dir') || join(stateDir, 'data')),
+    mode: pick<Mode>('mode', 'PLATFORM_MODE', env.PLATFORM_MODE as Mode | undefined, 'embedded'),
+    databaseUrl: pick<string | undefined>('database_url', 'DATABASE_URL', env.DATABASE_URL, undefined),
+    dbEngine: pick('database.engine', 'PLATFORM_DB_ENGINE', env.PLATFORM_DB_ENGINE as DbEngine | undefined, undefined),
+    dataDir: resolve(root, pick('data_dir', 'PLATFORM_DATA_DIR', env.PLATFORM_DATA_DIR, join(stateDir, 'data'))),
     dataLayer,
     gateway: {
-      host: env.L09_HOST || get<string>('gateway.host') || '127.0.0.1',
-      port: envPort(env, 'L09_PORT') ?? get<number>('gateway.port') ?? 8009,
-      upstreamTimeoutMs: envInt(env, 'L09_UPSTREAM_TIMEOUT_MS') ?? get<number>('gateway.upstream_timeout_ms') ?? 5000,
-      l01Url: env.L01_URL || get<string>('gateway.l01_url') || urlOf(dataLayer),
+      host: pick('gateway.host', 'L09_HOST', env.L09_HOST, '127.0.0.1'),
+      port: pick('gateway.port', 'L09_PORT', envPort(env, 'L09_PORT'), 8009),
+      upstreamTimeoutMs: pick('gateway.upstream_timeout_ms', 'L09_UPSTREAM_TIMEOUT_MS', envInt(env, 'L09_UPSTREAM_TIMEOUT_MS'), 5000),
+      l01Url: pick('gateway.l01_url', 'L01_URL', env.L01_URL, urlOf(dataLayer)),
     },
-    migrationLockTimeoutMs: get<number>('migrations.lock_timeout_ms') ?? 30_000,
-    projectMigrationsDir: resolve(root, get<string>('migrations.dir') ?? join('platform', 'migrations')),
-    patchMappings: get<Record<string, string>>('patch.mappings') ?? {},
+    migrationLockTimeoutMs: pick('migrations.lock_timeout_ms', undefined, undefined, 30_000),
+    projectMigrationsDir: resolve(root, pick('migrations.dir', undefined, undefined, join('platform', 'migrations'))),
+    patchMappings: pick<Record<string, string>>('patch.mappings', undefined, undefined, {}),
+    settings,
   }
 }

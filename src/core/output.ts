@@ -1,5 +1,9 @@
 import chalk from 'chalk'
 
+// chalk honours FORCE_COLOR and the terminal but not NO_COLOR (no-color.org: any non-empty value turns colour off).
+// chalk's level is shared, so this holds for every line the CLI colours; oclif's ansis and listr2's colorette read NO_COLOR themselves.
+if (process.env.NO_COLOR) chalk.level = 0
+
 export const style = {
   ok: (s: string) => chalk.green(s),
   warn: (s: string) => chalk.yellow(s),

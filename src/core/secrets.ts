@@ -40,3 +40,16 @@ export function gatewayKeys(config: PlatformConfig, env: NodeJS.ProcessEnv = pro
   const configured = (env.PLATFORM_API_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean)
   return configured.length ? configured : [readOrCreateKey(apiKeyPath(config))]
 }
+
+/** A value fit to show: the password of a URL is masked; anything else is shown as it is. */
+export function maskSecret(value: unknown): unknown {
+  if (typeof value !== 'string' || !/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return value
+  try {
+    const url = new URL(value)
+    if (!url.password) return value
+    url.password = '****'
+    return url.toString()
+  } catch {
+    return value
+  }
+}

@@ -13,7 +13,14 @@ export function composeEnv(config: PlatformConfig, env: NodeJS.ProcessEnv = proc
     PLATFORM_API_KEYS: gatewayKeys(config, env).join(','),
     PLATFORM_BUILD_CONTEXT: buildContextDir(config),
     PLATFORM_DOCKERFILE: 'Dockerfile',
+    PLATFORM_COMPOSE_FILE: stackFile(config, 'docker-compose.app.yml'),
   }
+}
+
+/** A stack file from the project's own platform/ (`platform init --stack` writes them), else the package's. */
+export function stackFile(config: PlatformConfig, name: string): string {
+  const own = join(config.root, 'platform', name)
+  return existsSync(own) ? own : join(packageRoot(), 'platform', name)
 }
 
 export const buildContextDir = (config: PlatformConfig): string => join(config.stateDir, 'build', 'context')
@@ -32,7 +39,8 @@ export async function stageBuildContext(config: PlatformConfig): Promise<string>
   rmSync(dir, {recursive: true, force: true})
   mkdirSync(dir, {recursive: true})
   for (const item of ['bin', 'dist', 'templates', 'package.json', 'package-lock.json', 'oclif.manifest.json', 'platform/Dockerfile', 'platform/migrations']) {
-    if (existsSync(join(root, item))) cpSync(join(root, item), join(dir, item === 'platform/Dockerfile' ? 'Dockerfile' : item), {recursive: true})
+    const from = item === 'platform/Dockerfile' ? stackFile(config, 'Dockerfile') : join(root, item)
+    if (existsSync(from)) cpSync(from, join(dir, item === 'platform/Dockerfile' ? 'Dockerfile' : item), {recursive: true})
   }
   const {execa} = await import('execa')
   const ls = await execa('npm', ['ls', '--omit=dev', '--all', '--parseable'], {cwd: root, reject: false})

@@ -22,7 +22,7 @@ export async function detectCompose(env: NodeJS.ProcessEnv): Promise<Compose> {
     return {
       flavour,
       async run(args, opts = {}) {
-        const sub = execa(bin, [...prefix, '-p', PROJECT, '-f', composeFile(), ...args], {env, all: true, reject: false, buffer: {all: true}, lines: false})
+        const sub = execa(bin, [...prefix, '-p', PROJECT, '-f', composeFile(env), ...args], {env, all: true, reject: false, buffer: {all: true}, lines: false})
         sub.all?.on('data', (chunk: Buffer) => {
           for (const line of chunk.toString('utf8').split(/\r?\n/)) if (line.trim()) opts.onLine?.(line)
         })

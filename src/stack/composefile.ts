@@ -4,7 +4,9 @@ import {parse} from 'yaml'
 import {PlatformError, packageRoot} from '../core/index.js'
 
 export const PROJECT = 'platform'
-export const composeFile = (): string => join(packageRoot(), 'platform', 'docker-compose.app.yml')
+/** The compose file: the one composeEnv chose (the project's own, or the package's), else the package's. */
+export const composeFile = (env: NodeJS.ProcessEnv = process.env): string =>
+  env.PLATFORM_COMPOSE_FILE || join(packageRoot(), 'platform', 'docker-compose.app.yml')
 
 export interface ServiceSpec {
   name: string
@@ -30,7 +32,7 @@ export function interpolate(text: string, env: NodeJS.ProcessEnv): string {
 }
 
 /** The services of the compose file, with the env's images and ports. */
-export function readServices(env: NodeJS.ProcessEnv, file = composeFile()): ServiceSpec[] {
+export function readServices(env: NodeJS.ProcessEnv, file = composeFile(env)): ServiceSpec[] {
   const doc = parse(readFileSync(file, 'utf8')) as {services: Record<string, Record<string, unknown>>; volumes?: Record<string, unknown>}
   const named = new Set(Object.keys(doc.volumes ?? {}))
   return Object.entries(doc.services).map(([name, s]) => {

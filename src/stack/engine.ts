@@ -60,8 +60,15 @@ export interface Engine {
 
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'EHOSTUNREACH', 'ETIMEDOUT'])
 
+/** The engine's address: DOCKER_HOST (in a form the docker CLI takes), else the local socket. */
 export function dockerHost(env: NodeJS.ProcessEnv = process.env): string {
-  return env.DOCKER_HOST || 'unix:///var/run/docker.sock'
+  const host = env.DOCKER_HOST || 'unix:///var/run/docker.sock'
+  if (!/^(unix|npipe):\/\/\/?\S+$|^(tcp|http|https|ssh):\/\/[^\s/]+/.test(host)) {
+    throw new PlatformError('USAGE', `DOCKER_HOST=${host} is not a Docker engine address`, {
+      suggestion: 'set it to unix:///path/to/docker.sock or tcp://host:2375, or unset it for the local engine',
+    })
+  }
+  return host
 }
 
 /** Engine errors in the catalogue's terms: no daemon is ENVIRONMENT_UNAVAILABLE (exit 3), a missing object NOT_FOUND. */

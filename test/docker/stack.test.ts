@@ -129,7 +129,7 @@ volumes:
   }, 180_000)
 
   it('without Docker, every docker command exits 3 saying Docker is not reachable, with no stack trace', async () => {
-    const commands = [['up', '--docker'], ['down', '--docker'], ['status', '--docker'], ['logs'], ['stack', 'doctor'], ['stack', 'relocate', 'prometheus', '--yes']]
+    const commands = [['up', '--docker'], ['down', '--docker'], ['status', '--docker'], ['logs', '--docker'], ['stack', 'doctor'], ['stack', 'relocate', 'prometheus', '--yes']]
     const results = await Promise.all(commands.map((args) => cli(args, 60_000, {DOCKER_HOST: 'unix:///nonexistent.sock'})))
     for (const [i, r] of results.entries()) {
       const said = `${commands[i]!.join(' ')}:\n${r.stdout}${r.stderr}`

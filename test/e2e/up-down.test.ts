@@ -21,7 +21,7 @@ describe('platform up / status / down (built bin/run.js, the embedded PostgreSQL
     const gw = `http://127.0.0.1:${p.l09}`
 
     const idle = await cli('status', '--json')
-    expect(idle.code).toBe(0)
+    expect(idle.code).toBe(3) // nothing runs; the document is printed all the same
     expect(JSON.parse(idle.stdout)).toMatchObject({mode: 'embedded', running: false})
     expect((await cli('down')).code).toBe(0)
 
@@ -45,7 +45,9 @@ describe('platform up / status / down (built bin/run.js, the embedded PostgreSQL
     expect(second.code).toBe(0)
     expect(second.stdout).toContain('Already running')
 
-    const status = JSON.parse((await cli('status', '--json')).stdout)
+    const running = await cli('status', '--json')
+    expect(running.code).toBe(0) // every service is healthy
+    const status = JSON.parse(running.stdout)
     const cluster = join(p.cwd, '.platform', 'postgres')
     expect(status).toMatchObject({mode: 'embedded', running: true, pid: started.pid, engine: {engine: 'postgres', dataDir: cluster}})
     expect(status.engine.version).toMatch(/^\d+\.\d+/)

@@ -52,3 +52,18 @@ export async function waitForOk(url: string, timeoutMs = 30_000): Promise<void> 
   }
   throw new Error(`${url} not ready after ${timeoutMs} ms (${last})`)
 }
+
+/**
+ * Runs the CLI in a real pseudo-terminal (util-linux `script`), so stdin and stdout are TTYs, and types input into it.
+ * Colour is left to the terminal: NO_COLOR and FORCE_COLOR are only what opts.env sets.
+ */
+export function inTerminal(args: string[], opts: {cwd: string; env?: NodeJS.ProcessEnv; input?: string}): Promise<{code: number | null; output: string}> {
+  const {NO_COLOR: _n, FORCE_COLOR: _f, ...env} = process.env
+  const command = [process.execPath, BIN, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ')
+  const child = spawn('script', ['-qec', command, '/dev/null'], {cwd: opts.cwd, env: {...env, NODE_ENV: 'production', TERM: 'xterm-256color', ...opts.env}})
+  let output = ''
+  child.stdout.on('data', (d) => (output += d))
+  // stdin stays open while the CLI runs: at its end `script` would end the session.
+  child.stdin.write(opts.input ?? '')
+  return new Promise((resolve) => child.once('exit', (code) => resolve({code, output})))
+}

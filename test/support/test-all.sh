@@ -19,6 +19,8 @@ apt_install() {
 have_pg || apt_install postgresql-15 || apt_install postgresql
 # The HTML report is checked in a real headless browser (Debian's chromium, driven by playwright-core).
 [ -x /usr/bin/chromium ] || apt_install chromium
+# /metrics is checked with Prometheus' own promtool (in the e2e tier, not only with Docker).
+command -v promtool >/dev/null || apt_install prometheus
 # The docker tier: Debian's dockerd and docker-compose 1.29, plus what its offline images are
 # made of (busybox-static, prometheus). Not started here: the tests start their own dockerd
 # (test/support/docker.ts) and stop it afterwards.
