@@ -83,9 +83,9 @@ export class IdempotentCreates {
           const kept = await this.#lookup(route, key)
           if (kept) {
             if (kept.hash !== hash) {
-              throw new PlatformError('IDEMPOTENCY_MISMATCH', 'this Idempotency-Key was used with a different body; use a new key for a new request', {
-                details: [{field: 'Idempotency-Key', message: 'was used with a different body'}],
-              })
+              const message = 'this Idempotency-Key was used with a different body; use a new key for a new request'
+              const details = [{field: 'Idempotency-Key', message: 'was used with a different body'}]
+              throw new PlatformError('IDEMPOTENCY_MISMATCH', message, {details})
             }
             return {json: kept.json, replay: true}
           }
@@ -124,7 +124,8 @@ export class IdempotentCreates {
 
   /** Deletes up to a batch of expired records; returns how many. */
   async purgeExpired(): Promise<number> {
-    const r = await this.#db.query(`DELETE FROM ${KEYS} WHERE (route, key) IN (SELECT route, key FROM ${KEYS} WHERE created_at <= now() - ${TTL} LIMIT ${PURGE_BATCH})`)
+    const expired = `SELECT route, key FROM ${KEYS} WHERE created_at <= now() - ${TTL} LIMIT ${PURGE_BATCH}`
+    const r = await this.#db.query(`DELETE FROM ${KEYS} WHERE (route, key) IN (${expired})`)
     return r.rowCount
   }
 }

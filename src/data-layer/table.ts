@@ -77,7 +77,8 @@ const one = async (db: Queryable, sql: string, params: unknown[]): Promise<strin
 /** The INSERT of one row, returning it as JSON text in column j; its parameters are appended to params. */
 export function insertSql(spec: TableSpec, values: Values, params: unknown[]): string {
   const pairs = bind(spec, values, params)
-  return `INSERT INTO ${qualified(spec)} (${pairs.map(([c]) => c).join(', ')}) VALUES (${pairs.map(([, p]) => p).join(', ')}) RETURNING ${rowJson(spec)}::text AS j`
+  const columns = pairs.map(([c]) => c).join(', ')
+  return `INSERT INTO ${qualified(spec)} (${columns}) VALUES (${pairs.map(([, p]) => p).join(', ')}) RETURNING ${rowJson(spec)}::text AS j`
 }
 
 /** Inserts a row; returns it as JSON text. */

@@ -25,7 +25,10 @@ function relay(reply: FastifyReply, res: UpstreamResponse): FastifyReply {
 }
 
 /** What L01 is told of the caller's request: its id, and the Idempotency-Key that makes a create safe to retry. */
-const forwarded = (req: FastifyRequest): CallOptions => ({requestId: req.id, idempotencyKey: req.headers['idempotency-key'] as string | undefined})
+const forwarded = (req: FastifyRequest): CallOptions => ({
+  requestId: req.id,
+  idempotencyKey: req.headers['idempotency-key'] as string | undefined,
+})
 
 const q = (req: Req, ...keys: string[]) => Object.fromEntries(keys.map((k) => [k, req.query[k]]))
 const page = ['limit', 'offset', 'count']

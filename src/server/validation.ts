@@ -22,11 +22,13 @@ const DIGITS = /^[0-9]+$/
 
 const refuse = (detail: ErrorDetail) => new PlatformError('VALIDATION_FAILED', `${detail.field} ${detail.message}`, {details: [detail]})
 
+type Validate = ValidateFunction | ((data: unknown) => boolean)
+
 /**
  * Query strings and path params arrive as text and are coerced; ajv would also read `0x10`,
  * `1e2`, ` 5` and `+5` as integers, so integer properties must be plain decimal digits first.
  */
-function digitsFirst(schema: {properties?: Record<string, {type?: unknown}>}, validate: ValidateFunction): ValidateFunction | ((data: unknown) => boolean) {
+function digitsFirst(schema: {properties?: Record<string, {type?: unknown}>}, validate: ValidateFunction): Validate {
   const integers = Object.entries(schema.properties ?? {}).filter(([, s]) => s.type === 'integer').map(([k]) => k)
   if (integers.length === 0) return validate
   const check = (data: unknown): boolean => {
@@ -48,7 +50,7 @@ function digitsFirst(schema: {properties?: Record<string, {type?: unknown}>}, va
  * The request parts' validators: bodies are never coerced (a string "5" is not a number),
  * while query strings and path params are, since they arrive as text.
  */
-export function validatorCompiler(): (route: {schema: object; httpPart?: string}) => ReturnType<typeof digitsFirst> {
+export function validatorCompiler(): (route: {schema: object; httpPart?: string}) => Validate {
   const make = (coerceTypes: boolean) => {
     const ajv = addFormats(new Ajv({coerceTypes, useDefaults: true, allErrors: true, removeAdditional: false, strict: false}))
     return ajv.addFormat('uuid', UUID)
@@ -118,7 +120,8 @@ function decimal(token: string): {neg: boolean; digits: string; exp: number} {
   const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(token)!
   const all = (m[2]! + (m[3] ?? '')).replace(/^0+/, '')
   const digits = all.replace(/0+$/, '')
-  return digits ? {neg: m[1] === '-', digits, exp: Number(m[4] ?? 0) - (m[3]?.length ?? 0) + all.length - digits.length} : {neg: false, digits: '', exp: 0}
+  if (!digits) return {neg: false, digits: '', exp: 0}
+  return {neg: m[1] === '-', digits, exp: Number(m[4] ?? 0) - (m[3]?.length ?? 0) + all.length - digits.length}
 }
 
 const TWO_53 = 2n ** 53n

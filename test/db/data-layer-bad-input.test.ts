@@ -19,7 +19,10 @@ const NUL = 'a\u0000b'
 const HIGH = 'a\ud800b'
 const LOW = '\udfffz'
 /** Number texts JSON.parse would change: Infinity, -0, rounded integers, a float's lost digits, an underflow to 0. */
-const INEXACT = ['1e400', '-1e400', '-0', '-0.0', '9007199254740993', '-9007199254740993', '12345678901234567890', '1e300', '0.10000000000000000001', '1e-400']
+const INEXACT = [
+  '1e400', '-1e400', '-0', '-0.0', '9007199254740993', '-9007199254740993', '12345678901234567890', '1e300',
+  '0.10000000000000000001', '1e-400',
+]
 /** An array nested `depth` levels deep. */
 const nested = (depth: number): unknown => (depth === 0 ? 'leaf' : [nested(depth - 1)])
 
@@ -83,7 +86,9 @@ interface Case {
 /** UUIDs PostgreSQL or the contract do not take as they are: only 8-4-4-4-12 hex is canonical. */
 const NON_CANONICAL_UUIDS = () => {
   const id = randomUUID()
-  return ['not-a-uuid', '12345678-1234-1234-1234-12345678901', `${id}x`, "' OR 1=1 --", `urn:uuid:${id}`, `{${id}}`, id.replaceAll('-', ''), ` ${id}`, `${id.slice(0, 8)}-${id.slice(9, 13)}${id.slice(14)}`]
+  const joined = `${id.slice(0, 8)}-${id.slice(9, 13)}${id.slice(14)}`
+  return ['not-a-uuid', '12345678-1234-1234-1234-12345678901', `${id}x`, "' OR 1=1 --", `urn:uuid:${id}`, `{${id}}`,
+    id.replaceAll('-', ''), ` ${id}`, joined]
 }
 
 function casesFor(route: string, r: Route): Case[] {
@@ -123,12 +128,17 @@ function casesFor(route: string, r: Route): Case[] {
     bad('a lone surrogate in a JSONB key', () => ({...v(), metadata: {[LOW]: 1}}), `metadata.${LOW}`),
     // sent as text: JSON.stringify cannot write these numbers
     ...INEXACT.map((n): Case => ({
-      route, what: `the JSONB number ${n}`, request: () => json(JSON.stringify({...v(), metadata: {list: [1, {n: 0}]}}).replace('"n":0', `"n":${n}`))(), status: 400, code: 'VALIDATION_FAILED', field: 'metadata.list.1.n',
+      route, what: `the JSONB number ${n}`, status: 400, code: 'VALIDATION_FAILED', field: 'metadata.list.1.n',
+      request: () => json(JSON.stringify({...v(), metadata: {list: [1, {n: 0}]}}).replace('"n":0', `"n":${n}`))(),
     })),
-    {route, what: 'a body starting with a UTF-8 BOM', request: () => json(`\ufeff${JSON.stringify(v())}`)(), status: 400, code: 'VALIDATION_FAILED', field: 'body'},
+    {route, what: 'a body with a UTF-8 BOM', request: () => json(`\ufeff${JSON.stringify(v())}`)(), status: 400, code: 'VALIDATION_FAILED',
+      field: 'body'},
     {
       route, what: 'a body that is not valid UTF-8', status: 400, code: 'VALIDATION_FAILED', field: 'body',
-      request: () => ({...json(v())(), payload: Buffer.concat([Buffer.from(JSON.stringify(v()).slice(0, -1)), Buffer.from(',"metadata":{"x":"\xff"}}', 'latin1')])}),
+      request: () => {
+        const bytes = Buffer.concat([Buffer.from(JSON.stringify(v()).slice(0, -1)), Buffer.from(',"metadata":{"x":"\xff"}}', 'latin1')])
+        return {...json(v())(), payload: bytes}
+      },
     },
     // sent as text: the client's own JSON.stringify would overflow on it
     {route, what: 'JSONB nested 10,000 deep', request: () => json(JSON.stringify({...v(), metadata: {deep: 0}}).replace('"deep":0', `"deep":${'['.repeat(10_000)}${']'.repeat(10_000)}`))(), status: 400, code: 'VALIDATION_FAILED', field: 'metadata.deep'},
@@ -149,15 +159,20 @@ function casesFor(route: string, r: Route): Case[] {
   }
   if (r.badPath) {
     for (const path of [r.badPath, `/agents/urn:uuid:${randomUUID()}`, `/agents/${randomUUID().replaceAll('-', '')}`]) {
-      cases.push({route, what: `a malformed UUID in the path ${path}`, request: () => ({...json(v())(), url: path}), status: 400, code: 'VALIDATION_FAILED', field: 'id'})
+      const request = () => ({...json(v())(), url: path})
+      cases.push({route, what: `a malformed UUID in the path ${path}`, request, status: 400, code: 'VALIDATION_FAILED', field: 'id'})
     }
   }
   if (r.method === 'PATCH' && !r.badPath) {
-    cases.push({route, what: 'a NUL in the path', request: () => ({...json(v())(), url: `${r.url().replace(/[^/]+$/, '')}a%00b`}), status: 400, code: 'VALIDATION_FAILED', field: r.url().includes('/tasks/') ? 'task_id' : r.url().startsWith('/goals') ? 'goal_id' : 'plan_id'})
+    const field = r.url().includes('/tasks/') ? 'task_id' : r.url().startsWith('/goals') ? 'goal_id' : 'plan_id'
+    const request = () => ({...json(v())(), url: `${r.url().replace(/[^/]+$/, '')}a%00b`})
+    cases.push({route, what: 'a NUL in the path', request, status: 400, code: 'VALIDATION_FAILED', field})
   }
   if (r.method === 'POST') {
     for (const key of ['', 'k'.repeat(256)]) {
-      cases.push({route, what: `an Idempotency-Key of ${key.length} characters`, request: () => json(v(), {'idempotency-key': key})(), status: 400, code: 'VALIDATION_FAILED', field: 'Idempotency-Key'})
+      const request = () => json(v(), {'idempotency-key': key})()
+      const what = `an Idempotency-Key of ${key.length} characters`
+      cases.push({route, what, request, status: 400, code: 'VALIDATION_FAILED', field: 'Idempotency-Key'})
     }
   }
   if (r.method === 'PATCH') {
@@ -286,9 +301,11 @@ describeEachDb('L01 bad input', (kind) => {
   })
 
   it('keeps every number JSON can hold exactly as it was sent, in JSONB and in integer columns', async () => {
-    const numbers = '{"max":9007199254740992,"min":-9007199254740992,"tenth":0.1,"small":1.5e-7,"float":0.7234567890123456,"tiny":2.5e-300,"zero":0,"one":1.0,"neg":-0.5}'
+    const numbers = `{"max":9007199254740992,"min":-9007199254740992,"tenth":0.1,"small":1.5e-7,"float":0.7234567890123456,
+      "tiny":2.5e-300,"zero":0,"one":1.0,"neg":-0.5}`
     const sent = JSON.parse(numbers)
-    const res = await app.inject({method: 'POST', url: '/goals/', payload: `{"goal_text":"n","priority":7,"metadata":${numbers},"success_criteria":[${numbers}]}`, headers: {'x-api-key': KEY, 'content-type': 'application/json'}})
+    const payload = `{"goal_text":"n","priority":7,"metadata":${numbers},"success_criteria":[${numbers}]}`
+    const res = await app.inject({method: 'POST', url: '/goals/', payload, headers: {'x-api-key': KEY, 'content-type': 'application/json'}})
     expect(res.statusCode, res.body).toBe(201)
     const read = await app.inject({method: 'GET', url: `/goals/${res.json().goal_id}`, headers: {'x-api-key': KEY}})
     expect(read.json()).toMatchObject({priority: 7, metadata: sent, success_criteria: [sent]})
@@ -297,10 +314,12 @@ describeEachDb('L01 bad input', (kind) => {
   })
 
   it('takes a UUID in upper case as the same UUID', async () => {
-    const res = await app.inject({method: 'POST', url: '/goals/', payload: {goal_text: 'upper', agent_id: fx.agentId.toUpperCase()}, headers: {'x-api-key': KEY}})
+    const upper = fx.agentId.toUpperCase()
+    const payload = {goal_text: 'upper', agent_id: upper}
+    const res = await app.inject({method: 'POST', url: '/goals/', payload, headers: {'x-api-key': KEY}})
     expect(res.statusCode, res.body).toBe(201)
     expect(res.json().agent_id).toBe(fx.agentId)
-    expect((await app.inject({method: 'GET', url: `/agents/${fx.agentId.toUpperCase()}`, headers: {'x-api-key': KEY}})).json().id).toBe(fx.agentId)
+    expect((await app.inject({method: 'GET', url: `/agents/${upper}`, headers: {'x-api-key': KEY}})).json().id).toBe(fx.agentId)
   })
 
   // --- list query strings ------------------------------------------------------------------
@@ -316,14 +335,17 @@ describeEachDb('L01 bad input', (kind) => {
     ['offset=-1', 'offset'], ['offset=abc', 'offset'], ['offset=1e30', 'offset'], ['offset=9223372036854775807', 'offset'],
     ['status=bogus', 'status'], ['status=', 'status'],
     // integers are decimal digits only: no hex, exponent, sign, space or repeat
-    ['limit=0x10', 'limit'], ['limit=1e2', 'limit'], ['limit=%205', 'limit'], ['limit=+5', 'limit'], ['limit=5%20', 'limit'], ['limit=1&limit=2', 'limit'],
+    ['limit=0x10', 'limit'], ['limit=1e2', 'limit'], ['limit=%205', 'limit'], ['limit=+5', 'limit'], ['limit=5%20', 'limit'],
+    ['limit=1&limit=2', 'limit'],
     ['offset=0x10', 'offset'], ['offset=1e2', 'offset'], ['offset=-0', 'offset'],
     // text a column cannot hold, or a query that does not decode
     ['status=pending%00', 'status'], ['status=%ED%A0%80', 'status'], ['status=%FF', 'status'], ['status=%E0%A4%A', 'status'],
   ]
+  type Statuses = readonly string[] | undefined
   const LIST_CASES = LISTS.flatMap(([url, statuses, hasAgent]) => [
     ...QUERIES.map(([q, field]) => ({url: `${url}?${q}`, field, allowed: field === 'status' && !q.includes('%') ? statuses : undefined})),
-    ...(hasAgent ? NON_CANONICAL_UUIDS().map((id) => ({url: `${url}?agent_id=${encodeURIComponent(id)}`, field: 'agent_id', allowed: undefined})) : []),
+    ...(hasAgent ? NON_CANONICAL_UUIDS() : [])
+      .map((id) => ({url: `${url}?agent_id=${encodeURIComponent(id)}`, field: 'agent_id', allowed: undefined as Statuses})),
   ])
   it.each(LIST_CASES)('GET $url is 400 naming $field', async ({url, field, allowed}) => {
     const res = await app.inject({method: 'GET', url, headers: {'x-api-key': KEY}})

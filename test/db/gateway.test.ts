@@ -102,6 +102,7 @@ describe('L09 gateway in front of a real L01 (PGlite)', () => {
   })
 
   const agentPath = '/agents/00000000-0000-4000-8000-000000000000'
+  const asJson = {'content-type': 'application/json'}
   const badCases: Array<[string, InjectOptions['method'], string, string | object, Record<string, string>]> = [
     ['malformed JSON', 'POST', '/agents/', '{"name": ', {'content-type': 'application/json'}],
     ['wrong content type', 'POST', '/goals/', 'name=x', {'content-type': 'text/plain'}],
@@ -116,17 +117,18 @@ describe('L09 gateway in front of a real L01 (PGlite)', () => {
     ['an unknown agent', 'PATCH', agentPath, {status: 'idle'}, {}],
     ['a bad limit', 'GET', '/agents/?limit=0', '', {}],
     ['a body over 1 MiB', 'POST', '/agents/', {name: 'x', metadata: {blob: 'x'.repeat(1024 * 1024)}}, {}],
-    ['a lone surrogate in a name', 'POST', '/agents/', '{"name": "\\ud800"}', {'content-type': 'application/json'}],
-    ['a number that would become Infinity', 'POST', '/goals/', '{"description": "x", "metadata": {"n": 1e400}}', {'content-type': 'application/json'}],
-    ['an integer beyond 2^53', 'POST', '/plans/tasks', '{"plan_id": "p", "input_data": {"n": 9007199254740993}}', {'content-type': 'application/json'}],
-    ['a body with a BOM', 'POST', '/agents/', '\ufeff{"name": "a"}', {'content-type': 'application/json'}],
+    ['a lone surrogate in a name', 'POST', '/agents/', '{"name": "\\ud800"}', asJson],
+    ['a number that would become Infinity', 'POST', '/goals/', '{"description": "x", "metadata": {"n": 1e400}}', asJson],
+    ['an integer beyond 2^53', 'POST', '/plans/tasks', '{"plan_id": "p", "input_data": {"n": 9007199254740993}}', asJson],
+    ['a body with a BOM', 'POST', '/agents/', '\ufeff{"name": "a"}', asJson],
     ['a urn:uuid agent_id', 'POST', '/goals/', {agent_id: 'urn:uuid:00000000-0000-4000-8000-000000000000', description: 'x'}, {}],
     ['a hexadecimal limit', 'GET', '/agents/?limit=0x10', '', {}],
     ['a NUL in a query filter', 'GET', '/plans/tasks?plan_id=%00', '', {}],
     ['a NUL in the path', 'GET', '/goals/a%00b', '', {}],
     ['an Idempotency-Key over 255 characters', 'POST', '/agents/', {name: 'x'}, {'idempotency-key': 'k'.repeat(256)}],
   ]
-  const rowCount = async () => (await db.query<{n: number}>(`SELECT ${['agents', 'goals', 'plans', 'tasks'].map((t) => `(SELECT count(*) FROM mcp_documents.${t})`).join(' + ')} AS n`)).rows[0]!.n
+  const counts = ['agents', 'goals', 'plans', 'tasks'].map((t) => `(SELECT count(*) FROM mcp_documents.${t})`)
+  const rowCount = async () => (await db.query<{n: number}>(`SELECT ${counts.join(' + ')} AS n`)).rows[0]!.n
 
   it.each(badCases)('gives the same 4xx as L01 for %s', async (_name, method, path, payload, headers) => {
     const p = payload === '' ? undefined : (payload as InjectOptions['payload'])

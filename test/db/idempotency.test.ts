@@ -16,18 +16,19 @@ type Body = Record<string, unknown>
 /** Each create route, a body it accepts, and the table and key column of its rows. */
 const ROUTES = [
   {url: '/agents/', table: 'agents', key: 'id', body: (): Body => ({name: `idem-${randomUUID()}`, metadata: {n: 1, list: [1, 'two']}})},
-  {url: '/goals/', table: 'goals', key: 'goal_id', body: (): Body => ({description: `idem-${randomUUID()}`, success_criteria: ['a'], priority: 3})},
+  {url: '/goals/', table: 'goals', key: 'goal_id', body: (): Body => ({description: `idem-${randomUUID()}`, priority: 3})},
   {url: '/plans/', table: 'plans', key: 'plan_id', body: (): Body => ({goal_id: `idem-${randomUUID()}`, tasks: [{step: 1}]})},
-  {url: '/plans/tasks', table: 'tasks', key: 'task_id', body: (): Body => ({plan_id: `idem-${randomUUID()}`, description: 'a task', input_data: {x: 1}})},
+  {url: '/plans/tasks', table: 'tasks', key: 'task_id', body: (): Body => ({plan_id: `idem-${randomUUID()}`, description: 'a task'})},
 ] as const
 
-/** A real TCP proxy in front of L01 that, while holding, passes requests on but keeps L01's answers to itself. */
+/** A real TCP proxy in front of L01 that passes every request on, but keeps to itself the answers to those sent while holding. */
 async function holdingProxy(target: number): Promise<{url: string; hold(on: boolean): void; close(): Promise<void>}> {
   let holding = false
   const sockets = new Set<Socket>()
   const server: Server = createServer((client) => {
     const upstream = connect(target, '127.0.0.1')
-    const held = holding
+    // One request at a time on a connection (no pipelining): an answer belongs to the last request sent.
+    let held = false
     for (const s of [client, upstream]) {
       sockets.add(s)
       s.on('error', () => {})
@@ -36,9 +37,12 @@ async function holdingProxy(target: number): Promise<{url: string; hold(on: bool
         upstream.destroy()
       })
     }
-    client.pipe(upstream)
-    // A held connection's answer is dropped: the caller times out, as if L01 had stalled after committing.
-    if (!held) upstream.pipe(client)
+    client.on('data', (d) => {
+      held = holding
+      upstream.write(d)
+    })
+    // A held answer is dropped: the caller times out, as if L01 had stalled after committing.
+    upstream.on('data', (d) => void (held || client.write(d)))
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   const {port} = server.address() as {port: number}
@@ -72,8 +76,10 @@ describeEachDb('idempotent creates', (kind) => {
     await db?.close()
   })
 
-  const post = (url: string, payload: Body | string, key?: string) =>
-    app.inject({method: 'POST', url, payload, headers: {'x-api-key': INTERNAL_KEY, 'content-type': 'application/json', ...(key === undefined ? {} : {'idempotency-key': key})}})
+  const post = (url: string, payload: Body | string, key?: string) => {
+    const headers = {'x-api-key': INTERNAL_KEY, 'content-type': 'application/json', ...(key === undefined ? {} : {'idempotency-key': key})}
+    return app.inject({method: 'POST', url, payload, headers})
+  }
   const rows = async (table: string, col: string, value: unknown) =>
     (await db.query<{n: number}>(`SELECT count(*)::int AS n FROM mcp_documents.${table} WHERE ${col} = $1`, [value])).rows[0]!.n
   const total = async (table: string) => (await db.query<{n: number}>(`SELECT count(*)::int AS n FROM mcp_documents.${table}`)).rows[0]!.n
@@ -112,7 +118,8 @@ describeEachDb('idempotent creates', (kind) => {
   it('scopes keys per route, and leaves creates without a key as they were', async () => {
     const key = randomUUID()
     for (const r of ROUTES) expect((await post(r.url, r.body(), key)).statusCode).toBe(201)
-    expect((await db.query('SELECT route FROM mcp_documents.idempotency_keys WHERE key = $1 ORDER BY route', [key])).rows.map((k) => k.route)).toEqual(['/agents', '/goals', '/plans', '/plans/tasks'])
+    const scopes = await db.query<{route: string}>('SELECT route FROM mcp_documents.idempotency_keys WHERE key = $1 ORDER BY route', [key])
+    expect(scopes.rows.map((k) => k.route)).toEqual(['/agents', '/goals', '/plans', '/plans/tasks'])
     const before = {agents: await total('agents'), keys: await keys()}
     const body = ROUTES[0].body()
     const a = await post('/agents/', body)
@@ -204,13 +211,15 @@ describeEachDb('idempotent creates', (kind) => {
     try {
       const key = randomUUID()
       const body = ROUTES[3].body()
-      const send = () => gw.inject({method: 'POST', url: '/api/v1/tasks/', payload: body, headers: {'x-api-key': API_KEY, 'idempotency-key': key}})
+      const headers = {'x-api-key': API_KEY, 'idempotency-key': key}
+      const send = () => gw.inject({method: 'POST', url: '/api/v1/tasks/', payload: body, headers})
       proxy.hold(true)
       const lost = await send()
       expect(lost.statusCode, lost.body).toBe(503)
       expect(lost.json().error).toBe('UPSTREAM_UNAVAILABLE')
       // the create happened although its answer never came back
-      await waitFor('the lost create to be committed', async () => (await rows('tasks', 'plan_id', body.plan_id)) === 1, {every: 20, ms: 10_000})
+      const committed = async () => (await rows('tasks', 'plan_id', body.plan_id)) === 1
+      await waitFor('the lost create to be committed', committed, {every: 20, ms: 9000})
       proxy.hold(false)
       const retry = await send()
       expect(retry.statusCode, retry.body).toBe(201)
@@ -230,7 +239,8 @@ describeEachDb('idempotent creates', (kind) => {
     try {
       const key = randomUUID()
       const body = ROUTES[0].body()
-      const send = () => gw.inject({method: 'POST', url: '/api/v1/agents/', payload: body, headers: {'x-api-key': API_KEY, 'idempotency-key': key}})
+      const headers = {'x-api-key': API_KEY, 'idempotency-key': key}
+      const send = () => gw.inject({method: 'POST', url: '/api/v1/agents/', payload: body, headers})
       const first = await send()
       expect(first.statusCode, first.body).toBe(503)
       const busy = await send()

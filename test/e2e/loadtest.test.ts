@@ -233,13 +233,14 @@ describe('against a fake target', () => {
     })
   }, 60_000)
 
-  it('--idempotency: every create carries a key and is retried once with it after a 503 or no answer; the first attempt is a failure', async () => {
+  it('--idempotency: every create carries a key, retried once with it after a 503 or no answer; the first attempt fails', async () => {
     await withTarget(async (t) => {
       const CREATE_AGENT = 'POST /api/v1/agents/'
       const CREATE_GOAL = 'POST /api/v1/goals/'
       t.set(CREATE_AGENT, {status: 503, firstOnly: true})
       t.set(CREATE_GOAL, {drop: true, firstOnly: true})
-      const {s, stderr} = await loadTest(custom(t, '--users', '10', '--spawn-rate', '10', '--duration', '5s', '--seed', '7', '--idempotency'))
+      const args = custom(t, '--users', '10', '--spawn-rate', '10', '--duration', '5s', '--seed', '7', '--idempotency')
+      const {s, stderr} = await loadTest(args)
       for (const [endpoint, first] of [[CREATE_AGENT, 503], [CREATE_GOAL, 0], ['POST /api/v1/tasks/', 201]] as const) {
         const sent = t.requests.filter((r) => r.endpoint === endpoint)
         expect(sent.length, `${endpoint}: ${explain(s, stderr)}`).toBeGreaterThan(0)

@@ -88,7 +88,8 @@ export async function startFakeTarget(apiKey = 'fake-target-key-0123456789abcdef
     const {pathname} = new URL(req.url ?? '/', 'http://fake')
     let endpoint: string | undefined
     const idemKey = req.headers['idempotency-key'] as string | undefined
-    const record = (status: number) => requests.push({method, url: req.url ?? '', endpoint, status, at, ...(idemKey === undefined ? {} : {idempotencyKey: idemKey})})
+    const record = (status: number) =>
+      requests.push({method, url: req.url ?? '', endpoint, status, at, ...(idemKey === undefined ? {} : {idempotencyKey: idemKey})})
     const send = (status: number, body?: unknown) => {
       record(status)
       if (body === undefined) res.writeHead(status).end()
