@@ -20,8 +20,15 @@ type Call = (l01: L01Client, req: Req, o: CallOptions) => Promise<UpstreamRespon
 /** L01's answer as L09's: status and body unchanged, 4xx included. */
 function relay(reply: FastifyReply, res: UpstreamResponse): FastifyReply {
   reply.code(res.status)
+  if (res.replayed) reply.header('idempotent-replay', 'true')
   return res.text ? reply.type('application/json').send(res.text) : reply.send()
 }
+
+/** What L01 is told of the caller's request: its id, and the Idempotency-Key that makes a create safe to retry. */
+const forwarded = (req: FastifyRequest): CallOptions => ({
+  requestId: req.id,
+  idempotencyKey: req.headers['idempotency-key'] as string | undefined,
+})
 
 const q = (req: Req, ...keys: string[]) => Object.fromEntries(keys.map((k) => [k, req.query[k]]))
 const page = ['limit', 'offset', 'count']
@@ -66,7 +73,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   app.register(
     async (api) => {
       for (const [method, path, call] of ROUTES) {
-        api.route({method, url: path, handler: async (req, reply) => relay(reply, await call(deps.l01, req as Req, {requestId: req.id}))})
+        api.route({method, url: path, handler: async (req, reply) => relay(reply, await call(deps.l01, req as Req, forwarded(req)))})
       }
     },
     {prefix: '/api/v1'},

@@ -1,16 +1,9 @@
 import {createHash, randomUUID, timingSafeEqual} from 'node:crypto'
 import Fastify, {LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions} from 'fastify'
-import {Ajv, type ErrorObject} from 'ajv'
-import addFormatsModule from 'ajv-formats'
-import {PlatformError, type ErrorDetail} from '../core/index.js'
+import type {ErrorObject} from 'ajv'
+import {PlatformError} from '../core/index.js'
 import {observeHttp, type MetricsRegistry} from '../observability/index.js'
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** the JSON body's text, for a proxy that forwards it as it came */
-    rawJson?: string
-  }
-}
+import {addJsonParser, checkRequest, formatValidation, validatorCompiler} from './validation.js'
 
 /** Bodies over this are refused with 413 before they are parsed. */
 export const BODY_LIMIT = 1024 * 1024
@@ -32,57 +25,7 @@ export interface ServerOptions {
   apiKeys: readonly string[]
 }
 
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv
 const REQUEST_ID = /^[\w.:\-]{1,128}$/
-
-/**
- * The request parts' validators: bodies are never coerced (a string "5" is not a
- * number), while query strings and path params are, since they arrive as text.
- */
-function validators() {
-  const make = (coerceTypes: boolean) => addFormats(new Ajv({coerceTypes, useDefaults: true, allErrors: true, removeAdditional: false, strict: false}))
-  return {strict: make(false), coercing: make(true)}
-}
-
-export function formatValidation(errors: ErrorObject[], part: string): PlatformError {
-  const details: ErrorDetail[] = errors.map((e) => {
-    const path = e.instancePath.replace(/^\//, '').replaceAll('/', '.')
-    if (e.keyword === 'required') {
-      const field = path ? `${path}.${e.params.missingProperty}` : String(e.params.missingProperty)
-      return {field, message: 'is required'}
-    }
-    const field = path || part
-    if (e.keyword === 'enum') {
-      const allowed = (e.params.allowedValues as unknown[]).map(String)
-      return {field, message: `must be one of: ${allowed.join(', ')}`, allowed}
-    }
-    if (e.keyword === 'format') return {field, message: e.params.format === 'uuid' ? 'must be a UUID' : `must be a ${e.params.format}`}
-    return {field, message: e.message ?? 'is invalid'}
-  })
-  const first = details[0]!
-  return new PlatformError('VALIDATION_FAILED', `${first.field} ${first.message}`, {details})
-}
-
-/** JSON nested deeper than this is refused: walking it (here, in JSON.stringify) would overflow the stack. */
-export const MAX_DEPTH = 64
-
-/**
- * The first part of a parsed body that cannot be stored: a string (or key) holding a NUL
- * byte, which PostgreSQL refuses, or nesting deeper than MAX_DEPTH.
- */
-export function findUnstorable(value: unknown, path = '', depth = 0): ErrorDetail | undefined {
-  const nul = (field: string): ErrorDetail => ({field, message: 'must not contain NUL (\\u0000)'})
-  if (typeof value === 'string') return value.includes('\u0000') ? nul(path || 'body') : undefined
-  if (value === null || typeof value !== 'object') return undefined
-  if (depth >= MAX_DEPTH) return {field: path || 'body', message: `is nested deeper than ${MAX_DEPTH} levels`}
-  for (const [k, v] of Object.entries(value)) {
-    const p = path ? `${path}.${k}` : k
-    if (k.includes('\u0000')) return nul(p)
-    const hit = findUnstorable(v, p, depth + 1)
-    if (hit) return hit
-  }
-  return undefined
-}
 
 const digest = (s: string) => createHash('sha256').update(s).digest()
 
@@ -148,7 +91,6 @@ const OPEN_ROUTES = /^\/(health(\/|$)|metrics$)/
  * Routes are added by the caller; nothing listens until the caller says so.
  */
 export function createServer(opts: ServerOptions): FastifyInstance {
-  const {strict, coercing} = validators()
   const matches = keyMatcher(opts.apiKeys)
   const app = Fastify({
     // Every log line names its service: L01 and L09 may share one log file.
@@ -170,17 +112,8 @@ export function createServer(opts: ServerOptions): FastifyInstance {
   })
   // Only JSON is accepted: drop Fastify's text/plain parser so other types get 415.
   app.removeContentTypeParser('text/plain')
-  // An empty body is no body, whatever the content-type says: clients (the load scenario,
-  // Locust) send content-type: application/json on a DELETE too. Schemas still refuse a
-  // missing body where one is required.
-  const json = app.getDefaultJsonParser('error', 'error')
-  app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', {parseAs: 'string'}, (req, body, done) => {
-    if (body === '') return done(null, undefined)
-    req.rawJson = body as string
-    json(req, body as string, done)
-  })
-  app.setValidatorCompiler(({schema, httpPart}) => (httpPart === 'body' ? strict : coercing).compile(schema))
+  addJsonParser(app)
+  app.setValidatorCompiler(validatorCompiler())
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id)
@@ -190,10 +123,7 @@ export function createServer(opts: ServerOptions): FastifyInstance {
       throw new PlatformError('UNAUTHORIZED', key ? 'the API key is not valid' : 'an API key is required (X-API-Key or Authorization: Bearer)')
     }
   })
-  app.addHook('preValidation', async (req) => {
-    const bad = findUnstorable(req.body)
-    if (bad) throw new PlatformError('VALIDATION_FAILED', `${bad.field} ${bad.message}`, {details: [bad]})
-  })
+  app.addHook('preValidation', async (req) => checkRequest(req))
   observeHttp(app, opts.metrics)
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
