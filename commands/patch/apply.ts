@@ -1,6 +1,5 @@
 import {Args, Flags} from '@oclif/core'
-import {PlatformCommand, healthTimeoutFlag, patchDeps} from '../../src/cli/index.js'
-import {style} from '../../src/core/index.js'
+import {PlatformCommand, healthTimeoutFlag, patchDeps, style} from '../../src/cli/index.js'
 
 export default class PatchApply extends PlatformCommand {
   static override summary = 'Copy changed files into a running service container, restart it, and roll back if it turns unhealthy'

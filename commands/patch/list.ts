@@ -1,6 +1,5 @@
 import {Flags} from '@oclif/core'
-import {PlatformCommand} from '../../src/cli/index.js'
-import {style, table} from '../../src/core/index.js'
+import {PlatformCommand, style, table} from '../../src/cli/index.js'
 import {isIncomplete, listRecords} from '../../src/patch/index.js'
 
 export default class PatchList extends PlatformCommand {
