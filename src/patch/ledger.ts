@@ -8,15 +8,16 @@ export type Outcome =
   /** copied, restart and health check not yet done */
   | 'copied'
   | 'applied'
-  /** the health gate failed and the old files were put back */
+  /** the health gate (or the smoke check) failed and the old files were put back */
   | 'rolled-back'
+  /** healthy, but the container's own start rewrote patched files: the old files were put back */
+  | 'overwritten'
   /** the health gate failed and so did putting the old files back */
   | 'rollback-failed'
   /** undone later by `patch rollback` */
   | 'reverted'
   /** its container was recreated and `patch reapply` carried it over in a new patch */
   | 'superseded'
-  | 'failed'
 
 export interface PatchFileRecord {
   path: string

@@ -1,5 +1,5 @@
-import {portFree, portHolder} from '../core/index.js'
 import {PROJECT, readServices, type ServiceSpec} from './composefile.js'
+import {isInstanceOf, portOwner} from './container.js'
 import type {ContainerSummary} from './engine.js'
 import type {StackDeps} from './stack.js'
 
@@ -12,12 +12,6 @@ export interface Finding {
   message: string
   /** the command that fixes it */
   fix: string
-}
-
-/** Whether a container is an instance of service: by its compose label, else by its name (project_service_1, project-service-1, service). */
-export function isInstanceOf(c: ContainerSummary, service: string): boolean {
-  if (c.service) return c.service === service
-  return new RegExp(`(^|[_-])${service.replace(/[-]/g, '[-_]')}([_-]\\d+)?$`).test(c.name)
 }
 
 const recreate = (compose: string, service: string) => `${compose} -p ${PROJECT} -f platform/docker-compose.app.yml up -d --force-recreate --no-deps ${service}`
@@ -52,21 +46,19 @@ export async function doctor(deps: StackDeps, extra: (specs: ServiceSpec[], cont
       })
     }
     for (const port of spec.ports) {
-      const holder = containers.find((c) => c.state === 'running' && c.ports.some((p) => p.host === port.host))
-      if (holder && holder.id === own(spec.name)?.id) continue
-      if (holder && wrong.includes(holder)) continue // already reported as that service in the wrong project
-      if (holder) {
-        findings.push({
-          kind: 'port-conflict',
-          service: spec.name,
-          container: holder.name,
-          message: `port ${port.host} of ${spec.name} is held by container ${holder.name}${holder.project ? ` (project ${holder.project})` : ''}`,
-          fix: `docker stop ${holder.name}   # or publish ${spec.name} on another host port`,
-        })
-      } else if (own(spec.name)?.state !== 'running' && !(await portFree(port.host, '127.0.0.1'))) {
-        const proc = portHolder(port.host) ?? 'another process'
-        findings.push({kind: 'port-conflict', service: spec.name, message: `port ${port.host} of ${spec.name} is held by ${proc}`, fix: `stop ${proc}, or publish ${spec.name} on another host port`})
-      }
+      const owner = await portOwner(deps.engine, port.host, containers)
+      const holder = owner?.container
+      // Its own container, or the service in the wrong project (already reported as such).
+      if (!owner || (holder && (holder.id === own(spec.name)?.id || wrong.includes(holder)))) continue
+      const who = holder ? `container ${holder.name}${holder.project ? ` (project ${holder.project})` : ''}` : owner.process
+      const elsewhere = `publish ${spec.name} on another host port`
+      findings.push({
+        kind: 'port-conflict',
+        service: spec.name,
+        ...(holder ? {container: holder.name} : {}),
+        message: `port ${port.host} of ${spec.name} is held by ${who}`,
+        fix: holder ? `docker stop ${holder.name}   # or ${elsewhere}` : `stop ${owner.process}, or ${elsewhere}`,
+      })
     }
   }
   const names = new Set(specs.map((s) => s.name))

@@ -1,8 +1,9 @@
-import {PlatformError} from '../core/index.js'
+import {PlatformError, pollUntil, type Clock} from '../core/index.js'
 import {PROJECT, readServices, type ServiceSpec} from './composefile.js'
+import {projectContainers} from './container.js'
 import {misplaced} from './doctor.js'
 import type {ContainerSummary} from './engine.js'
-import {projectContainers, waitHealthy, type StackDeps, type Step} from './stack.js'
+import {waitHealthy, type StackDeps, type Step} from './stack.js'
 
 export interface RelocationPlan {
   service: string
@@ -58,23 +59,25 @@ export async function planRelocation(deps: StackDeps, service: string, opts: {fr
 }
 
 /** Prometheus's targets API shows both platform services up (polls while the first scrapes happen). */
-export async function verifyPrometheusTargets(spec: ServiceSpec, timeoutMs = 60_000, sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))): Promise<string> {
+export async function verifyPrometheusTargets(spec: ServiceSpec, timeoutMs = 60_000, clock?: Clock): Promise<string> {
   const port = spec.ports[0]?.host
-  const deadline = Date.now() + timeoutMs
   let last = 'no answer'
-  while (Date.now() < deadline) {
-    try {
-      const r = await fetch(`http://127.0.0.1:${port}/api/v1/targets`, {signal: AbortSignal.timeout(3000)})
-      const body = (await r.json()) as {data: {activeTargets: Array<{labels: {job: string}; health: string}>}}
-      const up = (job: string) => body.data.activeTargets.some((t) => t.labels.job === job && t.health === 'up')
-      const missing = ['l01-data-layer', 'l09-api-gateway'].filter((j) => !up(j))
-      if (!missing.length) return 'l01-data-layer and l09-api-gateway are up'
-      last = `not up yet: ${missing.join(', ')}`
-    } catch (err) {
-      last = (err as Error).message
-    }
-    await sleep(1000)
-  }
+  const up = await pollUntil(
+    async () => {
+      try {
+        const r = await fetch(`http://127.0.0.1:${port}/api/v1/targets`, {signal: AbortSignal.timeout(3000)})
+        const body = (await r.json()) as {data: {activeTargets: Array<{labels: {job: string}; health: string}>}}
+        const missing = ['l01-data-layer', 'l09-api-gateway'].filter((j) => !body.data.activeTargets.some((t) => t.labels.job === j && t.health === 'up'))
+        if (!missing.length) return 'l01-data-layer and l09-api-gateway are up'
+        last = `not up yet: ${missing.join(', ')}`
+      } catch (err) {
+        last = (err as Error).message
+      }
+      return undefined
+    },
+    {timeoutMs, everyMs: 1000, clock},
+  )
+  if (up) return up
   throw new PlatformError('CHECK_FAILED', `Prometheus does not report both services up after ${timeoutMs / 1000} s (${last})`)
 }
 
@@ -98,6 +101,6 @@ export function relocationSteps(deps: StackDeps, plan: RelocationPlan, opts: {ti
         throw new PlatformError('CHECK_FAILED', `${err.message}\nThe old container's volumes were left untouched.`, {suggestion: err.suggestion})
       }),
   })
-  if (plan.service === 'prometheus') steps.push({title: 'Prometheus scrapes L01 and L09', run: () => verifyPrometheusTargets(spec)})
+  if (plan.service === 'prometheus') steps.push({title: 'Prometheus scrapes L01 and L09', run: () => verifyPrometheusTargets(spec, 60_000, deps.clock)})
   return steps
 }
