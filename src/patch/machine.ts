@@ -1,9 +1,8 @@
 import {userInfo} from 'node:os'
 import {PlatformError, sha256} from '../core/index.js'
-import {restartAndWait, waitContainerHealthy, type ContainerDetail} from '../stack/index.js'
+import {packFiles, restartAndWait, waitContainerHealthy, type ContainerDetail} from '../stack/index.js'
 import {newPatchId, saveCopy, saveRecord, type Outcome, type PatchRecord} from './ledger.js'
 import {before, readBack, restore, snapshot, type Expected, type Saved} from './snapshot.js'
-import {packFiles} from './tarball.js'
 import {runStep, type PatchDeps} from './types.js'
 
 /** A file a patch puts into the container. */

@@ -1,8 +1,7 @@
 import {posix} from 'node:path'
 import {PlatformError, isPlatformError, sha256} from '../core/index.js'
-import type {Engine} from '../stack/index.js'
+import {packFiles, unpackFiles, type Engine, type TarFile} from '../stack/index.js'
 import {readCopy, type PatchRecord} from './ledger.js'
-import {packFiles, unpackFiles, type TarFile} from './tarball.js'
 import type {PatchDeps} from './types.js'
 
 /** A path of the container as it is now: a file (its bytes and mode), or nothing. */

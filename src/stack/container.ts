@@ -119,7 +119,7 @@ export const STEADY_MS = 3000
 export async function judge(deps: LifecycleDeps, d: ContainerDetail): Promise<Verdict> {
   if (d.state === 'exited' || d.state === 'dead') return {status: 'failed', reason: `the container ${d.state} after the restart`}
   if (d.state !== 'running') return {status: 'pending', reason: `it is ${d.state}`}
-  const fresh = Boolean(d.healthCheckedAt && d.startedAt && Date.parse(d.healthCheckedAt) >= Date.parse(d.startedAt))
+  const fresh = Boolean(d.healthCheckedAt && d.startedAt && Date.parse(d.healthCheckedAt) > Date.parse(d.startedAt))
   if (d.health) {
     if (fresh && d.health === 'healthy') return {status: 'healthy'}
     if (fresh && d.health === 'unhealthy') return {status: 'failed', reason: `its healthcheck fails: ${d.healthLog || 'unhealthy'}`}

@@ -1,6 +1,6 @@
 import {PlatformError, pollUntil, type Clock} from '../core/index.js'
 import {PROJECT, readServices, type ServiceSpec} from './composefile.js'
-import {projectContainers} from './container.js'
+import {judge, projectContainers} from './container.js'
 import {misplaced} from './doctor.js'
 import type {ContainerSummary} from './engine.js'
 import {waitHealthy, type StackDeps, type Step} from './stack.js'
@@ -36,7 +36,8 @@ export async function planRelocation(deps: StackDeps, service: string, opts: {fr
   if (!spec) throw new PlatformError('USAGE', `${service} is not a service of the platform's compose file`, {suggestion: 'see `platform stack doctor` for what runs where'})
   const old = await oldContainer(deps, service, opts.from)
   const mine = (await projectContainers(deps.engine)).get(service)
-  const mineHealthy = mine ? (await deps.engine.inspect(mine.id)).health !== 'unhealthy' && mine.state === 'running' : false
+  // Started but not yet healthy (a run stopped during the wait) is not done: the wait is planned again.
+  const mineHealthy = mine ? (await judge(deps, await deps.engine.inspect(mine.id))).status === 'healthy' : false
   const steps: string[] = []
   let from: RelocationPlan['from']
   if (old) {
