@@ -43,17 +43,24 @@ export async function applyPatch(deps: PatchDeps, service: string, opts: ApplyOp
   const found = await findServiceContainer(deps.engine, service, opts.force)
   const files = collectFiles(opts.paths, {to: opts.to, mappings: deps.config.patchMappings, cwd: opts.cwd ?? deps.config.root})
   if (opts.dryRun) {
-    return {service, container: mustRun(found, service).name, outcome: 'dry-run', files: files.map((f) => ({path: f.target, local: f.local}))}
+    const planned = files.map((f) => ({path: f.target, local: f.local}))
+    return {service, container: mustRun(found, service).name, outcome: 'dry-run', files: planned}
   }
   return withContainerLock(deps, found, async (d) => {
     const c = mustRun(d, service)
-    const options = {message: opts.message, restart: opts.restart ?? true, healthTimeoutMs: opts.healthTimeoutMs ?? HEALTH_TIMEOUT_MS, smoke: Boolean(opts.smoke)}
+    const options = {
+      message: opts.message,
+      restart: opts.restart ?? true,
+      healthTimeoutMs: opts.healthTimeoutMs ?? HEALTH_TIMEOUT_MS,
+      smoke: Boolean(opts.smoke),
+    }
     return resultOf(await install(deps, c, service, files, options), service, c)
   })
 }
 
 /** Active patches matching pick, oldest first. */
-const activeWhere = (deps: PatchDeps, pick: (r: PatchRecord) => boolean): PatchRecord[] => listRecords(deps.config).filter((r) => isActive(r) && pick(r))
+const activeWhere = (deps: PatchDeps, pick: (r: PatchRecord) => boolean): PatchRecord[] =>
+  listRecords(deps.config).filter((r) => isActive(r) && pick(r))
 
 export interface RollbackResult {
   reverted: string[]
@@ -72,7 +79,9 @@ function toUndo(deps: PatchDeps, target: string): PatchRecord[] {
     return activeWhere(deps, (r) => r.container.id === byId.container.id && r.createdAt >= byId.createdAt && sameFiles(r))
   }
   const undo = activeWhere(deps, (r) => r.service === target)
-  if (!undo.length) throw new PlatformError('NOT_FOUND', `no active patch with id or service ${target}`, {suggestion: 'see `platform patch list`'})
+  if (!undo.length) {
+    throw new PlatformError('NOT_FOUND', `no active patch with id or service ${target}`, {suggestion: 'see `platform patch list`'})
+  }
   return undo
 }
 
@@ -86,7 +95,9 @@ export async function rollbackPatch(deps: PatchDeps, target: string, opts: {heal
   const {id, name} = undo[0]!.container
   const refuse = (d?: ContainerDetail) =>
     new PlatformError('CHECK_FAILED', `the patched container ${name} is ${d?.state ?? 'gone'}`, {
-      suggestion: d ? `start it first (docker start ${d.name})` : 'a recreated container runs its image: there is nothing to roll back; the records stay for reference',
+      suggestion: d
+        ? `start it first (docker start ${d.name})`
+        : 'a recreated container runs its image: there is nothing to roll back; the records stay for reference',
     })
   const found = await deps.engine.inspect(id).catch(() => undefined)
   if (!found) throw refuse()
@@ -109,20 +120,26 @@ export async function rollbackPatch(deps: PatchDeps, target: string, opts: {heal
  * After a service's container was recreated (its id changed), puts its active patches
  * back in order, as one patch on the new container, with the same checks and rollback.
  */
-export async function reapplyPatches(deps: PatchDeps, service: string, opts: {healthTimeoutMs?: number} = {}): Promise<ApplyResult & {patches: string[]}> {
+export async function reapplyPatches(
+  deps: PatchDeps,
+  service: string,
+  opts: {healthTimeoutMs?: number} = {},
+): Promise<ApplyResult & {patches: string[]}> {
   const found = await findServiceContainer(deps.engine, service)
   const stale = activeWhere(deps, (r) => r.service === service && r.container.id !== found.id)
   if (!stale.length) return {service, container: found.name, outcome: 'applied', files: [], patches: []}
   const files = new Map<string, NewFile>()
   for (const r of stale) {
     for (const f of r.files) {
-      files.set(f.path, {target: f.path, content: readCopy(deps.config, r.id, 'after', f.path), mode: f.after.mode, sha256: f.after.sha256, local: f.local})
+      const content = readCopy(deps.config, r.id, 'after', f.path)
+      files.set(f.path, {target: f.path, content, mode: f.after.mode, sha256: f.after.sha256, local: f.local})
     }
   }
   return withContainerLock(deps, found, async (d) => {
     const c = mustRun(d, service)
     const message = `reapply of ${stale.map((r) => r.id).join(', ')}`
-    const rec = await install(deps, c, service, [...files.values()], {message, restart: true, healthTimeoutMs: opts.healthTimeoutMs ?? HEALTH_TIMEOUT_MS, smoke: false})
+    const healthTimeoutMs = opts.healthTimeoutMs ?? HEALTH_TIMEOUT_MS
+    const rec = await install(deps, c, service, [...files.values()], {message, restart: true, healthTimeoutMs, smoke: false})
     if (rec.outcome === 'applied') {
       // The re-application carries them now; the originals stay as history of where they came from.
       for (const r of stale) {

@@ -113,12 +113,14 @@ const STATES: Record<Exclude<State, End>, (run: Run) => Promise<State>> = {
 
   async gate(run) {
     const ms = run.opts.healthTimeoutMs
-    return (await check(run, `Healthy within ${seconds(ms)}`, () => waitContainerHealthy(run.deps, run.c.id, ms), 'rolled-back')) ? 'verify' : 'roll-back'
+    const ok = await check(run, `Healthy within ${seconds(ms)}`, () => waitContainerHealthy(run.deps, run.c.id, ms), 'rolled-back')
+    return ok ? 'verify' : 'roll-back'
   },
 
   async verify(run) {
     const expected: Expected[] = run.files.map((f) => ({path: f.target, sha256: f.sha256}))
-    const ok = await check(run, 'Patched files intact after the restart', () => readBack(run.deps.engine, run.c.id, expected), 'overwritten')
+    const read = () => readBack(run.deps.engine, run.c.id, expected)
+    const ok = await check(run, 'Patched files intact after the restart', read, 'overwritten')
     return ok ? 'smoke' : 'roll-back'
   },
 
@@ -151,7 +153,13 @@ const STATES: Record<Exclude<State, End>, (run: Run) => Promise<State>> = {
  * the earliest), restarts, gates on health and reads every file back. Throws the reason when
  * any of it fails.
  */
-export async function putBack(deps: PatchDeps, c: {id: string; name: string}, undo: PatchRecord[], timeoutMs: number, title?: string): Promise<void> {
+export async function putBack(
+  deps: PatchDeps,
+  c: {id: string; name: string},
+  undo: PatchRecord[],
+  timeoutMs: number,
+  title?: string,
+): Promise<void> {
   const step = runStep(deps)
   for (const r of undo) await step(title ?? `Put back the files ${r.id} replaced`, () => restore(deps, r, c.id))
   const fails = (failure: string | undefined) => {
@@ -162,7 +170,13 @@ export async function putBack(deps: PatchDeps, c: {id: string; name: string}, un
 }
 
 /** Installs files in a running container by the states above, holding its lock (the caller's); returns the record. */
-export async function install(deps: PatchDeps, c: ContainerDetail, service: string, files: NewFile[], opts: InstallOptions): Promise<PatchRecord> {
+export async function install(
+  deps: PatchDeps,
+  c: ContainerDetail,
+  service: string,
+  files: NewFile[],
+  opts: InstallOptions,
+): Promise<PatchRecord> {
   const run: Run = {deps, c, service, files, opts}
   let state: State = 'back-up'
   while (!ENDS.has(state)) {

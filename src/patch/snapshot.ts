@@ -8,7 +8,9 @@ import type {PatchDeps} from './types.js'
 export type Saved = {existed: false} | {existed: true; content: Buffer; mode: number}
 
 const notAFile = (path: string, type: string) =>
-  new PlatformError('USAGE', `${path} in the container is a ${type}, not a file`, {suggestion: 'patch the files inside it, e.g. a local directory onto it'})
+  new PlatformError('USAGE', `${path} in the container is a ${type}, not a file`, {
+    suggestion: 'patch the files inside it, e.g. a local directory onto it',
+  })
 
 /** The archive of a path, or undefined when it does not exist. */
 async function archive(engine: Engine, id: string, path: string) {
@@ -87,6 +89,8 @@ export async function restore(deps: PatchDeps, record: PatchRecord, containerId:
     // (a patch that crashed it left it exited; it starts on the files just put back).
     if ((await deps.engine.inspect(containerId)).state !== 'running') await deps.engine.start(containerId)
     const r = await deps.engine.exec(containerId, ['rm', '-f', ...created])
-    if (r.exitCode !== 0) throw new PlatformError('CHECK_FAILED', `could not remove the files the patch created (${created.join(', ')}): ${r.output.trim()}`)
+    if (r.exitCode !== 0) {
+      throw new PlatformError('CHECK_FAILED', `could not remove the files the patch created (${created.join(', ')}): ${r.output.trim()}`)
+    }
   }
 }

@@ -129,7 +129,8 @@ export async function judge(deps: LifecycleDeps, d: ContainerDetail): Promise<Ve
   if (port) {
     const r = await (deps.probe ?? probeReady)(`http://127.0.0.1:${port.host}`)
     if (r.status !== undefined && r.status < 500) return {status: 'healthy'}
-    return {status: 'pending', reason: r.status === undefined ? `its port ${port.host} does not answer (${r.detail})` : `its health route answers ${r.status}`}
+    const reason = r.status === undefined ? `its port ${port.host} does not answer (${r.detail})` : `its health route answers ${r.status}`
+    return {status: 'pending', reason}
   }
   const now = (deps.clock?.now ?? Date.now)()
   if (d.startedAt && now - Date.parse(d.startedAt) >= STEADY_MS) return {status: 'healthy'}

@@ -41,7 +41,9 @@ export interface FakeContainerInit {
   log?: string
 }
 
-export interface FakeContainer extends Required<Pick<FakeContainerInit, 'id' | 'name' | 'image' | 'imageId' | 'labels' | 'ports' | 'mounts' | 'created'>> {
+type Given = 'id' | 'name' | 'image' | 'imageId' | 'labels' | 'ports' | 'mounts' | 'created'
+
+export interface FakeContainer extends Required<Pick<FakeContainerInit, Given>> {
   state: string
   files: FakeFiles
   healthcheck?: FakeContainerInit['healthcheck']
@@ -125,8 +127,8 @@ export class FakeEngine implements Engine {
   }
 
   /** The next call of op throws error (once). */
-  failNext(op: keyof Engine, error: Error = new PlatformError('CHECK_FAILED', `the Docker engine refused: scripted failure of ${op}`)): void {
-    this.failures.push({op, error})
+  failNext(op: keyof Engine, error?: Error): void {
+    this.failures.push({op, error: error ?? new PlatformError('CHECK_FAILED', `the Docker engine refused: scripted failure of ${op}`)})
   }
 
   text(ref: string, path: string): string | undefined {
@@ -135,7 +137,9 @@ export class FakeEngine implements Engine {
 
   private enter(op: string, id?: string, arg?: string): void {
     if (this.unreachable) {
-      throw new PlatformError('ENVIRONMENT_UNAVAILABLE', `Docker is not reachable at ${this.host} (ECONNREFUSED)`, {suggestion: 'point DOCKER_HOST at a running one'})
+      throw new PlatformError('ENVIRONMENT_UNAVAILABLE', `Docker is not reachable at ${this.host} (ECONNREFUSED)`, {
+        suggestion: 'point DOCKER_HOST at a running one',
+      })
     }
     this.calls.push({op, ...(id ? {id} : {}), ...(arg ? {arg} : {})})
     const i = this.failures.findIndex((f) => f.op === op)
@@ -291,7 +295,11 @@ export class FakeEngine implements Engine {
  * containers from the compose file's services (labels, image, published ports, named volumes),
  * `down` removes them. What a container does is given per service.
  */
-export function fakeCompose(engine: FakeEngine, specs: ServiceSpec[], behaviour: Record<string, Partial<FakeContainerInit>> = {}): Compose & {runs: string[][]} {
+export function fakeCompose(
+  engine: FakeEngine,
+  specs: ServiceSpec[],
+  behaviour: Record<string, Partial<FakeContainerInit>> = {},
+): Compose & {runs: string[][]} {
   const runs: string[][] = []
   return {
     flavour: 'docker compose',

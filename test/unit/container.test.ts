@@ -30,7 +30,8 @@ describe('pollUntil', () => {
     const clock = new FakeClock()
     const start = clock.now()
     const seen: number[] = []
-    const value = await pollUntil(() => (seen.push(clock.now() - start), seen.length === 3 ? 'ready' : undefined), {everyMs: 250, timeoutMs: 10_000, clock})
+    const check = () => (seen.push(clock.now() - start), seen.length === 3 ? 'ready' : undefined)
+    const value = await pollUntil(check, {everyMs: 250, timeoutMs: 10_000, clock})
     expect(value).toBe('ready')
     expect(seen).toEqual([0, 250, 500])
   })
@@ -72,7 +73,10 @@ describe('finding a service container', () => {
   it('another project only with force; nothing at all is NOT_FOUND', async () => {
     const engine = new FakeEngine()
     engine.add({name: 'shop_web_1', project: 'shop', service: 'web'})
-    await expect(findServiceContainer(engine, 'web')).rejects.toMatchObject({code: 'USAGE', message: 'web runs only in compose project shop (container shop_web_1)'})
+    await expect(findServiceContainer(engine, 'web')).rejects.toMatchObject({
+      code: 'USAGE',
+      message: 'web runs only in compose project shop (container shop_web_1)',
+    })
     expect((await findServiceContainer(engine, 'web', true)).name).toBe('shop_web_1')
     await expect(findServiceContainer(engine, 'api')).rejects.toMatchObject({code: 'NOT_FOUND', message: 'no container runs api'})
   })
@@ -94,7 +98,7 @@ describe('health after a restart', () => {
     expect(await restartAndWait({engine, clock: engine.clock}, web.id, 20_000)).toBe('its healthcheck fails: check failed')
   })
 
-  it('an exited container fails at once; one without a healthcheck or port passes after running steadily; a timeout says what it saw', async () => {
+  it('an exited container fails at once; one with no healthcheck or port passes once steady; a timeout says what it saw', async () => {
     const engine = new FakeEngine()
     const crash = engine.add({name: 'crash', command: (files) => files.get('/ok') !== undefined})
     expect(crash.state).toBe('exited')
@@ -107,7 +111,8 @@ describe('health after a restart', () => {
 
     const slow = engine.add({name: 'slow', healthcheck: () => true})
     engine.healthDelayMs = 60_000
-    expect(await restartAndWait({engine, clock: engine.clock}, slow.id, 5000)).toBe('not healthy within 5 s (no healthcheck since the restart)')
+    const waited = await restartAndWait({engine, clock: engine.clock}, slow.id, 5000)
+    expect(waited).toBe('not healthy within 5 s (no healthcheck since the restart)')
   })
 
   it('a container without a healthcheck but with a port: its health route answering short of a 5xx passes', async () => {
@@ -147,7 +152,8 @@ describe('the container lock', () => {
     const web = engine.add({name: 'web'})
     const release = acquireLock(containerLockPath(cfg, web.id), 'container web', 'LOCKED')
     let ran = false
-    const err = await withContainerLock({engine, config: cfg, clock: engine.clock}, web, async () => (ran = true), 5000).catch((e: unknown) => e)
+    const locked = withContainerLock({engine, config: cfg, clock: engine.clock}, web, async () => (ran = true), 5000)
+    const err = await locked.catch((e: unknown) => e)
     expect(isPlatformError(err, 'LOCKED')).toBe(true)
     expect((err as Error).message).toContain(`in use by process ${process.pid}`)
     expect(ran).toBe(false)

@@ -36,7 +36,8 @@ async function stack() {
   const config = loadConfig({cwd: mkdtempSync(join(tmpdir(), 'platform-stack-unit-')), env: {}})
   const deps: StackDeps = {config, engine, compose, env, log: () => {}, clock: engine.clock}
   await compose.run(['up', '-d', '--no-build'])
-  const own = (service: string) => engine.all().find((c) => c.labels['com.docker.compose.project'] === 'platform' && c.labels['com.docker.compose.service'] === service)
+  const own = (service: string) =>
+    engine.all().find((c) => c.labels['com.docker.compose.project'] === 'platform' && c.labels['com.docker.compose.service'] === service)
   const port = (service: string) => specs.find((s) => s.name === service)!.ports[0]!.host
   const findings = async () => (await doctor(deps, async (_s, containers) => findDrift(config, containers))).findings
   return {engine, compose, deps, env, own, port, findings}
@@ -91,7 +92,7 @@ describe('stack doctor', () => {
         {
           kind: 'port-conflict',
           service: 'l01-data-layer',
-          message: expect.stringMatching(new RegExp(`^port ${s.port('l01-data-layer')} of l01-data-layer is held by pid ${process.pid} \\(`)),
+          message: expect.stringMatching(new RegExp(`^port ${s.port('l01-data-layer')} of l01-data-layer is held by pid ${process.pid} `)),
           fix: expect.stringMatching(/^stop pid \d+ .*, or publish l01-data-layer on another host port$/),
         },
         {
@@ -139,7 +140,8 @@ describe('stack doctor', () => {
     const {writeFileSync} = await import('node:fs')
     writeFileSync(join(cwd, 'app.js'), 'patched')
     const l01 = s.own('l01-data-layer')!
-    const patch = await applyPatch({config: s.deps.config, engine: s.engine, clock: s.engine.clock}, 'l01-data-layer', {paths: ['app.js'], to: '/app/app.js', cwd})
+    const patchDeps = {config: s.deps.config, engine: s.engine, clock: s.engine.clock}
+    const patch = await applyPatch(patchDeps, 'l01-data-layer', {paths: ['app.js'], to: '/app/app.js', cwd})
     expect(patch.outcome).toBe('applied')
     expect(await s.findings()).toEqual([
       {
@@ -153,7 +155,12 @@ describe('stack doctor', () => {
     await s.engine.remove(l01.id)
     await s.compose.run(['up', '-d', '--no-deps', 'l01-data-layer'])
     expect(await s.findings()).toEqual([
-      {kind: 'drift', service: 'l01-data-layer', message: `l01-data-layer's container was recreated: 1 patch (${patch.id}) no longer applied`, fix: 'platform patch reapply l01-data-layer'},
+      {
+        kind: 'drift',
+        service: 'l01-data-layer',
+        message: `l01-data-layer's container was recreated: 1 patch (${patch.id}) no longer applied`,
+        fix: 'platform patch reapply l01-data-layer',
+      },
     ])
   })
 
@@ -188,10 +195,17 @@ describe('stack relocate', () => {
     const s = await stack()
     const old = await misplacedPostgres(s)
     const plan = await planRelocation(s.deps, 'postgres', {carryVolumes: true})
-    expect(plan).toMatchObject({service: 'postgres', done: false, from: {project: OLD, container: old.name, volumes: [{from: `${OLD}_pgdata`, to: 'platform_pgdata'}]}})
+    const volumes = [{from: `${OLD}_pgdata`, to: 'platform_pgdata'}]
+    expect(plan).toMatchObject({service: 'postgres', done: false, from: {project: OLD, container: old.name, volumes}})
     expect(plan.steps).toEqual(fullPlan(old.name))
     const steps = relocationSteps(s.deps, plan)
-    expect(steps.map((x) => x.title)).toEqual([`Stop ${old.name}`, `Copy volume ${OLD}_pgdata to platform_pgdata`, `Remove ${old.name}`, 'Start postgres in project platform', 'postgres healthy'])
+    expect(steps.map((x) => x.title)).toEqual([
+      `Stop ${old.name}`,
+      `Copy volume ${OLD}_pgdata to platform_pgdata`,
+      `Remove ${old.name}`,
+      'Start postgres in project platform',
+      'postgres healthy',
+    ])
     for (const step of steps) await step.run()
     await expectRelocated(s)
   })
@@ -225,10 +239,12 @@ describe('stack relocate', () => {
 
   it('refuses an unknown service, and a service that runs in several other places without --from', async () => {
     const s = await stack()
-    await expect(planRelocation(s.deps, 'redis')).rejects.toMatchObject({code: 'USAGE', message: "redis is not a service of the platform's compose file"})
+    const unknown = "redis is not a service of the platform's compose file"
+    await expect(planRelocation(s.deps, 'redis')).rejects.toMatchObject({code: 'USAGE', message: unknown})
     await misplacedPostgres(s)
     s.engine.add({name: 'legacy-postgres-1', project: 'legacy', service: 'postgres', state: 'exited'})
-    await expect(planRelocation(s.deps, 'postgres')).rejects.toMatchObject({code: 'USAGE', message: expect.stringContaining('postgres runs in several places')})
+    const several = expect.stringContaining('postgres runs in several places')
+    await expect(planRelocation(s.deps, 'postgres')).rejects.toMatchObject({code: 'USAGE', message: several})
     expect((await planRelocation(s.deps, 'postgres', {from: 'legacy'})).from?.container).toBe('legacy-postgres-1')
   })
 })
