@@ -47,6 +47,7 @@ export function readServices(env: NodeJS.ProcessEnv, file = composeFile(env)): S
       .filter(([src]) => named.has(src!))
       .map(([src, target]) => ({name: src!, target: target!}))
     const command = Array.isArray(s.command) ? s.command.map(String) : []
-    return {name, image: interpolate(String(s.image), env), build: Boolean(s.build), ports, volumes, healthcheck: Boolean(s.healthcheck), command}
+    const image = interpolate(String(s.image), env)
+    return {name, image, build: Boolean(s.build), ports, volumes, healthcheck: Boolean(s.healthcheck), command}
   })
 }

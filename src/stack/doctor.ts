@@ -14,7 +14,10 @@ export interface Finding {
   fix: string
 }
 
-const recreate = (compose: string, service: string) => `${compose} -p ${PROJECT} -f platform/docker-compose.app.yml up -d --force-recreate --no-deps ${service}`
+const where = (c: ContainerSummary) => (c.project ? `compose project ${c.project}` : 'no compose project')
+
+const recreate = (compose: string, service: string) =>
+  `${compose} -p ${PROJECT} -f platform/docker-compose.app.yml up -d --force-recreate --no-deps ${service}`
 
 /** Containers of other projects that run a service of the platform's compose file. */
 export function misplaced(containers: ContainerSummary[], service: string): ContainerSummary[] {
@@ -27,7 +30,10 @@ export function misplaced(containers: ContainerSummary[], service: string): Cont
  * else, orphans of the project, containers older than their image's tag, and drift
  * (extra findings passed in, such as hot patches).
  */
-export async function doctor(deps: StackDeps, extra: (specs: ServiceSpec[], containers: ContainerSummary[]) => Promise<Finding[]> = async () => []): Promise<{findings: Finding[]; containers: number}> {
+export async function doctor(
+  deps: StackDeps,
+  extra: (specs: ServiceSpec[], containers: ContainerSummary[]) => Promise<Finding[]> = async () => [],
+): Promise<{findings: Finding[]; containers: number}> {
   await deps.engine.ping()
   const specs = readServices(deps.env)
   const containers = await deps.engine.containers({all: true})
@@ -41,7 +47,7 @@ export async function doctor(deps: StackDeps, extra: (specs: ServiceSpec[], cont
         kind: 'wrong-project',
         service: spec.name,
         container: c.name,
-        message: `${spec.name} runs in ${c.project ? `compose project ${c.project}` : 'no compose project'} (container ${c.name}, ${c.state}), not in ${PROJECT}`,
+        message: `${spec.name} runs in ${where(c)} (container ${c.name}, ${c.state}), not in ${PROJECT}`,
         fix: `platform stack relocate ${spec.name} --from ${c.project ?? c.name}`,
       })
     }
@@ -63,14 +69,26 @@ export async function doctor(deps: StackDeps, extra: (specs: ServiceSpec[], cont
   }
   const names = new Set(specs.map((s) => s.name))
   for (const c of containers.filter((c) => c.project === PROJECT && c.service && !names.has(c.service))) {
-    findings.push({kind: 'orphan', container: c.name, service: c.service, message: `container ${c.name} belongs to project ${PROJECT} but its service ${c.service} is not in the compose file`, fix: `docker rm -f ${c.name}`})
+    findings.push({
+      kind: 'orphan',
+      container: c.name,
+      service: c.service,
+      message: `container ${c.name} belongs to project ${PROJECT} but its service ${c.service} is not in the compose file`,
+      fix: `docker rm -f ${c.name}`,
+    })
   }
   const imageIds = new Map<string, string | undefined>()
   for (const c of containers.filter((c) => c.project === PROJECT && c.service && names.has(c.service))) {
     if (!imageIds.has(c.image)) imageIds.set(c.image, await deps.engine.imageId(c.image))
     const current = imageIds.get(c.image)
     if (current && current !== c.imageId) {
-      findings.push({kind: 'stale-image', service: c.service, container: c.name, message: `${c.name} runs an older image than ${c.image} is now`, fix: recreate(deps.compose.flavour, c.service!)})
+      findings.push({
+        kind: 'stale-image',
+        service: c.service,
+        container: c.name,
+        message: `${c.name} runs an older image than ${c.image} is now`,
+        fix: recreate(deps.compose.flavour, c.service!),
+      })
     }
   }
   findings.push(...(await extra(specs, containers)))

@@ -47,7 +47,12 @@ function healthOf(c: ContainerDetail): ServiceStatus['health'] {
 }
 
 /** Waits until every service's container is healthy by the lifecycle's rule (judge), polling every 500 ms. */
-export async function waitHealthy(deps: StackDeps, services: ServiceSpec[], timeoutMs: number, onReady?: (service: string) => void): Promise<void> {
+export async function waitHealthy(
+  deps: StackDeps,
+  services: ServiceSpec[],
+  timeoutMs: number,
+  onReady?: (service: string) => void,
+): Promise<void> {
   const pending = new Set(services.map((s) => s.name))
   const last = new Map<string, ContainerDetail>()
   const failed = await pollUntil(
@@ -73,7 +78,8 @@ export async function waitHealthy(deps: StackDeps, services: ServiceSpec[], time
   if (failed === null) return
   const name = [...pending][0]!
   const d = last.get(name)
-  throw d ? await unhealthy(deps, name, d, timeoutMs) : new PlatformError('CHECK_FAILED', `${name} has no container after ${timeoutMs / 1000} s`)
+  if (d) throw await unhealthy(deps, name, d, timeoutMs)
+  throw new PlatformError('CHECK_FAILED', `${name} has no container after ${timeoutMs / 1000} s`)
 }
 
 async function unhealthy(deps: StackDeps, name: string, d: ContainerDetail, timeoutMs?: number): Promise<PlatformError> {
@@ -168,11 +174,16 @@ export async function stackStatus(deps: StackDeps): Promise<PlatformStatus> {
   }
   const running = services.some((s) => s.state === 'running')
   const pg = services.find((s) => s.name === 'postgres')
-  return {mode: 'docker', running, database: pg?.container ? `postgres container ${pg.container}` : undefined, apiKeyFile: apiKeyPath(deps.config), services}
+  const database = pg?.container ? `postgres container ${pg.container}` : undefined
+  return {mode: 'docker', running, database, apiKeyFile: apiKeyPath(deps.config), services}
 }
 
 /** Log text of one service, or all (prefixed with the service name). Follows when onData is given. */
-export async function stackLogs(deps: StackDeps, service: string | undefined, opts: {since?: number; tail?: number; follow?: (chunk: string) => void}): Promise<string | (() => void)> {
+export async function stackLogs(
+  deps: StackDeps,
+  service: string | undefined,
+  opts: {since?: number; tail?: number; follow?: (chunk: string) => void},
+): Promise<string | (() => void)> {
   await deps.engine.ping()
   const containers = await projectContainers(deps.engine)
   const names = service ? [service] : [...containers.keys()].sort()
@@ -185,10 +196,13 @@ export async function stackLogs(deps: StackDeps, service: string | undefined, op
   }
   const prefix = (name: string, text: string) => (names.length > 1 ? text.replace(/^(?=.)/gm, `${name.padEnd(16)}| `) : text)
   if (opts.follow) {
-    const stops = await Promise.all(names.map((n) => deps.engine.follow(containers.get(n)!.id, (chunk) => opts.follow!(prefix(n, chunk)), {since: opts.since, tail: opts.tail})))
+    const range = {since: opts.since, tail: opts.tail}
+    const follow = (n: string) => deps.engine.follow(containers.get(n)!.id, (chunk) => opts.follow!(prefix(n, chunk)), range)
+    const stops = await Promise.all(names.map(follow))
     return () => stops.forEach((s) => s())
   }
-  const parts = await Promise.all(names.map(async (n) => prefix(n, await deps.engine.logs(containers.get(n)!.id, {since: opts.since, tail: opts.tail}))))
+  const range = {since: opts.since, tail: opts.tail}
+  const parts = await Promise.all(names.map(async (n) => prefix(n, await deps.engine.logs(containers.get(n)!.id, range))))
   return parts.join('')
 }
 
