@@ -312,12 +312,12 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
       const r = await s.cli(['stack', 'doctor', '--json'], 60_000)
       return {code: r.code, findings: (JSON.parse(r.stdout) as {findings: Finding[]}).findings}
     }
-    /** The route module with a new field in the list handler's result object (one anchor in the compiled module). */
+    /** The route module with a new field first in the list handler's JSON text (one anchor in the compiled module). */
     const marked = () => {
       const text = original.toString('utf8')
-      const anchor = /return\s*\{\s*items:\s*page\.items,/g
-      expect(text.match(anchor), `the list route's return in ${L01_APP}`).toHaveLength(1)
-      return text.replace(anchor, `return { hotPatch: '${MARK}', items: page.items,`)
+      const anchor = /listBody\(page, limit, offset\)/g
+      expect(text.match(anchor), `the list route's body in ${L01_APP}`).toHaveLength(1)
+      return text.replace(anchor, `listBody(page, limit, offset).replace('{', '{"hotPatch":"${MARK}",')`)
     }
 
     /** l01-data-layer recreated by compose from its image, as a user's `up --force-recreate` does; resolves when healthy. */
