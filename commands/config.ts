@@ -1,5 +1,5 @@
-import {PlatformCommand, dbFlags, withDbFlags} from '../src/cli/index.js'
-import {KEYS, maskSecret, style, table} from '../src/core/index.js'
+import {PlatformCommand, dbFlags, withDbFlags, style, table} from '../src/cli/index.js'
+import {KEYS, maskSecret} from '../src/core/index.js'
 
 export default class Config extends PlatformCommand {
   static override summary = 'Show the effective configuration: each key, its value and where it came from'

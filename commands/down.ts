@@ -1,6 +1,5 @@
 import {Flags} from '@oclif/core'
-import {PlatformCommand, stackDeps, useDocker} from '../src/cli/index.js'
-import {style} from '../src/core/index.js'
+import {PlatformCommand, stackDeps, useDocker, style} from '../src/cli/index.js'
 import {stopPlatform} from '../src/embedded/index.js'
 
 export default class Down extends PlatformCommand {

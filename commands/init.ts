@@ -1,6 +1,5 @@
 import {Flags} from '@oclif/core'
-import {PlatformCommand, initProject} from '../src/cli/index.js'
-import {style} from '../src/core/index.js'
+import {PlatformCommand, initProject, style} from '../src/cli/index.js'
 
 export default class Init extends PlatformCommand {
   static override summary = 'Set up this directory for the platform: platform.yaml, .gitignore, and with --stack the compose starters'

@@ -1,7 +1,7 @@
 import {existsSync} from 'node:fs'
 import {Args, Flags} from '@oclif/core'
-import {PlatformCommand, SERVICE_ALIASES, durationFlag, followLog, formatLine, matches, readLog, stackDeps, useDocker} from '../src/cli/index.js'
-import {PlatformError, closeOnSignal, style} from '../src/core/index.js'
+import {PlatformCommand, SERVICE_ALIASES, durationFlag, followLog, formatLine, matches, readLog, stackDeps, useDocker, style} from '../src/cli/index.js'
+import {PlatformError, closeOnSignal} from '../src/core/index.js'
 
 export default class Logs extends PlatformCommand {
   static override summary = 'Show the logs of the embedded platform or of the stack\'s services'

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
-import {PlatformCommand, dbFlags, followLog, formatLine, logLevelFlag, renderStatus, runSteps, stackDeps, useDocker, withDbFlags} from '../src/cli/index.js'
-import {style, type PlatformConfig, type PlatformStatus} from '../src/core/index.js'
+import {PlatformCommand, dbFlags, followLog, formatLine, logLevelFlag, renderStatus, runSteps, stackDeps, useDocker, withDbFlags, style} from '../src/cli/index.js'
+import {type PlatformConfig, type PlatformStatus} from '../src/core/index.js'
 
 export default class Up extends PlatformCommand {
   static override summary = 'Start the whole platform (L01 + L09) on this machine'

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
-import {PlatformCommand} from '../../src/cli/index.js'
-import {PlatformError, migrationDirs, style, type PlatformConfig} from '../../src/core/index.js'
+import {PlatformCommand, style} from '../../src/cli/index.js'
+import {PlatformError, migrationDirs, type PlatformConfig} from '../../src/core/index.js'
 import {copyData, migrate, openDatabase} from '../../src/db/index.js'
 
 /** pglite, postgres (the embedded engines of this project) or a PostgreSQL URL. */

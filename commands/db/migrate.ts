@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
-import {PlatformCommand, dbFlags, withDbFlags} from '../../src/cli/index.js'
-import {migrationDirs, style} from '../../src/core/index.js'
+import {PlatformCommand, dbFlags, withDbFlags, style} from '../../src/cli/index.js'
+import {migrationDirs} from '../../src/core/index.js'
 import {migrate, openDatabase} from '../../src/db/index.js'
 
 export default class DbMigrate extends PlatformCommand {

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
-import {PlatformCommand, confirm, dbFlags, withDbFlags} from '../../src/cli/index.js'
-import {migrationDirs, style} from '../../src/core/index.js'
+import {PlatformCommand, confirm, dbFlags, withDbFlags, style} from '../../src/cli/index.js'
+import {migrationDirs} from '../../src/core/index.js'
 import {openDatabase, resetDatabase} from '../../src/db/index.js'
 
 export default class DbReset extends PlatformCommand {

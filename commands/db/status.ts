@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
-import {PlatformCommand, dbFlags, withDbFlags} from '../../src/cli/index.js'
-import {migrationDirs, style, table} from '../../src/core/index.js'
+import {PlatformCommand, dbFlags, withDbFlags, style, table} from '../../src/cli/index.js'
+import {migrationDirs} from '../../src/core/index.js'
 import {listMigrations, migrationStatus, openDatabase} from '../../src/db/index.js'
 
 export default class DbStatus extends PlatformCommand {

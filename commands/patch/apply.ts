@@ -1,14 +1,14 @@
 import {Args, Flags} from '@oclif/core'
-import {PlatformCommand, healthTimeoutFlag, patchDeps} from '../../src/cli/index.js'
-import {style} from '../../src/core/index.js'
+import {PlatformCommand, healthTimeoutFlag, patchDeps, style} from '../../src/cli/index.js'
 
 export default class PatchApply extends PlatformCommand {
   static override summary = 'Copy changed files into a running service container, restart it, and roll back if it turns unhealthy'
   static override description = `Maps each local path to its container path (patch.mappings in platform.yaml, e.g. "dist/": "/app/dist/", \
 or --to), saves the container's current copies, copies the new files in with one tar, restarts the container and waits until it is \
-healthy (its Docker healthcheck, else its /health/ready). If it is not (or --smoke fails), the saved files are put back and the \
-container restarted again; the command then exits 1. Every patch is recorded under .platform/patches/, and platform status / stack \
-doctor show containers that carry patches their image lacks.`
+healthy (its Docker healthcheck, else its /health/ready), then reads every patched file back: one that its command or entrypoint \
+rewrote at the start is named. If any check fails (or --smoke), the saved files are put back and the container restarted again; \
+the command then exits 1. Every patch is recorded under .platform/patches/, and platform status / stack doctor show containers that \
+carry patches their image lacks.`
   static override examples = [
     '<%= config.bin %> patch apply l01-data-layer dist/src/data-layer/app.js --to /app/dist/src/data-layer/app.js -m "fix goal list"',
     '<%= config.bin %> patch apply l09-api-gateway dist/ --smoke',
@@ -46,8 +46,9 @@ doctor show containers that carry patches their image lacks.`
     if (result.outcome === 'dry-run') this.log(style.dim('dry run: nothing was changed'))
     else if (result.outcome === 'applied') this.log(`${style.ok('✓')} patch ${result.id} applied to ${result.container}; it is healthy.`)
     else {
-      this.logToStderr(`${style.bad(result.outcome === 'rolled-back' ? 'Rolled back:' : 'Rollback failed:')} ${result.reason}`)
-      if (result.outcome === 'rolled-back') this.logToStderr(`${result.container} has its previous files again and is healthy.`)
+      const back = result.outcome !== 'rollback-failed'
+      this.logToStderr(`${style.bad(back ? 'Rolled back:' : 'Rollback failed:')} ${result.reason}`)
+      if (back) this.logToStderr(`${result.container} has its previous files again and is healthy.`)
     }
     return result
   }

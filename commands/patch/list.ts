@@ -1,6 +1,5 @@
 import {Flags} from '@oclif/core'
-import {PlatformCommand} from '../../src/cli/index.js'
-import {style, table} from '../../src/core/index.js'
+import {PlatformCommand, style, table} from '../../src/cli/index.js'
 import {isIncomplete, listRecords} from '../../src/patch/index.js'
 
 export default class PatchList extends PlatformCommand {
@@ -15,7 +14,8 @@ export default class PatchList extends PlatformCommand {
     const rows = records.map((r) => ({...r, outcome: isIncomplete(r) ? ('incomplete' as const) : r.outcome}))
     if (rows.length === 0) this.log(style.dim('No patches recorded.'))
     else {
-      const colour = (o: string) => (o === 'applied' ? style.warn(o) : o === 'incomplete' || o.endsWith('failed') ? style.bad(o) : style.dim(o))
+      const bad = (o: string) => o === 'incomplete' || o === 'overwritten' || o.endsWith('failed')
+      const colour = (o: string) => (o === 'applied' ? style.warn(o) : bad(o) ? style.bad(o) : style.dim(o))
       this.log(table(['id', 'when', 'service', 'container', 'files', 'outcome', 'message'], rows.map((r) => [r.id, r.createdAt.replace('T', ' ').slice(0, 19), r.service, r.container.name, String(r.files.length), colour(r.outcome), r.message ?? ''])))
     }
     return {patches: rows}

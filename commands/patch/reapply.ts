@@ -1,6 +1,5 @@
 import {Args} from '@oclif/core'
-import {PlatformCommand, healthTimeoutFlag, patchDeps} from '../../src/cli/index.js'
-import {style} from '../../src/core/index.js'
+import {PlatformCommand, healthTimeoutFlag, patchDeps, style} from '../../src/cli/index.js'
 
 export default class PatchReapply extends PlatformCommand {
   static override summary = 'Re-apply a service\'s active patches after its container was recreated'

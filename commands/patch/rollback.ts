@@ -1,6 +1,5 @@
 import {Args} from '@oclif/core'
-import {PlatformCommand, healthTimeoutFlag, patchDeps} from '../../src/cli/index.js'
-import {style} from '../../src/core/index.js'
+import {PlatformCommand, healthTimeoutFlag, patchDeps, style} from '../../src/cli/index.js'
 
 export default class PatchRollback extends PlatformCommand {
   static override summary = 'Undo a patch, or every active patch of a service, and restart with the health gate'

@@ -1,5 +1,4 @@
-import {PlatformCommand, stackDeps} from '../../src/cli/index.js'
-import {style, table} from '../../src/core/index.js'
+import {PlatformCommand, stackDeps, style, table} from '../../src/cli/index.js'
 
 export default class StackDoctor extends PlatformCommand {
   static override summary = 'Find platform services in the wrong compose project, port conflicts, orphans and stale containers'

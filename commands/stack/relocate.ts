@@ -1,6 +1,5 @@
 import {Args, Flags} from '@oclif/core'
-import {PlatformCommand, confirm, runSteps, stackDeps} from '../../src/cli/index.js'
-import {style} from '../../src/core/index.js'
+import {PlatformCommand, confirm, runSteps, stackDeps, style} from '../../src/cli/index.js'
 
 export default class StackRelocate extends PlatformCommand {
   static override summary = 'Move a service that runs under another compose project into the platform project'

@@ -1,5 +1,6 @@
 import {Command, Errors, Flags} from '@oclif/core'
-import {closeOnSignal, loadConfig, nextSignal, parseDuration, PlatformError, style} from '../core/index.js'
+import {closeOnSignal, loadConfig, nextSignal, parseDuration, PlatformError} from '../core/index.js'
+import {style} from './output.js'
 import type {DbEngine, PlatformConfig} from '../core/index.js'
 
 /**

@@ -7,3 +7,4 @@ export {SERVICE_ALIASES, followLog, formatLine, matches, readLog} from './logs.j
 export {initProject, readSchema, renderConfigTemplate, schemaPath} from './init.js'
 export type {InitResult} from './init.js'
 export {confirm} from './confirm.js'
+export {style, table} from './output.js'

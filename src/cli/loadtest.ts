@@ -1,6 +1,7 @@
 import {spawn} from 'node:child_process'
 import {Flags} from '@oclif/core'
-import {nextSignal, style, table, type PlatformConfig} from '../core/index.js'
+import {nextSignal, type PlatformConfig} from '../core/index.js'
+import {style, table} from './output.js'
 import type {Progress, SessionInput, Summary} from '../loadtest/index.js'
 import {PlatformCommand, durationFlag} from './command.js'
 

@@ -4,7 +4,8 @@
  * `docker compose up`, or as the raw records for machines.
  */
 import {closeSync, openSync, readSync, statSync} from 'node:fs'
-import {readFileOr, style} from '../core/index.js'
+import {readFileOr} from '../core/index.js'
+import {style} from './output.js'
 
 interface LogRecord {
   level?: number

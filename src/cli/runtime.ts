@@ -28,12 +28,14 @@ export async function useDocker(
   return stackExistsAt(process.env)
 }
 
-/**
- * What the patch commands need: the engine, git, a smoke check through the stack's gateway,
- * and their steps shown as a task list (quiet with --json).
- */
-export async function patchDeps(config: PlatformConfig, out: {log: (line: string) => void; json: boolean}, env: NodeJS.ProcessEnv = process.env): Promise<import('../patch/index.js').PatchDeps> {
-  const {createEngine, projectContainers} = await import('../stack/index.js')
+/** What the patch commands need: the engine, git, a smoke check through the stack's gateway, and their steps as a task list. */
+export async function patchDeps(
+  config: PlatformConfig,
+  out: {log: (line: string) => void; json: boolean},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<import('../patch/index.js').PatchDeps> {
+  const {createEngine} = await import('../stack/index.js')
+  const {smokeThroughGateway} = await import('../patch/index.js')
   const engine = await createEngine(env)
   await engine.ping()
   const {execFile} = await import('node:child_process')
@@ -49,20 +51,6 @@ export async function patchDeps(config: PlatformConfig, out: {log: (line: string
       const [commit, status] = await Promise.all([git(['rev-parse', 'HEAD']), git(['status', '--porcelain'])])
       return commit ? {commit, dirty: Boolean(status)} : undefined
     },
-    smoke: async () => {
-      const gw = (await projectContainers(engine)).get('l09-api-gateway')
-      const port = gw && (await engine.inspect(gw.id)).ports.find((p) => p.container === 8009)
-      if (!port) return 'no l09-api-gateway container publishes port 8009'
-      const {runSession} = await import('../loadtest/index.js')
-      const {mkdtempSync} = await import('node:fs')
-      const {tmpdir} = await import('node:os')
-      const {join} = await import('node:path')
-      const r = await runSession(
-        config,
-        {profile: 'smoke', duration: '5s', target: `http://127.0.0.1:${port.host}`, thresholds: [], tolerance: 0.2, abortOnFail: true, report: join(mkdtempSync(join(tmpdir(), 'platform-patch-smoke-')), 'report')},
-        {log: () => {}, progress: () => {}},
-      )
-      return r.summary.verdict.status === 'PASSED' ? undefined : r.summary.verdict.sentence
-    },
+    smoke: () => smokeThroughGateway(config, engine, env),
   }
 }

@@ -1,4 +1,5 @@
-import {style, table, type PlatformStatus, type ServiceStatus} from '../core/index.js'
+import type {PlatformStatus, ServiceStatus} from '../core/index.js'
+import {style, table} from './output.js'
 
 const TITLES: Record<string, string> = {'l01-data-layer': 'L01 data layer', 'l09-api-gateway': 'L09 API gateway'}
 

@@ -10,7 +10,7 @@ import {createHash, randomBytes} from 'node:crypto'
 import {chmodSync, chownSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {dirname, join, relative, resolve} from 'node:path'
-import {PlatformError, acquireLock, pidAlive, portFree, readFileOr} from '../core/index.js'
+import {PlatformError, acquireLock, pidAlive, pollUntil, portFree, readFileOr} from '../core/index.js'
 
 export interface PgBinaries {
   dir: string
@@ -338,13 +338,19 @@ function passable(stateDir: string): void {
 
 /** acquireLock, retried while another starter holds it (it holds it for a few seconds at most). */
 async function acquireLockWaiting(path: string): Promise<() => void> {
-  const deadline = Date.now() + 90_000
-  for (;;) {
-    try {
-      return acquireLock(path, 'the embedded PostgreSQL', 'LOCKED')
-    } catch (err) {
-      if (!(err instanceof PlatformError) || Date.now() > deadline) throw err
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  }
+  let refusal: unknown
+  const release = await pollUntil(
+    () => {
+      try {
+        return acquireLock(path, 'the embedded PostgreSQL', 'LOCKED')
+      } catch (err) {
+        if (!(err instanceof PlatformError)) throw err
+        refusal = err
+        return undefined
+      }
+    },
+    {timeoutMs: 90_000, everyMs: 100},
+  )
+  if (!release) throw refusal
+  return release
 }

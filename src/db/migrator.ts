@@ -1,6 +1,6 @@
 import {existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {PlatformError, isPlatformError, sha256} from '../core/index.js'
+import {PlatformError, isPlatformError, pollUntil, sha256} from '../core/index.js'
 import {inTransaction} from './pglite.js'
 import type {Db, Queryable} from './types.js'
 
@@ -102,16 +102,11 @@ export interface MigrateResult {
 }
 
 async function takeLock(conn: Queryable, timeoutMs: number, sleep: (ms: number) => Promise<void>): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const r = await conn.query<{ok: boolean}>('SELECT pg_try_advisory_lock($1) AS ok', [LOCK_KEY])
-    if (r.rows[0]?.ok) return
-    if (Date.now() >= deadline) {
-      throw new PlatformError('MIGRATION_LOCK_TIMEOUT', `another migrator has held the migration lock for over ${Math.round(timeoutMs / 1000)} s`, {
-        suggestion: 'wait for the other `platform db migrate` or server start to finish, then run this again',
-      })
-    }
-    await sleep(200)
+  const locked = async () => ((await conn.query<{ok: boolean}>('SELECT pg_try_advisory_lock($1) AS ok', [LOCK_KEY])).rows[0]?.ok ? true : undefined)
+  if (!(await pollUntil(locked, {timeoutMs, everyMs: 200, clock: {now: Date.now, sleep}}))) {
+    throw new PlatformError('MIGRATION_LOCK_TIMEOUT', `another migrator has held the migration lock for over ${Math.round(timeoutMs / 1000)} s`, {
+      suggestion: 'wait for the other `platform db migrate` or server start to finish, then run this again',
+    })
   }
 }
 

@@ -1,7 +1,7 @@
 import {spawn} from 'node:child_process'
 import {closeSync, mkdirSync, openSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {PlatformError, apiKeyPath, migrationDirs, pidAlive, portFree, probeReady, urlOf, type HealthProbe, type PlatformConfig, type PlatformStatus, type ServiceStatus} from '../core/index.js'
+import {PlatformError, apiKeyPath, migrationDirs, pidAlive, pollUntil, portFree, probeReady, urlOf, type HealthProbe, type PlatformConfig, type PlatformStatus, type ServiceStatus} from '../core/index.js'
 import {migrate, openDb, resolveDatabase, stopClusterOf, findPgBinaries, type EngineInfo} from '../db/index.js'
 import {portInUse} from '../server/index.js'
 import {startHosted, type HostedService, type HostOptions, type Topology} from './hosts.js'
@@ -162,8 +162,6 @@ export async function runningPlatform(config: PlatformConfig, probe: HealthProbe
   return status.running ? status : undefined
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
 /**
  * Starts `platform up` again as a detached child logging to .platform/platform.log, and
  * waits until it has recorded itself and both services answer ready. A child that dies
@@ -182,13 +180,15 @@ export async function startDetached(config: PlatformConfig, args: string[], opts
   })
   closeSync(log)
   child.unref()
-  const deadline = Date.now() + (opts.timeoutMs ?? 60_000)
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || !pidAlive(child.pid!)) break
-    const status = await platformStatus(config, probe)
-    if (status.running && status.pid === child.pid && status.services.every((s) => s.health === 'healthy')) return status
-    await sleep(50)
-  }
+  const ready = await pollUntil(
+    async () => {
+      if (child.exitCode !== null || !pidAlive(child.pid!)) return null
+      const status = await platformStatus(config, probe)
+      return status.running && status.pid === child.pid && status.services.every((s) => s.health === 'healthy') ? status : undefined
+    },
+    {timeoutMs: opts.timeoutMs ?? 60_000, everyMs: 50},
+  )
+  if (ready) return ready
   const running = child.exitCode === null && pidAlive(child.pid!)
   if (running) process.kill(child.pid!, 'SIGTERM')
   const tail = readFileSync(files.log, 'utf8').trimEnd().split('\n').slice(-15).join('\n')
@@ -213,8 +213,7 @@ export async function stopPlatform(config: PlatformConfig, timeoutMs = 15_000): 
     }
     const first = pidAlive(state.pid) ? [state.pid] : pids
     first.forEach((pid) => signal(pid, 'SIGTERM'))
-    const deadline = Date.now() + timeoutMs
-    while (Date.now() < deadline && pids.some(pidAlive)) await sleep(100)
+    await pollUntil(() => (pids.some(pidAlive) ? undefined : true), {timeoutMs, everyMs: 100})
     const left = pids.filter(pidAlive)
     forced = left.length > 0
     left.forEach((pid) => signal(pid, 'SIGKILL'))

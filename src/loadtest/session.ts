@@ -1,7 +1,7 @@
 import {mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync, mkdirSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
-import {PlatformError, apiKeyPath, gatewayKeys, probeReady, type PlatformConfig} from '../core/index.js'
+import {PlatformError, apiKeyPath, gatewayKeys, pollUntil, probeReady, type PlatformConfig, type Readiness} from '../core/index.js'
 import {clusterDir} from '../db/index.js'
 import {runningPlatform, startPlatform} from '../embedded/index.js'
 import {resolveProfile, type ProfileInput} from './profiles.js'
@@ -46,16 +46,11 @@ export interface SessionResult {
   junit?: string
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
 /** Health and key, before any load: a run against a dead target or with a wrong key stops in seconds. */
 export async function preflight(target: string, apiKey: string): Promise<void> {
   const base = target.replace(/\/+$/, '')
-  let ready = await probeReady(base, 3000)
-  for (let attempt = 1; attempt < 3 && !ready.healthy; attempt++) {
-    await sleep(500)
-    ready = await probeReady(base, 3000)
-  }
+  let ready: Readiness = {healthy: false, detail: 'not asked'}
+  await pollUntil(async () => ((ready = await probeReady(base, 3000)).healthy ? ready : undefined), {attempts: 3, everyMs: 500})
   if (!ready.healthy) {
     throw new PlatformError('ENVIRONMENT_UNAVAILABLE', `the target ${base} is not ready: ${ready.detail}`, {suggestion: 'start it (platform up) or check --target'})
   }

@@ -19,6 +19,7 @@ export function findDrift(config: PlatformConfig, containers: ContainerSummary[]
     const c = containers.find((x) => x.id === id)
     const service = patches[0]!.service
     const ids = patches.map((p) => p.id).join(', ')
+    const n = `${patches.length} patch${patches.length > 1 ? 'es' : ''}`
     if (c && c.state === 'running') {
       findings.push({
         kind: 'drift',
@@ -31,7 +32,7 @@ export function findDrift(config: PlatformConfig, containers: ContainerSummary[]
       findings.push({
         kind: 'drift',
         service,
-        message: `${service}'s container was recreated: ${patches.length} patch${patches.length > 1 ? 'es' : ''} (${ids}) no longer applied`,
+        message: `${service}'s container was recreated: ${n} (${ids}) no longer applied`,
         fix: `platform patch reapply ${service}`,
       })
     }

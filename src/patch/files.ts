@@ -17,7 +17,9 @@ const refuse = (message: string, suggestion?: string) => new PlatformError('VALI
 /** A container path: absolute, and no `..` can take it anywhere its text does not say. */
 export function safeTarget(path: string): string {
   if (!path.startsWith('/')) throw refuse(`container path ${path} is not absolute`)
-  if (path.split('/').includes('..')) throw refuse(`container path ${path} contains ..`, 'name the target directory plainly, e.g. --to /app/dist/')
+  if (path.split('/').includes('..')) {
+    throw refuse(`container path ${path} contains ..`, 'name the target directory plainly, e.g. --to /app/dist/')
+  }
   const norm = posix.normalize(path)
   if (norm === '/') throw refuse('a patch cannot replace the container\'s root directory')
   return norm
@@ -29,7 +31,9 @@ function walk(path: string, root: string, out: string[]): void {
   if (st.isSymbolicLink()) {
     const real = realpathSync(path)
     const rel = relative(root, real)
-    if (rel.startsWith('..') || isAbsolute(rel)) throw refuse(`${path} is a symlink to ${real}, outside ${root}`, 'copy the file itself into the patch instead of linking to it')
+    if (rel.startsWith('..') || isAbsolute(rel)) {
+      throw refuse(`${path} is a symlink to ${real}, outside ${root}`, 'copy the file itself into the patch instead of linking to it')
+    }
     return walk(real, root, out)
   }
   if (st.isDirectory()) {
@@ -42,14 +46,17 @@ function targetFor(local: string, given: string, base: string, opts: {to?: strin
   if (opts.to) {
     const rel = relative(base, local).split(sep).join('/')
     // --to names a directory when it ends in / or when a directory is patched; else the file itself.
-    return rel && (opts.to.endsWith('/') || statSync(base).isDirectory()) ? posix.join(opts.to, rel) : opts.to.endsWith('/') ? posix.join(opts.to, posix.basename(local)) : opts.to
+    if (rel && (opts.to.endsWith('/') || statSync(base).isDirectory())) return posix.join(opts.to, rel)
+    return opts.to.endsWith('/') ? posix.join(opts.to, posix.basename(local)) : opts.to
   }
   const relToCwd = relative(opts.cwd, local).split(sep).join('/')
   const prefix = Object.keys(opts.mappings)
     .filter((p) => relToCwd === p.replace(/\/$/, '') || relToCwd.startsWith(p.endsWith('/') ? p : `${p}/`))
     .sort((a, b) => b.length - a.length)[0]
   if (prefix === undefined) {
-    throw new PlatformError('USAGE', `no container path for ${given}`, {suggestion: 'pass --to /path/in/container, or map it in platform.yaml under patch.mappings (e.g. "dist/": "/app/dist/")'})
+    throw new PlatformError('USAGE', `no container path for ${given}`, {
+      suggestion: 'pass --to /path/in/container, or map it in platform.yaml under patch.mappings (e.g. "dist/": "/app/dist/")',
+    })
   }
   const rest = relToCwd.slice(prefix.replace(/\/$/, '').length).replace(/^\//, '')
   return posix.join(opts.mappings[prefix]!, rest)
@@ -66,14 +73,18 @@ export function collectFiles(paths: string[], opts: {to?: string; mappings: Reco
       const root = statSync(base).isDirectory() ? realpathSync(base) : realpathSync(dirname(base))
       walk(base, root, found)
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new PlatformError('USAGE', `${given} does not exist`, {suggestion: 'check the path (it is read relative to the current directory)'})
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        const suggestion = 'check the path (it is read relative to the current directory)'
+        throw new PlatformError('USAGE', `${given} does not exist`, {suggestion})
+      }
       throw err
     }
     if (found.length === 0) throw new PlatformError('USAGE', `${given} holds no files`)
     found = [...new Set(found)]
     for (const local of found) {
       const content = readFileSync(local)
-      files.push({local, target: safeTarget(targetFor(local, given, base, opts)), mode: statSync(local).mode & 0o7777, sha256: sha256(content), content})
+      const target = safeTarget(targetFor(local, given, base, opts))
+      files.push({local, target, mode: statSync(local).mode & 0o7777, sha256: sha256(content), content})
     }
   }
   const seen = new Map<string, string>()

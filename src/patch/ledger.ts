@@ -8,15 +8,16 @@ export type Outcome =
   /** copied, restart and health check not yet done */
   | 'copied'
   | 'applied'
-  /** the health gate failed and the old files were put back */
+  /** the health gate (or the smoke check) failed and the old files were put back */
   | 'rolled-back'
+  /** healthy, but the container's own start rewrote patched files: the old files were put back */
+  | 'overwritten'
   /** the health gate failed and so did putting the old files back */
   | 'rollback-failed'
   /** undone later by `patch rollback` */
   | 'reverted'
   /** its container was recreated and `patch reapply` carried it over in a new patch */
   | 'superseded'
-  | 'failed'
 
 export interface PatchFileRecord {
   path: string
@@ -48,7 +49,8 @@ export interface PatchRecord {
 export const patchesDir = (config: PlatformConfig): string => join(config.stateDir, 'patches')
 export const patchDir = (config: PlatformConfig, id: string): string => join(patchesDir(config), id)
 /** Where a patch keeps the container's files from before it (before/) and its own (after/). */
-export const copyPath = (config: PlatformConfig, id: string, side: 'before' | 'after', path: string): string => join(patchDir(config, id), side, path)
+type Side = 'before' | 'after'
+export const copyPath = (config: PlatformConfig, id: string, side: Side, path: string): string => join(patchDir(config, id), side, path)
 
 /** Writes the record atomically (rename), so a crash never leaves half a record. */
 export function saveRecord(config: PlatformConfig, r: PatchRecord): void {
@@ -59,13 +61,14 @@ export function saveRecord(config: PlatformConfig, r: PatchRecord): void {
   renameSync(`${file}.tmp`, file)
 }
 
-export function saveCopy(config: PlatformConfig, id: string, side: 'before' | 'after', path: string, content: Buffer, mode: number): void {
+export function saveCopy(config: PlatformConfig, id: string, side: Side, path: string, content: Buffer, mode: number): void {
   const file = copyPath(config, id, side, path)
   mkdirSync(dirname(file), {recursive: true})
   writeFileSync(file, content, {mode: mode & 0o777})
 }
 
-export const readCopy = (config: PlatformConfig, id: string, side: 'before' | 'after', path: string): Buffer => readFileSync(copyPath(config, id, side, path))
+export const readCopy = (config: PlatformConfig, id: string, side: Side, path: string): Buffer =>
+  readFileSync(copyPath(config, id, side, path))
 
 /** Every record, oldest first. */
 export function listRecords(config: PlatformConfig): PatchRecord[] {

@@ -17,6 +17,8 @@ export interface ServiceSpec {
   /** named volumes and where they are mounted */
   volumes: Array<{name: string; target: string}>
   healthcheck: boolean
+  /** the command the compose file gives, when it gives one as a list */
+  command: string[]
 }
 
 /** Compose's ${VAR}, ${VAR:-default} and ${VAR:?error} against env. */
@@ -44,6 +46,8 @@ export function readServices(env: NodeJS.ProcessEnv, file = composeFile(env)): S
       .map((v) => interpolate(v, env).split(':'))
       .filter(([src]) => named.has(src!))
       .map(([src, target]) => ({name: src!, target: target!}))
-    return {name, image: interpolate(String(s.image), env), build: Boolean(s.build), ports, volumes, healthcheck: Boolean(s.healthcheck)}
+    const command = Array.isArray(s.command) ? s.command.map(String) : []
+    const image = interpolate(String(s.image), env)
+    return {name, image, build: Boolean(s.build), ports, volumes, healthcheck: Boolean(s.healthcheck), command}
   })
 }

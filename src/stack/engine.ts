@@ -82,7 +82,10 @@ function translate(err: unknown, host: string): unknown {
   }
   if (e.statusCode === 404) return new PlatformError('NOT_FOUND', e.json?.message ?? e.message ?? 'not found', {cause: err})
   if (e.statusCode === 304) return err
-  if (e.statusCode) return new PlatformError('CHECK_FAILED', `the Docker engine refused: ${e.json?.message ?? e.message ?? `HTTP ${e.statusCode}`}`, {cause: err})
+  if (e.statusCode) {
+    const said = e.json?.message ?? e.message ?? `HTTP ${e.statusCode}`
+    return new PlatformError('CHECK_FAILED', `the Docker engine refused: ${said}`, {cause: err})
+  }
   return err
 }
 
@@ -115,6 +118,8 @@ export function demux(buf: Buffer): string {
   return Buffer.concat(parts).toString('utf8')
 }
 
+const logRange = (opts: {tail?: number; since?: number}) => ({...(opts.tail ? {tail: opts.tail} : {}), since: opts.since ?? 0})
+
 export async function createEngine(env: NodeJS.ProcessEnv = process.env): Promise<Engine> {
   const {default: DockerCtor} = await import('dockerode')
   const host = dockerHost(env)
@@ -135,7 +140,8 @@ export async function createEngine(env: NodeJS.ProcessEnv = process.env): Promis
     ping: () => wrap(async () => void (await docker.ping())),
     containers: (opts = {}) =>
       wrap(async () => {
-        const list = await docker.listContainers({all: opts.all ?? true, ...(opts.project ? {filters: {label: [`com.docker.compose.project=${opts.project}`]}} : {})})
+        const filters = opts.project ? {filters: {label: [`com.docker.compose.project=${opts.project}`]}} : {}
+        const list = await docker.listContainers({all: opts.all ?? true, ...filters})
         return list.map(summary)
       }),
     inspect: (id) =>
@@ -144,7 +150,9 @@ export async function createEngine(env: NodeJS.ProcessEnv = process.env): Promis
         const labels = c.Config.Labels ?? {}
         const ports: PortBinding[] = []
         for (const [key, binds] of Object.entries(c.NetworkSettings.Ports ?? {})) {
-          for (const b of binds ?? []) if (b.HostPort) ports.push({host: Number(b.HostPort), container: Number.parseInt(key, 10), ip: b.HostIp})
+          for (const b of binds ?? []) {
+            if (b.HostPort) ports.push({host: Number(b.HostPort), container: Number.parseInt(key, 10), ip: b.HostIp})
+          }
         }
         const health = c.State.Health
         return {
@@ -176,12 +184,12 @@ export async function createEngine(env: NodeJS.ProcessEnv = process.env): Promis
       }),
     logs: (id, opts = {}) =>
       wrap(async () => {
-        const buf = await docker.getContainer(id).logs({stdout: true, stderr: true, follow: false, ...(opts.tail ? {tail: opts.tail} : {}), since: opts.since ?? 0})
+        const buf = await docker.getContainer(id).logs({stdout: true, stderr: true, follow: false, ...logRange(opts)})
         return demux(buf)
       }),
     follow: (id, onData, opts = {}) =>
       wrap(async () => {
-        const stream = await docker.getContainer(id).logs({stdout: true, stderr: true, follow: true, ...(opts.tail ? {tail: opts.tail} : {}), since: opts.since ?? 0})
+        const stream = await docker.getContainer(id).logs({stdout: true, stderr: true, follow: true, ...logRange(opts)})
         const sink = {write: (chunk: Buffer) => (onData(chunk.toString('utf8')), true)} as unknown as NodeJS.WritableStream
         docker.modem.demuxStream(stream, sink, sink)
         return () => (stream as unknown as {destroy(): void}).destroy()

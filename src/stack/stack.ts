@@ -1,48 +1,22 @@
-import {PlatformError, apiKeyPath, portFree, portHolder, type PlatformConfig, type PlatformStatus, type ServiceStatus} from '../core/index.js'
+import {PlatformError, apiKeyPath, pollUntil, type PlatformConfig, type PlatformStatus, type ServiceStatus} from '../core/index.js'
 import {stageBuildContext} from './build.js'
 import type {Compose} from './compose.js'
 import {PROJECT, readServices, type ServiceSpec} from './composefile.js'
-import type {ContainerDetail, ContainerSummary, Engine} from './engine.js'
+import {describeOwner, judge, portOwner, projectContainers, type LifecycleDeps} from './container.js'
+import type {ContainerDetail, Engine} from './engine.js'
 
-export interface StackDeps {
+export interface StackDeps extends LifecycleDeps {
   config: PlatformConfig
-  engine: Engine
   compose: Compose
   /** the environment compose runs with (composeEnv): keys, build context, overrides */
   env: NodeJS.ProcessEnv
   log: (line: string) => void
-  sleep?: (ms: number) => Promise<void>
-  now?: () => number
 }
 
 export interface Step {
   title: string
   run: () => Promise<string | void>
 }
-
-const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
-
-/** The platform's containers by compose service (the newest when there are several). */
-async function projectContainers(engine: Engine, project = PROJECT): Promise<Map<string, ContainerSummary>> {
-  const byService = new Map<string, ContainerSummary>()
-  for (const c of await engine.containers({project})) {
-    if (!c.service) continue
-    const seen = byService.get(c.service)
-    if (!seen || c.created > seen.created) byService.set(c.service, c)
-  }
-  return byService
-}
-
-/** Who holds a host port: a container (with its project) or a process on this machine. */
-export async function portOwner(engine: Engine, port: number): Promise<{container?: ContainerSummary; process?: string} | undefined> {
-  const container = (await engine.containers({all: false})).find((c) => c.ports.some((p) => p.host === port))
-  if (container) return {container}
-  if (await portFree(port, '127.0.0.1')) return undefined
-  return {process: portHolder(port) ?? 'another process'}
-}
-
-export const describeOwner = (o: {container?: ContainerSummary; process?: string}): string =>
-  o.container ? `container ${o.container.name}${o.container.project ? ` of compose project ${o.container.project}` : ''}` : o.process!
 
 /**
  * Before anything starts: Docker answers, and every host port of the stack is free or
@@ -55,8 +29,7 @@ export async function preflight(deps: StackDeps, services: ServiceSpec[]): Promi
   for (const s of services) {
     for (const p of s.ports) {
       const owner = await portOwner(deps.engine, p.host)
-      if (!owner) continue
-      if (owner.container && owner.container.project === PROJECT && owner.container.service === s.name && own.get(s.name)?.id === owner.container.id) continue
+      if (!owner || (owner.container && own.get(s.name)?.id === owner.container.id)) continue
       problems.push(`port ${p.host} (${s.name}) is held by ${describeOwner(owner)}`)
     }
   }
@@ -67,48 +40,53 @@ export async function preflight(deps: StackDeps, services: ServiceSpec[]): Promi
   }
 }
 
-function healthOf(c: ContainerDetail, spec?: ServiceSpec): ServiceStatus['health'] {
+/** What status shows: not running is unhealthy; a container without a healthcheck is as healthy as running. */
+function healthOf(c: ContainerDetail): ServiceStatus['health'] {
   if (c.state !== 'running') return 'unhealthy'
-  if (c.health) return c.health
-  return spec?.healthcheck ? 'starting' : 'healthy'
+  return c.health ?? 'healthy'
 }
 
-/** Waits until every service's container is healthy (or running, without a healthcheck). */
-export async function waitHealthy(deps: StackDeps, services: ServiceSpec[], timeoutMs: number, onReady?: (service: string) => void): Promise<void> {
-  const sleep = deps.sleep ?? defaultSleep
-  const now = deps.now ?? Date.now
-  const deadline = now() + timeoutMs
+/** Waits until every service's container is healthy by the lifecycle's rule (judge), polling every 500 ms. */
+export async function waitHealthy(
+  deps: StackDeps,
+  services: ServiceSpec[],
+  timeoutMs: number,
+  onReady?: (service: string) => void,
+): Promise<void> {
   const pending = new Set(services.map((s) => s.name))
   const last = new Map<string, ContainerDetail>()
-  while (pending.size) {
-    const containers = await projectContainers(deps.engine)
-    for (const name of [...pending]) {
-      const c = containers.get(name)
-      if (!c) continue
-      const d = await deps.engine.inspect(c.id)
-      last.set(name, d)
-      const health = healthOf(d, services.find((s) => s.name === name))
-      if (health === 'healthy') {
-        pending.delete(name)
-        onReady?.(name)
-      } else if (d.state === 'exited' || d.state === 'dead' || health === 'unhealthy') {
-        throw await unhealthy(deps, name, d)
+  const failed = await pollUntil(
+    async () => {
+      const containers = await projectContainers(deps.engine)
+      for (const name of [...pending]) {
+        const c = containers.get(name)
+        if (!c) continue
+        const d = await deps.engine.inspect(c.id)
+        last.set(name, d)
+        const verdict = await judge(deps, d)
+        if (verdict.status === 'failed') return {name, d}
+        if (verdict.status === 'healthy') {
+          pending.delete(name)
+          onReady?.(name)
+        }
       }
-    }
-    if (!pending.size) break
-    if (now() > deadline) {
-      const name = [...pending][0]!
-      const d = last.get(name)
-      throw d ? await unhealthy(deps, name, d, timeoutMs) : new PlatformError('CHECK_FAILED', `${name} has no container after ${timeoutMs / 1000} s`)
-    }
-    await sleep(500)
-  }
+      return pending.size ? undefined : null
+    },
+    {timeoutMs, everyMs: 500, clock: deps.clock},
+  )
+  if (failed) throw await unhealthy(deps, failed.name, failed.d)
+  if (failed === null) return
+  const name = [...pending][0]!
+  const d = last.get(name)
+  if (d) throw await unhealthy(deps, name, d, timeoutMs)
+  throw new PlatformError('CHECK_FAILED', `${name} has no container after ${timeoutMs / 1000} s`)
 }
 
 async function unhealthy(deps: StackDeps, name: string, d: ContainerDetail, timeoutMs?: number): Promise<PlatformError> {
   const logs = await deps.engine.logs(d.id, {tail: 15}).catch(() => '')
   const why = timeoutMs ? `not healthy after ${timeoutMs / 1000} s` : `is ${d.state}${d.health ? `, ${d.health}` : ''}`
-  return new PlatformError('CHECK_FAILED', `${name} (${d.name}) ${why}${d.healthLog ? `; last healthcheck: ${d.healthLog}` : ''}\n--- last log lines ---\n${logs.trimEnd()}`, {
+  const check = d.healthLog ? `; last healthcheck: ${d.healthLog}` : ''
+  return new PlatformError('CHECK_FAILED', `${name} (${d.name}) ${why}${check}\n--- last log lines ---\n${logs.trimEnd()}`, {
     suggestion: `see \`platform logs ${name}\`; fix it, then run \`platform up --docker\` again`,
   })
 }
@@ -170,7 +148,7 @@ export async function stackStatus(deps: StackDeps): Promise<PlatformStatus> {
   await deps.engine.ping()
   const specs = readServices(deps.env)
   const containers = await projectContainers(deps.engine)
-  const now = deps.now ?? Date.now
+  const now = deps.clock?.now ?? Date.now
   const services: ServiceStatus[] = []
   for (const spec of specs) {
     const c = containers.get(spec.name)
@@ -185,7 +163,7 @@ export async function stackStatus(deps: StackDeps): Promise<PlatformStatus> {
       // HTTP services get a URL; PostgreSQL's port is listed under ports.
       ...(port && spec.name !== 'postgres' ? {url: `http://127.0.0.1:${port.host}`} : {}),
       state: d.state,
-      health: healthOf(d, spec),
+      health: healthOf(d),
       ...(d.healthLog && d.health !== 'healthy' ? {detail: d.healthLog} : {}),
       ...(d.startedAt ? {uptimeSeconds: Math.max(0, Math.round((now() - Date.parse(d.startedAt)) / 1000))} : {}),
       container: d.name,
@@ -196,11 +174,16 @@ export async function stackStatus(deps: StackDeps): Promise<PlatformStatus> {
   }
   const running = services.some((s) => s.state === 'running')
   const pg = services.find((s) => s.name === 'postgres')
-  return {mode: 'docker', running, database: pg?.container ? `postgres container ${pg.container}` : undefined, apiKeyFile: apiKeyPath(deps.config), services}
+  const database = pg?.container ? `postgres container ${pg.container}` : undefined
+  return {mode: 'docker', running, database, apiKeyFile: apiKeyPath(deps.config), services}
 }
 
 /** Log text of one service, or all (prefixed with the service name). Follows when onData is given. */
-export async function stackLogs(deps: StackDeps, service: string | undefined, opts: {since?: number; tail?: number; follow?: (chunk: string) => void}): Promise<string | (() => void)> {
+export async function stackLogs(
+  deps: StackDeps,
+  service: string | undefined,
+  opts: {since?: number; tail?: number; follow?: (chunk: string) => void},
+): Promise<string | (() => void)> {
   await deps.engine.ping()
   const containers = await projectContainers(deps.engine)
   const names = service ? [service] : [...containers.keys()].sort()
@@ -213,17 +196,30 @@ export async function stackLogs(deps: StackDeps, service: string | undefined, op
   }
   const prefix = (name: string, text: string) => (names.length > 1 ? text.replace(/^(?=.)/gm, `${name.padEnd(16)}| `) : text)
   if (opts.follow) {
-    const stops = await Promise.all(names.map((n) => deps.engine.follow(containers.get(n)!.id, (chunk) => opts.follow!(prefix(n, chunk)), {since: opts.since, tail: opts.tail})))
+    const range = {since: opts.since, tail: opts.tail}
+    const follow = (n: string) => deps.engine.follow(containers.get(n)!.id, (chunk) => opts.follow!(prefix(n, chunk)), range)
+    const stops = await Promise.all(names.map(follow))
     return () => stops.forEach((s) => s())
   }
-  const parts = await Promise.all(names.map(async (n) => prefix(n, await deps.engine.logs(containers.get(n)!.id, {since: opts.since, tail: opts.tail}))))
+  const range = {since: opts.since, tail: opts.tail}
+  const parts = await Promise.all(names.map(async (n) => prefix(n, await deps.engine.logs(containers.get(n)!.id, range))))
   return parts.join('')
 }
-
-export {projectContainers}
 
 /** stackExists for a guess: false when Docker is not there at all. */
 export async function stackExistsAt(env: NodeJS.ProcessEnv): Promise<boolean> {
   const {createEngine} = await import('./engine.js')
   return stackExists(await createEngine(env))
+}
+
+/**
+ * The base URL of the stack's gateway: the service whose command is `serve gateway`, at the host
+ * port its container publishes; undefined when it is not running.
+ */
+export async function gatewayUrl(deps: Pick<StackDeps, 'engine' | 'env'>): Promise<string | undefined> {
+  const spec = readServices(deps.env).find((s) => s.command[0] === 'serve' && s.command[1] === 'gateway')
+  const c = spec && (await projectContainers(deps.engine)).get(spec.name)
+  if (!spec || !c || c.state !== 'running') return undefined
+  const port = (await deps.engine.inspect(c.id)).ports.find((p) => spec.ports.some((sp) => sp.container === p.container))
+  return port && `http://127.0.0.1:${port.host}`
 }

@@ -4,9 +4,10 @@
  * Prometheus in the wrong compose project (`stack doctor`, `stack relocate`, also after an
  * interruption), a host port held by a foreign container, and no Docker at all.
  *
- * The tests share one daemon and the fixed project name `platform`, so they run in order and
- * reuse one stack where they can. Images stay behind as a cache; containers, volumes and
- * networks of both projects, and the foreign container, do not.
+ * The tests share one daemon and the fixed project name `platform`, but none relies on what
+ * another did: each brings the stack to the state it needs (up, down, the old project's
+ * Prometheus in place) and checks from there. Images stay behind as a cache; containers,
+ * volumes and networks of both projects, and the foreign container, do not.
  */
 import {randomBytes} from 'node:crypto'
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
@@ -44,7 +45,6 @@ describe.skipIf(!host)('the Docker stack through the built CLI (project platform
   /** The app image before this file rebuilt it, removed at the end if the rebuild left it dangling. */
   let appImageBefore: string | undefined
   let key = ''
-  let keptAgent = ''
 
   const cli = (args: string[], timeoutMs = 240_000, extra: NodeJS.ProcessEnv = {}) => runCli(args, {cwd, env: {...env, ...extra}, timeoutMs})
   const out = async (args: string[]) => String((await docker(h, args)).stdout).trim()
@@ -77,6 +77,38 @@ describe.skipIf(!host)('the Docker stack through the built CLI (project platform
     if (left.length) await docker(h, ['rm', '--force', '--volumes', ...left], {reject: false})
     for (const v of [`${PROJECT}_pgdata`, `${PROJECT}_prometheus-data`, `${SCENE}_prometheus-data`]) await docker(h, ['volume', 'rm', '--force', v], {reject: false})
     for (const n of [`${PROJECT}_default`, `${SCENE}_default`]) await docker(h, ['network', 'rm', n], {reject: false})
+  }
+
+  /** The stack up and healthy, however it was left (up is idempotent); the gateway's key. */
+  async function stackUp(): Promise<Service[]> {
+    await scene(['down', '--volumes', '--remove-orphans'])
+    const up = await cli(['up', '--docker', '--json'])
+    expect(up.code, up.stdout.slice(-2000) + up.stderr).toBe(0)
+    key = readFileSync(join(cwd, '.platform', 'api.key'), 'utf8').trim()
+    return (JSON.parse(up.stdout) as {services: Service[]}).services
+  }
+
+  async function stackDown(): Promise<void> {
+    const down = await cli(['down', '--docker'], 120_000)
+    expect(down.code, down.stderr).toBe(0)
+  }
+
+  /**
+   * The original platform's scene on a running stack: its Prometheus in project story-portal-app,
+   * on the platform's Prometheus port, with data of its own (markers) that a fresh one would not
+   * have; the platform's own Prometheus and its volume gone.
+   */
+  async function misplacedPrometheus(markers: Record<string, string>): Promise<string> {
+    await stackUp()
+    await docker(h, ['rm', '--force', ...(await labelled(`com.docker.compose.service=prometheus`))])
+    await docker(h, ['volume', 'rm', '--force', `${PROJECT}_prometheus-data`])
+    const upScene = await scene(['up', '-d'])
+    expect(upScene.exitCode, upScene.all).toBe(0)
+    const [old] = await labelled(`com.docker.compose.project=${SCENE}`)
+    expect(old).toBeDefined()
+    await waitFor('the story-portal-app prometheus to answer', async () => (await fetch(`http://127.0.0.1:${ports.prometheus}/-/ready`)).ok)
+    for (const [file, text] of Object.entries(markers)) await docker(h, ['exec', old!, 'sh', '-c', `echo ${text} > /prometheus/${file}`])
+    return old!
   }
 
   beforeAll(async () => {
@@ -129,6 +161,7 @@ volumes:
   }, 180_000)
 
   it('without Docker, every docker command exits 3 saying Docker is not reachable, with no stack trace', async () => {
+    const before = await labelled(`com.docker.compose.project=${PROJECT}`)
     const commands = [['up', '--docker'], ['down', '--docker'], ['status', '--docker'], ['logs', '--docker'], ['stack', 'doctor'], ['stack', 'relocate', 'prometheus', '--yes']]
     const results = await Promise.all(commands.map((args) => cli(args, 60_000, {DOCKER_HOST: 'unix:///nonexistent.sock'})))
     for (const [i, r] of results.entries()) {
@@ -139,10 +172,11 @@ volumes:
       expect(r.stdout + r.stderr, said).not.toContain('\n    at ')
     }
     // Nothing was started on the real daemon meanwhile.
-    expect(await labelled(`com.docker.compose.project=${PROJECT}`)).toEqual([])
+    expect(await labelled(`com.docker.compose.project=${PROJECT}`)).toEqual(before)
   })
 
   it('up --docker builds the image and brings every service to healthy; L09 serves the smoke scenario with no failure; Prometheus scrapes L01 and L09', async () => {
+    await scene(['down', '--volumes', '--remove-orphans'])
     const up = await cli(['up', '--docker', '--build', '--json'])
     expect(up.code, up.stdout + up.stderr).toBe(0)
     const started = JSON.parse(up.stdout) as {mode: string; running: boolean; services: Service[]}
@@ -161,10 +195,6 @@ volumes:
     const doomed = await api('/agents/', {method: 'POST', body: JSON.stringify({name: 'deleted through the stack'})})
     expect(doomed.status).toBe(201)
     expect((await api(`/agents/${((await doomed.json()) as {id: string}).id}`, {method: 'DELETE'})).status).toBe(204)
-    // Kept for the check that `down` keeps the data.
-    const kept = await api('/agents/', {method: 'POST', body: JSON.stringify({name: 'kept by down'})})
-    expect(kept.status).toBe(201)
-    keptAgent = ((await kept.json()) as {id: string}).id
 
     expect(await scrapesBoth()).toMatchObject({'l01-data-layer': 'up', 'l09-api-gateway': 'up', prometheus: 'up'})
   }, 300_000)
@@ -176,6 +206,7 @@ volumes:
       'l09-api-gateway': {image: APP_IMAGE, ports: [`127.0.0.1:${ports.l09}->8009`], url: `http://127.0.0.1:${ports.l09}`},
       prometheus: {image: images!.prometheus, ports: [`127.0.0.1:${ports.prometheus}->9090`], url: `http://127.0.0.1:${ports.prometheus}`},
     })[s]!
+    await stackUp()
     for (const args of [['status', '--json'], ['status', '--docker', '--json']]) {
       const r = await cli(args, 60_000)
       expect(r.code, r.stderr).toBe(0)
@@ -193,6 +224,7 @@ volumes:
   }, 120_000)
 
   it('logs SERVICE --tail 5 prints the last 5 log lines of that service; stack doctor finds nothing wrong', async () => {
+    await stackUp()
     const logs = await cli(['logs', 'l01-data-layer', '--tail', '5'], 60_000)
     expect(logs.code, logs.stderr).toBe(0)
     const printed = lines(logs.stdout)
@@ -213,19 +245,7 @@ volumes:
   }, 120_000)
 
   it("the original platform's scene: story-portal-app runs prometheus on the platform's port; doctor reports it, relocate --carry-volumes moves it with its data", async () => {
-    // The rest of the stack runs in `platform`; its Prometheus (and that one's data) is not there.
-    const own = await labelled(`com.docker.compose.service=prometheus`)
-    expect(own).toHaveLength(1)
-    await docker(h, ['rm', '--force', own[0]!])
-    await docker(h, ['volume', 'rm', `${PROJECT}_prometheus-data`])
-
-    const upScene = await scene(['up', '-d'])
-    expect(upScene.exitCode, upScene.all).toBe(0)
-    const [old] = await labelled(`com.docker.compose.project=${SCENE}`)
-    expect(old).toBeDefined()
-    await waitFor('the story-portal-app prometheus to answer', async () => (await fetch(`http://127.0.0.1:${ports.prometheus}/-/ready`)).ok)
-    // Data the old Prometheus has that a fresh one would not.
-    await docker(h, ['exec', old!, 'sh', '-c', 'echo written-in-story-portal-app > /prometheus/relocation-marker'])
+    const old = await misplacedPrometheus({'relocation-marker': 'written-in-story-portal-app'})
 
     const doctor = await cli(['stack', 'doctor', '--json'], 60_000)
     expect(doctor.code, doctor.stderr).toBe(1)
@@ -253,13 +273,7 @@ volumes:
   }, 300_000)
 
   it('a relocation stopped right after its stop step finishes when run again', async () => {
-    // The scene again, on the old volume (compose reuses it), with more data written since.
-    const own = await labelled(`com.docker.compose.service=prometheus`)
-    await docker(h, ['rm', '--force', ...own])
-    const upScene = await scene(['up', '-d'])
-    expect(upScene.exitCode, upScene.all).toBe(0)
-    const [old] = await labelled(`com.docker.compose.project=${SCENE}`)
-    await docker(h, ['exec', old!, 'sh', '-c', 'echo written-before-the-interruption > /prometheus/second-marker'])
+    const old = await misplacedPrometheus({'relocation-marker': 'written-in-story-portal-app', 'second-marker': 'written-before-the-interruption'})
     // The first step of `stack relocate`, and then nothing: as if it was killed there.
     await docker(h, ['stop', old!])
     expect(await out(['inspect', '--format', '{{.State.Status}}', old!])).toBe('exited')
@@ -305,6 +319,7 @@ volumes:
   }
 
   it('down, from any directory, removes every container of the stack and keeps its volumes', async () => {
+    await stackUp()
     // Not the directory `up` ran in: no keys and no staged build context there (docker-compose 1.29 wants one).
     const elsewhere = mkdtempSync(join(tmpdir(), 'platform-stack-elsewhere-'))
     const down = await runCli(['down', '--json'], {cwd: elsewhere, env, timeoutMs: 120_000}).finally(() => rmSync(elsewhere, {recursive: true, force: true}))
@@ -318,6 +333,7 @@ volumes:
   }, 180_000)
 
   it('up --docker with a host port held by a foreign container names it, exits non-zero and starts nothing', async () => {
+    await stackDown()
     await docker(h, ['run', '--detach', '--name', foreign, '-p', `127.0.0.1:${ports.l09}:8080`, images!.busybox, 'httpd', '-f', '-p', '8080'])
     try {
       const up = await cli(['up', '--docker'])
@@ -331,9 +347,12 @@ volumes:
   }, 180_000)
 
   it('up again finds the data down kept; down --volumes removes the containers and the data', async () => {
-    const up = await cli(['up', '--docker', '--json'])
-    expect(up.code, up.stdout + up.stderr).toBe(0)
-    expect((JSON.parse(up.stdout) as {services: Service[]}).services.map((s) => s.health)).toEqual(SERVICES.map(() => 'healthy'))
+    await stackUp()
+    const kept = await api('/agents/', {method: 'POST', body: JSON.stringify({name: 'kept by down'})})
+    expect(kept.status).toBe(201)
+    const keptAgent = ((await kept.json()) as {id: string}).id
+    await stackDown()
+    expect((await stackUp()).map((s) => s.health)).toEqual(SERVICES.map(() => 'healthy'))
     const read = await api(`/agents/${keptAgent}`)
     expect(read.status).toBe(200)
     expect(((await read.json()) as {name: string}).name).toBe('kept by down')

@@ -16,10 +16,17 @@ export function packFiles(files: TarFile[]): Readable {
   return pack as unknown as Readable
 }
 
+export interface TarEntry {
+  name: string
+  type: string
+  mode: number
+  content: Buffer
+}
+
 /** The regular files of a tar stream (getArchive of a single path yields one entry, named by its basename). */
-export async function unpackFiles(stream: NodeJS.ReadableStream): Promise<Array<{name: string; type: string; mode: number; content: Buffer}>> {
+export async function unpackFiles(stream: NodeJS.ReadableStream): Promise<TarEntry[]> {
   const extract = tar.extract()
-  const out: Array<{name: string; type: string; mode: number; content: Buffer}> = []
+  const out: TarEntry[] = []
   const done = new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, body, next) => {
       const chunks: Buffer[] = []
