@@ -1,9 +1,10 @@
-import {createHash, randomUUID, timingSafeEqual} from 'node:crypto'
+import {createHash, timingSafeEqual} from 'node:crypto'
 import Fastify, {LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions} from 'fastify'
 import {Ajv, type ErrorObject} from 'ajv'
 import addFormatsModule from 'ajv-formats'
-import {PlatformError, type ErrorDetail} from '../core/index.js'
+import {DEFAULT_SERVER_LIMITS, PlatformError, type ErrorDetail, type ServerLimits} from '../core/index.js'
 import {observeHttp, type MetricsRegistry} from '../observability/index.js'
+import {clientErrorHandler, requestId} from './connection.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -30,10 +31,11 @@ export interface ServerOptions {
   ready: ReadyCheck
   /** Keys accepted on every route but health and metrics; empty means no auth. */
   apiKeys: readonly string[]
+  /** Timeouts and connection bounds; the defaults when not given. */
+  limits?: ServerLimits
 }
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv
-const REQUEST_ID = /^[\w.:\-]{1,128}$/
 
 /**
  * The request parts' validators: bodies are never coerced (a string "5" is not a
@@ -150,6 +152,7 @@ const OPEN_ROUTES = /^\/(health(\/|$)|metrics$)/
 export function createServer(opts: ServerOptions): FastifyInstance {
   const {strict, coercing} = validators()
   const matches = keyMatcher(opts.apiKeys)
+  const limits = opts.limits ?? DEFAULT_SERVER_LIMITS
   const app = Fastify({
     // Every log line names its service: L01 and L09 may share one log file.
     logger: opts.logger ? {...(opts.logger === true ? {} : opts.logger), name: opts.service} : false,
@@ -163,10 +166,10 @@ export function createServer(opts: ServerOptions): FastifyInstance {
       reply.code(e.status).header('x-request-id', req.id).type('application/json').send(e.toBody())
     },
     requestIdHeader: false,
-    genReqId: (req) => {
-      const given = req.headers['x-request-id']
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
-    },
+    genReqId: (req) => requestId(req.headers['x-request-id']),
+    clientErrorHandler: clientErrorHandler(limits),
+    // Node answers a missing Host with an empty 400; it is refused below, in the one shape.
+    http: {requireHostHeader: false},
   })
   // Only JSON is accepted: drop Fastify's text/plain parser so other types get 415.
   app.removeContentTypeParser('text/plain')
@@ -184,6 +187,10 @@ export function createServer(opts: ServerOptions): FastifyInstance {
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id)
+    if (!req.headers.host && req.raw.httpVersion === '1.1') {
+      reply.header('connection', 'close')
+      throw new PlatformError('BAD_REQUEST', 'malformed HTTP request: the Host header is required in HTTP/1.1')
+    }
     if (opts.apiKeys.length === 0 || OPEN_ROUTES.test(req.routeOptions.url ?? '')) return
     const key = presentedKey(req)
     if (!key || !matches(key)) {
