@@ -1,5 +1,6 @@
 import type {FastifyInstance} from 'fastify'
 import {Counter, Gauge, Histogram, Registry, collectDefaultMetrics} from 'prom-client'
+import {redactUrl} from './redact.js'
 
 let processRegistry: Registry | undefined
 
@@ -54,6 +55,6 @@ export function observeHttp(app: FastifyInstance, metrics: MetricsRegistry): voi
     const seconds = reply.elapsedTime / 1000
     metrics.requests.inc(labels)
     metrics.duration.observe(labels, seconds)
-    req.log.info({method: req.method, route, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10}, 'request')
+    req.log.info({method: req.method, route, url: redactUrl(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10}, 'request')
   })
 }

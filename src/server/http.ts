@@ -3,7 +3,7 @@ import Fastify, {LogController, type FastifyError, type FastifyInstance, type Fa
 import {Ajv, type ErrorObject} from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import {DEFAULT_SERVER_LIMITS, PlatformError, type ErrorDetail, type ServerLimits} from '../core/index.js'
-import {observeHttp, type MetricsRegistry} from '../observability/index.js'
+import {isSecretName, observeHttp, redactUrl, type MetricsRegistry} from '../observability/index.js'
 import {clientErrorHandler, requestId} from './connection.js'
 
 declare module 'fastify' {
@@ -142,6 +142,18 @@ function routerError(err: FastifyError): PlatformError {
   return problem ? new PlatformError('VALIDATION_FAILED', `the URL path ${problem}`, {details: [{field: 'path', message: problem}]}) : toPlatformError(err)
 }
 
+/** A request as a log line shows it: a secret in the query string is redacted (keys in headers are never logged). */
+const logRequest = (req: {method: string; url: string; id?: string}) => ({method: req.method, url: redactUrl(req.url), id: req.id})
+
+/** A key sent as a query parameter ends up in logs and proxies' histories; it is refused, not used. */
+function queryKeyRefusal(query: unknown): PlatformError | undefined {
+  const name = Object.keys((query ?? {}) as object).find(isSecretName)
+  if (name === undefined) return undefined
+  return new PlatformError('UNAUTHORIZED', `an API key must not be sent in the query string (${name}); send it in the X-API-Key header`, {
+    details: [{field: `query.${name}`, message: 'is refused: send the key in the X-API-Key header (or Authorization: Bearer)'}],
+  })
+}
+
 const OPEN_ROUTES = /^\/(health(\/|$)|metrics$)/
 
 /**
@@ -155,7 +167,7 @@ export function createServer(opts: ServerOptions): FastifyInstance {
   const limits = opts.limits ?? DEFAULT_SERVER_LIMITS
   const app = Fastify({
     // Every log line names its service: L01 and L09 may share one log file.
-    logger: opts.logger ? {...(opts.logger === true ? {} : opts.logger), name: opts.service} : false,
+    logger: opts.logger ? {...(opts.logger === true ? {} : opts.logger), name: opts.service, serializers: {req: logRequest}} : false,
     // Fastify's two lines per request are replaced by one of ours (observeHttp).
     logController: new LogController({disableRequestLogging: true}),
     bodyLimit: BODY_LIMIT,
@@ -192,6 +204,8 @@ export function createServer(opts: ServerOptions): FastifyInstance {
       throw new PlatformError('BAD_REQUEST', 'malformed HTTP request: the Host header is required in HTTP/1.1')
     }
     if (opts.apiKeys.length === 0 || OPEN_ROUTES.test(req.routeOptions.url ?? '')) return
+    const leaked = queryKeyRefusal(req.query)
+    if (leaked) throw leaked
     const key = presentedKey(req)
     if (!key || !matches(key)) {
       throw new PlatformError('UNAUTHORIZED', key ? 'the API key is not valid' : 'an API key is required (X-API-Key or Authorization: Bearer)')
