@@ -1,5 +1,5 @@
 import type {FastifyInstance, FastifyReply, FastifyServerOptions} from 'fastify'
-import {PlatformError} from '../core/index.js'
+import {PlatformError, type ServerLimits} from '../core/index.js'
 import {createServer} from '../server/index.js'
 import type {Db} from '../db/index.js'
 import {createMetrics} from '../observability/index.js'
@@ -12,6 +12,8 @@ export interface DataLayerDeps {
   apiKeys: readonly string[]
   version: string
   logger?: FastifyServerOptions['logger']
+  /** Timeouts and connection bounds (platform.yaml server:); the defaults when not given. */
+  limits?: ServerLimits
 }
 
 type Params = Record<string, string>
@@ -88,6 +90,7 @@ export function buildDataLayer(deps: DataLayerDeps): FastifyInstance {
     service: 'l01-data-layer',
     version: deps.version,
     logger: deps.logger,
+    limits: deps.limits,
     metrics: createMetrics(),
     apiKeys: deps.apiKeys,
     ready: {

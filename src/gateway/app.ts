@@ -1,4 +1,5 @@
 import type {FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions} from 'fastify'
+import type {ServerLimits} from '../core/index.js'
 import {createServer} from '../server/index.js'
 import {createMetrics} from '../observability/index.js'
 import type {L01Client, UpstreamResponse, CallOptions} from './l01-client.js'
@@ -9,6 +10,8 @@ export interface GatewayDeps {
   apiKeys: readonly string[]
   version: string
   logger?: FastifyServerOptions['logger']
+  /** Timeouts and connection bounds (platform.yaml server:); the defaults when not given. */
+  limits?: ServerLimits
 }
 
 type Req = FastifyRequest<{Params: Record<string, string>; Querystring: Record<string, string>}>
@@ -53,6 +56,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     service: 'l09-api-gateway',
     version: deps.version,
     logger: deps.logger,
+    limits: deps.limits,
     metrics: createMetrics(),
     apiKeys: deps.apiKeys,
     ready: {

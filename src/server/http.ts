@@ -5,6 +5,7 @@ import addFormatsModule from 'ajv-formats'
 import {DEFAULT_SERVER_LIMITS, PlatformError, type ErrorDetail, type ServerLimits} from '../core/index.js'
 import {isSecretName, observeHttp, redactUrl, type MetricsRegistry} from '../observability/index.js'
 import {clientErrorHandler, requestId} from './connection.js'
+import {limitOptions, limitsPlugin} from './limits.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -180,8 +181,7 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     requestIdHeader: false,
     genReqId: (req) => requestId(req.headers['x-request-id']),
     clientErrorHandler: clientErrorHandler(limits),
-    // Node answers a missing Host with an empty 400; it is refused below, in the one shape.
-    http: {requireHostHeader: false},
+    ...limitOptions(limits),
   })
   // Only JSON is accepted: drop Fastify's text/plain parser so other types get 415.
   app.removeContentTypeParser('text/plain')
@@ -211,6 +211,7 @@ export function createServer(opts: ServerOptions): FastifyInstance {
       throw new PlatformError('UNAUTHORIZED', key ? 'the API key is not valid' : 'an API key is required (X-API-Key or Authorization: Bearer)')
     }
   })
+  app.register(limitsPlugin, {limits})
   app.addHook('preValidation', async (req) => {
     const bad = findUnstorable(req.body)
     if (bad) throw new PlatformError('VALIDATION_FAILED', `${bad.field} ${bad.message}`, {details: [bad]})

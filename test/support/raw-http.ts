@@ -38,14 +38,17 @@ export function openSocket(port: number): Promise<Socket> {
 }
 
 /**
- * Sends the bytes (each part written in turn) and collects what comes back until the server
- * closes the connection or ms pass.
+ * Sends the bytes (each part written in turn, as a client that writes its whole request
+ * before it reads) and collects what comes back until the server has closed the connection
+ * and every part is written, or ms pass.
  */
 export async function exchange(port: number, parts: Array<string | Buffer>, ms = 10_000): Promise<Exchange> {
   const s = await openSocket(port)
   const chunks: Buffer[] = []
   return new Promise((resolve) => {
     let settled = false
+    let ended = false
+    let written = false
     const finish = (closed: Exchange['closed'], error?: string) => {
       if (settled) return
       settled = true
@@ -55,14 +58,20 @@ export async function exchange(port: number, parts: Array<string | Buffer>, ms =
     }
     const timer = setTimeout(() => finish('open'), ms)
     s.on('data', (c: Buffer) => chunks.push(c))
-    s.on('end', () => finish('end'))
+    s.on('end', () => {
+      ended = true
+      if (written) finish('end')
+    })
     s.on('error', (e: NodeJS.ErrnoException) => finish('reset', e.code))
-    s.on('close', () => finish('end'))
+    s.on('close', () => finish(ended ? 'end' : 'reset'))
     void (async () => {
       for (const p of parts) {
         if (s.destroyed) return
         await new Promise<void>((r) => s.write(p, () => r()))
+        await new Promise((r) => setImmediate(r))
       }
+      written = true
+      if (ended) finish('end')
     })()
   })
 }

@@ -1,0 +1,48 @@
+import type {Socket} from 'node:net'
+import type {FastifyServerOptions} from 'fastify'
+import fp from 'fastify-plugin'
+import {PlatformError, type ServerLimits} from '../core/index.js'
+
+/**
+ * The Fastify options that carry the limits; they must be given when the instance is made.
+ * Node checks the two timeouts every connectionsCheckingInterval (30 s by default), so
+ * the check runs often enough that a slow sender is cut off within a tenth of its timeout.
+ */
+export function limitOptions(limits: ServerLimits): Pick<FastifyServerOptions, 'keepAliveTimeout' | 'requestTimeout'> & {http: object} {
+  return {
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    http: {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 10))),
+      // Node answers a missing Host with an empty 400; the request-id plugin refuses it in the one shape.
+      requireHostHeader: false,
+    },
+  }
+}
+
+/**
+ * Bounds what one client can hold: connections beyond maxConnections are closed as soon as
+ * they are accepted, and a connection that pipelines more than maxPipelinedRequests requests
+ * without reading the answers is refused and closed. Node runs every pipelined request at
+ * once, so without the bound 20,000 unread requests are 20,000 handlers in memory.
+ */
+export const limitsPlugin = fp<{limits: ServerLimits}>(
+  async (app, {limits}) => {
+    app.server.maxConnections = limits.maxConnections
+    const queued = new WeakMap<Socket, number>()
+    app.addHook('onRequest', async (req, reply) => {
+      const socket = req.raw.socket
+      const n = (queued.get(socket) ?? 0) + 1
+      queued.set(socket, n)
+      reply.raw.once('close', () => queued.set(socket, (queued.get(socket) ?? 1) - 1))
+      if (n > limits.maxPipelinedRequests) {
+        socket.pause()
+        reply.header('connection', 'close')
+        throw new PlatformError('BAD_REQUEST', `more than ${limits.maxPipelinedRequests} requests are waiting on this connection; read each answer before sending more`)
+      }
+    })
+  },
+  {name: 'platform-limits', fastify: '5.x'},
+)
