@@ -2,6 +2,7 @@ import type {Socket} from 'node:net'
 import type {FastifyServerOptions} from 'fastify'
 import fp from 'fastify-plugin'
 import {PlatformError, type ServerLimits} from '../core/index.js'
+import {lingerOnClose} from './connection.js'
 
 /**
  * The Fastify options that carry the limits; they must be given when the instance is made.
@@ -25,7 +26,7 @@ export function limitOptions(limits: ServerLimits): Pick<FastifyServerOptions, '
 /**
  * Bounds what one client can hold: connections beyond maxConnections are closed as soon as
  * they are accepted, and a connection that pipelines more than maxPipelinedRequests requests
- * without reading the answers is refused and closed. Node runs every pipelined request at
+ * without reading the answers is refused and closed; every close after an answer lingers. Node runs every pipelined request at
  * once, so without the bound 20,000 unread requests are 20,000 handlers in memory.
  */
 export const limitsPlugin = fp<{limits: ServerLimits}>(
@@ -41,6 +42,14 @@ export const limitsPlugin = fp<{limits: ServerLimits}>(
         socket.pause()
         reply.header('connection', 'close')
         throw new PlatformError('BAD_REQUEST', `more than ${limits.maxPipelinedRequests} requests are waiting on this connection; read each answer before sending more`)
+      }
+    })
+    // An answer sent before the body was read (a 413, a 401 on a POST) ends the connection, lingering,
+    // so the client can finish writing and read the answer instead of a reset.
+    app.addHook('onSend', async (req, reply) => {
+      if (req.raw.complete === false || reply.getHeader('connection') === 'close') {
+        reply.header('connection', 'close')
+        lingerOnClose(req.raw.socket)
       }
     })
   },

@@ -9,7 +9,7 @@ import {DEFAULT_SERVER_LIMITS, type ServerLimits} from '../../src/core/index.js'
 import type {Db} from '../../src/db/index.js'
 import type {L01Client} from '../../src/gateway/index.js'
 import {migratedDb} from '../support/dbs.js'
-import {INTERNAL_KEY, gatewayFor, listenL01, type L01Handle} from '../support/platform.js'
+import {API_KEY, INTERNAL_KEY, gatewayFor, listenL01, type L01Handle} from '../support/platform.js'
 import {exchange, openSocket, parseResponses} from '../support/raw-http.js'
 import {waitFor} from '../support/wait.js'
 
@@ -97,6 +97,25 @@ describe('server limits on both services', () => {
       expect(JSON.parse(refusal.body)).toMatchObject({error: 'BAD_REQUEST', message: expect.stringContaining('more than 4 requests')})
       expect(closed).toBe('end')
       expect((await fetch(`http://127.0.0.1:${pair.ports[service]}/health/live`)).status).toBe(200)
+    })
+
+    it(`${service}: answers 413 to 200 POSTs of 2 MiB, each read by the client, with no reset`, async () => {
+      // The body goes in 64 KiB writes a tick apart, so the server answers while the client is still sending.
+      const body = Array.from({length: 32}, () => Buffer.alloc(64 * 1024, 'a'))
+      const path = service === 'l09' ? '/api/v1/agents/' : '/agents/'
+      const key = service === 'l09' ? API_KEY : INTERNAL_KEY
+      const head = `POST ${path} HTTP/1.1\r\nHost: x\r\nX-API-Key: ${key}\r\nContent-Type: application/json\r\nContent-Length: ${32 * 64 * 1024}\r\n\r\n`
+      const outcomes: Array<{status?: number; closed: string; connection?: string}> = []
+      const worker = async () => {
+        while (outcomes.length < 200) {
+          const slot = outcomes.push({closed: 'pending'}) - 1
+          const x = await exchange(pair.ports[service], [head, ...body])
+          outcomes[slot] = {status: x.responses[0]?.status, closed: x.error ?? x.closed, connection: x.responses[0]?.headers.connection}
+        }
+      }
+      await Promise.all(Array.from({length: 8}, worker))
+      expect(outcomes).toHaveLength(200)
+      expect(outcomes.filter((o) => o.status !== 413 || o.closed !== 'end' || o.connection !== 'close')).toEqual([])
     })
   }
 })
