@@ -1,6 +1,6 @@
 import type {FastifyInstance, FastifyReply, FastifyServerOptions} from 'fastify'
 import {PlatformError, type ServerLimits} from '../core/index.js'
-import {createServer} from '../server/index.js'
+import {authPlugin, createServer} from '../server/index.js'
 import type {Db} from '../db/index.js'
 import {createMetrics} from '../observability/index.js'
 import {agents, goals, idParam, listQuery, plans, tasks, uuidParam, type Entity} from './entities.js'
@@ -92,7 +92,6 @@ export function buildDataLayer(deps: DataLayerDeps): FastifyInstance {
     logger: deps.logger,
     limits: deps.limits,
     metrics: createMetrics(),
-    apiKeys: deps.apiKeys,
     ready: {
       dependency: 'database',
       check: async () => {
@@ -100,6 +99,10 @@ export function buildDataLayer(deps: DataLayerDeps): FastifyInstance {
       },
     },
   })
-  for (const m of MOUNTS) mount(app, deps.db, m)
+  // The data routes and the key check in one scope: health and metrics stay outside it, open.
+  app.register(async (data) => {
+    await data.register(authPlugin, {keys: deps.apiKeys})
+    for (const m of MOUNTS) mount(data, deps.db, m)
+  })
   return app
 }

@@ -1,6 +1,6 @@
 import type {FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions} from 'fastify'
 import type {ServerLimits} from '../core/index.js'
-import {createServer} from '../server/index.js'
+import {authPlugin, createServer, notFound} from '../server/index.js'
 import {createMetrics} from '../observability/index.js'
 import type {L01Client, UpstreamResponse, CallOptions} from './l01-client.js'
 
@@ -58,7 +58,6 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     logger: deps.logger,
     limits: deps.limits,
     metrics: createMetrics(),
-    apiKeys: deps.apiKeys,
     ready: {
       dependency: 'l01',
       check: async () => {
@@ -69,6 +68,9 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   })
   app.register(
     async (api) => {
+      await api.register(authPlugin, {keys: deps.apiKeys})
+      // An unknown /api/v1 route needs a key too, so routes cannot be enumerated without one.
+      api.setNotFoundHandler(notFound)
       for (const [method, path, call] of ROUTES) {
         api.route({method, url: path, handler: async (req, reply) => relay(reply, await call(deps.l01, req as Req, {requestId: req.id}))})
       }

@@ -1,4 +1,4 @@
-export {createMetrics, observeHttp} from './metrics.js'
+export {createMetrics, metricsPlugin} from './metrics.js'
 export type {MetricsRegistry} from './metrics.js'
 export {serviceLog} from './logging.js'
 export type {LogTarget, ServiceLog} from './logging.js'

@@ -4,6 +4,12 @@ import fp from 'fastify-plugin'
 import {PlatformError, type ServerLimits} from '../core/index.js'
 import {lingerOnClose} from './connection.js'
 
+/** Bodies over this are refused with 413 before they are parsed. */
+export const BODY_LIMIT = 1024 * 1024
+
+/** A key is up to 255 characters (510 UTF-16 units); the router's default of 100 would refuse long ones. */
+export const MAX_PARAM_LENGTH = 1024
+
 /**
  * The Fastify options that carry the limits; they must be given when the instance is made.
  * Node checks the two timeouts every connectionsCheckingInterval (30 s by default), so
