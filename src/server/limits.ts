@@ -12,18 +12,21 @@ export const MAX_PARAM_LENGTH = 1024
 
 /**
  * The Fastify options that carry the limits; they must be given when the instance is made.
- * Node checks the two timeouts every connectionsCheckingInterval (30 s by default), so
- * the check runs often enough that a slow sender is cut off within a tenth of its timeout.
+ * Node checks the two timeouts every connectionsCheckingInterval (30 s by default): the check
+ * runs every tenth of the headers timeout, and Node is given each timeout less one interval,
+ * so a slow sender is cut off within the configured time, not up to an interval after it.
  */
 export function limitOptions(limits: ServerLimits): Pick<FastifyServerOptions, 'keepAliveTimeout' | 'requestTimeout'> & {http: object} {
+  const every = Math.max(25, Math.min(1000, Math.floor(limits.headersTimeoutMs / 10)))
+  const early = (ms: number) => Math.max(every, ms - every)
   return {
     keepAliveTimeout: limits.keepAliveTimeoutMs,
-    requestTimeout: limits.requestTimeoutMs,
+    requestTimeout: early(limits.requestTimeoutMs),
     http: {
-      headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 10))),
-      // Node answers a missing Host with an empty 400; the request-id plugin refuses it in the one shape.
+      headersTimeout: early(limits.headersTimeoutMs),
+      requestTimeout: early(limits.requestTimeoutMs),
+      connectionsCheckingInterval: every,
+      // Node answers a missing Host with an empty 400; createServer refuses it in the one shape.
       requireHostHeader: false,
     },
   }
