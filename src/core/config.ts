@@ -240,7 +240,8 @@ function serverLimits(setting: (key: string, fallback: number) => number, file: 
   }
   // Node refuses a headers timeout longer than the request timeout; say so in the user's terms.
   if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
-    throw new PlatformError('CONFIG_INVALID', `${file}: server.headers_timeout_ms (${limits.headersTimeoutMs}) is over server.request_timeout_ms (${limits.requestTimeoutMs})`, {
+    const over = `server.headers_timeout_ms (${limits.headersTimeoutMs}) is over server.request_timeout_ms (${limits.requestTimeoutMs})`
+    throw new PlatformError('CONFIG_INVALID', `${file}: ${over}`, {
       suggestion: 'make server.headers_timeout_ms at most server.request_timeout_ms',
     })
   }

@@ -56,7 +56,8 @@ function observeHttp(app: FastifyInstance, metrics: MetricsRegistry): void {
     const seconds = reply.elapsedTime / 1000
     metrics.requests.inc(labels)
     metrics.duration.observe(labels, seconds)
-    req.log.info({method: req.method, route, url: redactUrl(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10}, 'request')
+    const ms = Math.round(reply.elapsedTime * 10) / 10
+    req.log.info({method: req.method, route, url: redactUrl(req.url), status: reply.statusCode, ms}, 'request')
   })
 }
 

@@ -55,7 +55,8 @@ export const authPlugin = fp<AuthOptions>(
       if (leaked) throw leaked
       const key = presentedKey(req)
       if (!key || !matches(key)) {
-        throw new PlatformError('UNAUTHORIZED', key ? 'the API key is not valid' : 'an API key is required (X-API-Key or Authorization: Bearer)')
+        const problem = key ? 'the API key is not valid' : 'an API key is required (X-API-Key or Authorization: Bearer)'
+        throw new PlatformError('UNAUTHORIZED', problem)
       }
     })
   },

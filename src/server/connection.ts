@@ -65,7 +65,8 @@ export function refusalFor(err: ClientError, limits: ServerLimits): PlatformErro
   }
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
     const s = (ms: number) => `${ms / 1000} s`
-    return new PlatformError('REQUEST_TIMEOUT', `the request did not arrive in time (headers within ${s(limits.headersTimeoutMs)}, all of it within ${s(limits.requestTimeoutMs)})`)
+    const within = `headers within ${s(limits.headersTimeoutMs)}, all of it within ${s(limits.requestTimeoutMs)}`
+    return new PlatformError('REQUEST_TIMEOUT', `the request did not arrive in time (${within})`)
   }
   const known = FRAMING[err.code ?? '']
   return new PlatformError('BAD_REQUEST', `malformed HTTP request: ${known ?? err.reason ?? err.code ?? 'unreadable'}`)

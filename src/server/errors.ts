@@ -13,7 +13,9 @@ export function toPlatformError(err: FastifyError & {validation?: ErrorObject[];
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new PlatformError('PAYLOAD_TOO_LARGE', `request body is over ${BODY_LIMIT} bytes`)
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new PlatformError('UNSUPPORTED_MEDIA_TYPE', 'content-type must be application/json', {details: [{field: 'content-type', message: 'must be application/json'}]})
+      return new PlatformError('UNSUPPORTED_MEDIA_TYPE', 'content-type must be application/json', {
+        details: [{field: 'content-type', message: 'must be application/json'}],
+      })
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new PlatformError('VALIDATION_FAILED', 'body must be a JSON object', {details: [{field: 'body', message: 'is empty'}]})
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -31,8 +33,13 @@ export function toPlatformError(err: FastifyError & {validation?: ErrorObject[];
 
 /** The router's own refusals skip the hooks and the error handler, so they are put in the one shape here. */
 function routerError(err: FastifyError): PlatformError {
-  const problem = err.code === 'FST_ERR_BAD_URL' ? 'is not valid percent-encoding' : err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? `has a segment over ${MAX_PARAM_LENGTH} characters` : undefined
-  return problem ? new PlatformError('VALIDATION_FAILED', `the URL path ${problem}`, {details: [{field: 'path', message: problem}]}) : toPlatformError(err)
+  const problems: Record<string, string> = {
+    FST_ERR_BAD_URL: 'is not valid percent-encoding',
+    FST_ERR_MAX_PARAM_LENGTH: `has a segment over ${MAX_PARAM_LENGTH} characters`,
+  }
+  const problem = problems[err.code]
+  if (!problem) return toPlatformError(err)
+  return new PlatformError('VALIDATION_FAILED', `the URL path ${problem}`, {details: [{field: 'path', message: problem}]})
 }
 
 /** Fastify's frameworkErrors option: given when the instance is made, since it is no hook. */

@@ -35,8 +35,9 @@ export function limitOptions(limits: ServerLimits): Pick<FastifyServerOptions, '
 /**
  * Bounds what one client can hold: connections beyond maxConnections are closed as soon as
  * they are accepted, and a connection that pipelines more than maxPipelinedRequests requests
- * without reading the answers is refused and closed; every close after an answer lingers. Node runs every pipelined request at
- * once, so without the bound 20,000 unread requests are 20,000 handlers in memory.
+ * without reading the answers is refused and closed. Node runs every pipelined request at
+ * once, so without the bound 20,000 unread requests are 20,000 handlers in memory. Every
+ * close after an answer lingers.
  */
 export const limitsPlugin = fp<{limits: ServerLimits}>(
   async (app, {limits}) => {
@@ -50,7 +51,8 @@ export const limitsPlugin = fp<{limits: ServerLimits}>(
       if (n > limits.maxPipelinedRequests) {
         socket.pause()
         reply.header('connection', 'close')
-        throw new PlatformError('BAD_REQUEST', `more than ${limits.maxPipelinedRequests} requests are waiting on this connection; read each answer before sending more`)
+        const waiting = `more than ${limits.maxPipelinedRequests} requests are waiting on this connection`
+        throw new PlatformError('BAD_REQUEST', `${waiting}; read each answer before sending more`)
       }
     })
     // An answer sent before the body was read (a 413, a 401 on a POST) ends the connection, lingering,

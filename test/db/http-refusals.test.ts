@@ -15,41 +15,28 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const head = (lines: string[]) => `${lines.join('\r\n')}\r\n\r\n`
 const ID = 'x-request-id: refusal-trace-1'
 
+/** A POST /agents/ head carrying the request id, with extra header lines. */
+const post = (...lines: string[]) => head(['POST /agents/ HTTP/1.1', 'Host: x', ID, 'Content-Type: application/json', ...lines])
+const get = (...lines: string[]) => head(['GET /health HTTP/1.1', 'Host: x', ID, ...lines])
+const bad = {status: 400, code: 'BAD_REQUEST'}
+const tooLarge = {status: 431, code: 'HEADERS_TOO_LARGE'}
+
 /** name, bytes sent, status, code; `echo` when the request id header comes before the fault and is read. */
 const CASES: Array<{name: string; bytes: string; status: number; code: string; echo: boolean}> = [
   {
-    name: 'Content-Length and Transfer-Encoding together',
-    bytes: head(['POST /agents/ HTTP/1.1', 'Host: x', ID, 'Content-Type: application/json', 'Content-Length: 5', 'Transfer-Encoding: chunked']) + '0\r\n\r\n',
-    status: 400,
-    code: 'BAD_REQUEST',
+    name: 'Content-Length with Transfer-Encoding',
+    bytes: `${post('Content-Length: 5', 'Transfer-Encoding: chunked')}0\r\n\r\n`,
+    ...bad,
     echo: true,
   },
-  {
-    name: 'a bad chunk size',
-    bytes: head(['POST /agents/ HTTP/1.1', 'Host: x', ID, 'Content-Type: application/json', 'Transfer-Encoding: chunked']) + 'zz\r\n{}\r\n0\r\n\r\n',
-    status: 400,
-    code: 'BAD_REQUEST',
-    echo: true,
-  },
-  {
-    name: 'two different Content-Lengths',
-    bytes: head(['POST /agents/ HTTP/1.1', 'Host: x', ID, 'Content-Type: application/json', 'Content-Length: 2', 'Content-Length: 3']) + '{}',
-    status: 400,
-    code: 'BAD_REQUEST',
-    echo: true,
-  },
-  {name: 'method FOO', bytes: head(['FOO /health HTTP/1.1', 'Host: x', ID]), status: 400, code: 'BAD_REQUEST', echo: true},
-  {name: 'a bare LF in a header', bytes: `GET /health HTTP/1.1\r\nHost: x\r\n${ID}\r\nX-A: b\nX-B: c\r\n\r\n`, status: 400, code: 'BAD_REQUEST', echo: true},
-  {name: 'headers over 16 KB', bytes: head(['GET /health HTTP/1.1', 'Host: x', ID, `X-Big: ${'a'.repeat(17 * 1024)}`]), status: 431, code: 'HEADERS_TOO_LARGE', echo: true},
-  {
-    name: '10,000 headers',
-    bytes: head(['GET /health HTTP/1.1', 'Host: x', ID, ...Array.from({length: 10_000}, (_, i) => `X-H${i}: v`)]),
-    status: 431,
-    code: 'HEADERS_TOO_LARGE',
-    echo: true,
-  },
-  {name: 'a URL of 100 KB', bytes: head([`GET /${'a'.repeat(100 * 1024)} HTTP/1.1`, 'Host: x', ID]), status: 431, code: 'HEADERS_TOO_LARGE', echo: false},
-  {name: 'a missing Host header', bytes: head(['GET /health/live HTTP/1.1', ID]), status: 400, code: 'BAD_REQUEST', echo: true},
+  {name: 'a bad chunk size', bytes: post('Transfer-Encoding: chunked') + 'zz\r\n{}\r\n0\r\n\r\n', ...bad, echo: true},
+  {name: 'two different Content-Lengths', bytes: post('Content-Length: 2', 'Content-Length: 3') + '{}', ...bad, echo: true},
+  {name: 'method FOO', bytes: head(['FOO /health HTTP/1.1', 'Host: x', ID]), ...bad, echo: true},
+  {name: 'a bare LF in a header', bytes: `GET /health HTTP/1.1\r\nHost: x\r\n${ID}\r\nX-A: b\nX-B: c\r\n\r\n`, ...bad, echo: true},
+  {name: 'headers over 16 KB', bytes: get(`X-Big: ${'a'.repeat(17 * 1024)}`), ...tooLarge, echo: true},
+  {name: '10,000 headers', bytes: get(...Array.from({length: 10_000}, (_, i) => `X-H${i}: v`)), ...tooLarge, echo: true},
+  {name: 'a URL of 100 KB', bytes: head([`GET /${'a'.repeat(100 * 1024)} HTTP/1.1`, 'Host: x', ID]), ...tooLarge, echo: false},
+  {name: 'a missing Host header', bytes: head(['GET /health/live HTTP/1.1', ID]), ...bad, echo: true},
 ]
 
 describe('refusals below the routes, in the contract\'s shape, on both services', () => {

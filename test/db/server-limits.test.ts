@@ -49,7 +49,10 @@ function slowloris(socket: Socket, line = 'X-Slow: 1\r\n'): {received: () => str
   })
   if (line) socket.write('GET /health/live HTTP/1.1\r\nHost: x\r\n')
   const drip = setInterval(() => line && socket.writable && socket.write(line), 100)
-  return {received: () => Buffer.concat(chunks).toString('latin1'), closedAfterMs: () => (closedAt === undefined ? undefined : closedAt - opened)}
+  return {
+    received: () => Buffer.concat(chunks).toString('latin1'),
+    closedAfterMs: () => (closedAt === undefined ? undefined : closedAt - opened),
+  }
 }
 
 describe('server limits on both services', () => {
@@ -78,7 +81,8 @@ describe('server limits on both services', () => {
       expect(Date.now() - started).toBeLessThan(2000)
       const everyone = [...attackers, silent]
       const open = () => everyone.filter((a) => a.closedAfterMs() === undefined).length
-      await waitFor('every slowloris socket to be closed', async () => open() === 0, {ms: 15_000, every: 50, detail: async () => `${open()} still open`})
+      const detail = async () => `${open()} still open`
+      await waitFor('every slowloris socket to be closed', async () => open() === 0, {ms: 15_000, every: 50, detail})
       for (const a of everyone) {
         const [r] = parseResponses(a.received())
         expect(r?.status).toBe(408)
@@ -104,7 +108,9 @@ describe('server limits on both services', () => {
       const body = Array.from({length: 32}, () => Buffer.alloc(64 * 1024, 'a'))
       const path = service === 'l09' ? '/api/v1/agents/' : '/agents/'
       const key = service === 'l09' ? API_KEY : INTERNAL_KEY
-      const head = `POST ${path} HTTP/1.1\r\nHost: x\r\nX-API-Key: ${key}\r\nContent-Type: application/json\r\nContent-Length: ${32 * 64 * 1024}\r\n\r\n`
+      const lines = [`POST ${path} HTTP/1.1`, 'Host: x', `X-API-Key: ${key}`, 'Content-Type: application/json']
+      lines.push(`Content-Length: ${32 * 64 * 1024}`)
+      const head = `${lines.join('\r\n')}\r\n\r\n`
       const outcomes: Array<{status?: number; closed: string; connection?: string}> = []
       const worker = async () => {
         while (outcomes.length < 200) {

@@ -23,7 +23,8 @@ describe('the endurance profile for 60 s against `platform up` (built bin/run.js
     expect(up.code, up.stderr).toBe(0)
     try {
       const report = join(cwd, 'report')
-      const run = await cli(['test', 'load', 'endurance', '--duration', '60s', '--target', `http://127.0.0.1:${l09}`, '--report', report, '--json'], 180_000)
+      const target = `http://127.0.0.1:${l09}`
+      const run = await cli(['test', 'load', 'endurance', '--duration', '60s', '--target', target, '--report', report, '--json'], 180_000)
       // Exit 1 is a failed threshold, which may be latency; only the errors are judged here.
       expect([0, 1], run.stderr).toContain(run.code)
       const s = JSON.parse(run.stdout) as Summary

