@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
-import {PlatformCommand, dbFlags, followLog, formatLine, logLevelFlag, renderStatus, runSteps, stackDeps, withDbFlags} from '../src/cli/index.js'
-import {style, type PlatformConfig} from '../src/core/index.js'
+import {PlatformCommand, dbFlags, followLog, formatLine, logLevelFlag, renderStatus, runSteps, stackDeps, useDocker, withDbFlags} from '../src/cli/index.js'
+import {style, type PlatformConfig, type PlatformStatus} from '../src/core/index.js'
 
 export default class Up extends PlatformCommand {
   static override summary = 'Start the whole platform (L01 + L09) on this machine'
@@ -28,10 +28,15 @@ Runs in the foreground (Ctrl-C stops everything, the database too) unless --deta
     db: dbFlags.db,
   }
 
+  /** A platform found running but unhealthy is a failed check. */
+  protected override exitCodeFor(s: PlatformStatus) {
+    return s.running && s.services.some((svc) => svc.health !== 'healthy') ? 1 : 0
+  }
+
   async run() {
     const {flags} = await this.parse(Up)
     const config = withDbFlags(this.config_(), flags)
-    if (flags.docker || config.mode === 'docker') return this.upDocker(config, flags)
+    if (await useDocker(config, flags.docker, {starting: true})) return this.upDocker(config, flags)
     const embedded = await import('../src/embedded/index.js')
     const json = this.jsonEnabled()
     const format = flags['log-format'] ?? (process.stdout.isTTY ? 'pretty' : 'json')
@@ -64,15 +69,15 @@ Runs in the foreground (Ctrl-C stops everything, the database too) unless --deta
     stopFollowing()
     if (result.outcome === 'already-running') {
       this.log(`${result.healthy ? style.ok('Already running') : style.bad('Running but unhealthy')} (pid ${result.status.pid}):\n${renderStatus(result.status)}`)
-      if (!result.healthy) process.exitCode = 1
       return result.status
     }
     if (result.outcome === 'detached') {
       this.log(`${style.ok('Platform is up')} in the background.\n${renderStatus(result.status)}\nStop it with \`platform down\`.`)
       return result.status
     }
+    // The foreground's document was printed when it was ready; what is left is how it stopped.
     process.exitCode = result.exitCode
-    return undefined // the foreground's document was printed when it was ready
+    return undefined
   }
 
   private async upDocker(config: PlatformConfig, flags: {build: boolean; timeout: number}) {

@@ -12,6 +12,11 @@ export default class DbStatus extends PlatformCommand {
     ...dbFlags,
   }
 
+  /** An applied file that changed is a failed check. */
+  protected override exitCodeFor(r: {changed: string[]}) {
+    return r.changed.length ? 1 : 0
+  }
+
   async run() {
     const {flags} = await this.parse(DbStatus)
     const config = withDbFlags(this.config_(), flags)
@@ -40,7 +45,6 @@ export default class DbStatus extends PlatformCommand {
         this.log(table(['migration', 'state', 'applied at'], rows))
       }
       if (s.changed.length) {
-        process.exitCode = 1
         this.logToStderr(`${style.bad('changed since applied:')} ${result.changed.join(', ')} (put changes in a new migration: platform db new NAME)`)
       }
       return result

@@ -48,7 +48,8 @@ export abstract class PlatformCommand extends Command {
       return new PlatformError('USAGE', message, {suggestion: `see \`${this.config.bin} ${this.id?.replaceAll(':', ' ') ?? ''} --help\``})
     }
     const suggestion = 'this is a bug in platform; run again with DEBUG=* to see where it happened'
-    return new PlatformError('INTERNAL', err.message, {suggestion})
+    // Never "Error: " and nothing: a failure without a message still says what it was.
+    return new PlatformError('INTERNAL', err.message || err.name || String(err) || 'an unknown failure', {suggestion})
   }
 
   /** The --json error document: the contract's error shape plus what the user can do about it. */

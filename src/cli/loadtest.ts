@@ -22,6 +22,7 @@ export const loadTestFlags = {
   'abort-on-fail': Flags.boolean({description: 'stop as soon as a threshold is certain to fail'}),
   seed: Flags.integer({description: 'seed for reproducible payloads and choices'}),
   rate: Flags.integer({description: 'open model: this many requests per second at fixed arrival times', min: 1}),
+  idempotency: Flags.boolean({description: 'give every create an Idempotency-Key; retry it once with that key after a 503 or no answer'}),
   workers: Flags.integer({description: 'generator worker threads', default: 1, min: 1, max: 16}),
   interval: Flags.integer({description: 'seconds between progress lines and time-series points', default: 2, min: 1, hidden: true}),
   'starve-ms': Flags.integer({hidden: true, description: 'test fault injection: block the generator loop this long every 50 ms'}),
@@ -175,6 +176,7 @@ export async function runLoadTestCommand(cmd: PlatformCommand, config: PlatformC
         workers: f.workers as number,
         intervalS: f.interval as number,
         starveMs: f['starve-ms'] as number | undefined,
+        idempotency: Boolean(f.idempotency),
         signal: interrupt.signal,
       },
       {

@@ -10,6 +10,7 @@ export const CATALOGUE = {
   CONFLICT: {status: 409, exit: 1},
   PAYLOAD_TOO_LARGE: {status: 413, exit: 2},
   UNSUPPORTED_MEDIA_TYPE: {status: 415, exit: 2},
+  IDEMPOTENCY_MISMATCH: {status: 422, exit: 2},
   INTERNAL: {status: 500, exit: 1},
   UPSTREAM_UNAVAILABLE: {status: 503, exit: 3},
   DATABASE_UNAVAILABLE: {status: 503, exit: 3},

@@ -5,6 +5,7 @@ import type {Db} from '../db/index.js'
 import {createMetrics} from '../observability/index.js'
 import {agents, goals, idParam, listQuery, plans, tasks, uuidParam, type Entity} from './entities.js'
 import {deleteRow, getRow, insertRow, listBody, listRows, updateRow} from './table.js'
+import {IdempotentCreates, REPLAY_HEADER, bodyHash, idempotencyKey} from './idempotency.js'
 
 export interface DataLayerDeps {
   db: Db
@@ -41,7 +42,7 @@ const notFound = (what: string, key: string) => new PlatformError('NOT_FOUND', `
 /** Rows come from PostgreSQL as JSON text already: sent as they are. */
 const sendJson = (reply: FastifyReply, json: string, status = 200) => reply.code(status).type('application/json').send(json)
 
-function mount(app: FastifyInstance, db: Db, m: Mount): void {
+function mount(app: FastifyInstance, db: Db, creates: IdempotentCreates, m: Mount): void {
   const {entity, what} = m
   const spec = entity.spec
   // The path parameter carries the key column's name, so route templates read /agents/:id, /goals/:goal_id.
@@ -50,7 +51,13 @@ function mount(app: FastifyInstance, db: Db, m: Mount): void {
   const updatable = Object.keys((entity.patchSchema as {properties: object}).properties)
 
   app.post(`${m.prefix}/`, {schema: {body: entity.createSchema}}, async (req, reply) => {
-    return sendJson(reply, await insertRow(db, spec, entity.toInsert(req.body as Record<string, unknown>)), 201)
+    const key = idempotencyKey(req.headers)
+    const values = entity.toInsert(req.body as Record<string, unknown>)
+    if (key === undefined) return sendJson(reply, await insertRow(db, spec, values), 201)
+    // Only a create that succeeded is recorded, so a replay is always its 201.
+    const {json, replay} = await creates.create(spec, m.prefix, key, bodyHash(req.body), values)
+    if (replay) reply.header(REPLAY_HEADER, 'true')
+    return sendJson(reply, json, 201)
   })
   if (m.list) {
     app.get(`${m.prefix}/`, {schema: {querystring: listQuery(entity.filters)}}, async (req, reply) => {
@@ -100,9 +107,10 @@ export function buildDataLayer(deps: DataLayerDeps): FastifyInstance {
     },
   })
   // The data routes and the key check in one scope: health and metrics stay outside it, open.
+  const creates = new IdempotentCreates(deps.db)
   app.register(async (data) => {
     await data.register(authPlugin, {keys: deps.apiKeys})
-    for (const m of MOUNTS) mount(data, deps.db, m)
+    for (const m of MOUNTS) mount(data, deps.db, creates, m)
   })
   return app
 }

@@ -74,12 +74,17 @@ function bind(spec: TableSpec, values: Values, params: unknown[]): Array<[string
 
 const one = async (db: Queryable, sql: string, params: unknown[]): Promise<string | undefined> => (await db.query<{j: string}>(sql, params)).rows[0]?.j
 
+/** The INSERT of one row, returning it as JSON text in column j; its parameters are appended to params. */
+export function insertSql(spec: TableSpec, values: Values, params: unknown[]): string {
+  const pairs = bind(spec, values, params)
+  const columns = pairs.map(([c]) => c).join(', ')
+  return `INSERT INTO ${qualified(spec)} (${columns}) VALUES (${pairs.map(([, p]) => p).join(', ')}) RETURNING ${rowJson(spec)}::text AS j`
+}
+
 /** Inserts a row; returns it as JSON text. */
 export async function insertRow(db: Queryable, spec: TableSpec, values: Values): Promise<string> {
   const params: unknown[] = []
-  const pairs = bind(spec, values, params)
-  const sql = `INSERT INTO ${qualified(spec)} (${pairs.map(([c]) => c).join(', ')}) VALUES (${pairs.map(([, p]) => p).join(', ')}) RETURNING ${rowJson(spec)}::text AS j`
-  return (await one(db, sql, params))!
+  return (await one(db, insertSql(spec, values, params), params))!
 }
 
 export async function updateRow(db: Queryable, spec: TableSpec, key: string, values: Values): Promise<string | undefined> {

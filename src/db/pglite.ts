@@ -1,7 +1,7 @@
-import {mkdirSync} from 'node:fs'
+import {mkdirSync, realpathSync} from 'node:fs'
 import {resolve} from 'node:path'
 import type {PGlite} from '@electric-sql/pglite'
-import {acquireLock} from '../core/index.js'
+import {PlatformError, acquireLock} from '../core/index.js'
 import {translateDbError} from './errors.js'
 import {Mutex} from './mutex.js'
 import type {Db, Queryable, QueryResult} from './types.js'
@@ -15,17 +15,23 @@ export const MEMORY = 'memory://'
  */
 export async function openPglite(dataDir: string): Promise<Db> {
   const memory = dataDir === MEMORY
-  const dir = memory ? MEMORY : resolve(dataDir)
+  // Resolved through symlinks first: two paths to one directory must take one lock.
+  if (!memory) mkdirSync(resolve(dataDir), {recursive: true})
+  const dir = memory ? MEMORY : realpathSync(dataDir)
   const release = memory ? () => {} : acquireLock(`${dir}.lock`, `the database ${dir}`)
   let pg: PGlite
   try {
-    if (!memory) mkdirSync(dir, {recursive: true})
     const {PGlite} = await import('@electric-sql/pglite')
     pg = memory ? new PGlite() : new PGlite(dir)
     await pg.waitReady
   } catch (err) {
     release()
-    throw err
+    // PGlite's own failures can come without a message (an Emscripten abort): say what failed.
+    const why = (err as Error)?.message || String(err) || 'PGlite failed to start'
+    throw new PlatformError('ENVIRONMENT_UNAVAILABLE', `cannot open the PGlite database in ${dir}: ${why}`, {
+      cause: err,
+      suggestion: 'check that the directory is writable and holds PGlite data (or is empty); `--db postgres` uses the embedded PostgreSQL instead',
+    })
   }
 
   const raw: Queryable = {

@@ -12,6 +12,8 @@ export const TOPOLOGIES: readonly Topology[] = ['inline', 'threads', 'processes'
 export interface HostedService extends RunningService {
   /** Resolves with the reason if the service stops by itself (a crash), never on close(). */
   readonly died: Promise<Error>
+  /** Its own process (processes topology): what `status` and `down` find if the supervisor dies. */
+  readonly pid?: number
 }
 
 export interface HostOptions {
@@ -83,6 +85,7 @@ function inProcess(name: ServiceName, config: PlatformConfig, opts: HostOptions)
           name,
           url: m[1]!,
           backend: m[2]!,
+          pid: child.pid,
           died: exit.then((code) => (closing ? never : new Error(`${name} process exited unexpectedly (code ${code})`))),
           async close() {
             closing = true

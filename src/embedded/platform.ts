@@ -4,7 +4,7 @@ import {PlatformError, apiKeyPath, migrationDirs, pidAlive, portFree, probeReady
 import {migrate, openDb, resolveDatabase, stopClusterOf, findPgBinaries, type EngineInfo} from '../db/index.js'
 import {portInUse} from '../server/index.js'
 import {startHosted, type HostedService, type HostOptions, type Topology} from './hosts.js'
-import {clearRunState, readRunState, runFiles, writeRunState, type RunState} from './state.js'
+import {clearRunState, livingServices, readRunState, runFiles, writeRunState, type RunState} from './state.js'
 
 /** The topology `up` uses unless told otherwise; chosen by bench/topology (see README). */
 export const DEFAULT_TOPOLOGY: Topology = 'threads'
@@ -102,7 +102,7 @@ async function startServices(config: PlatformConfig, topology: Topology, opts: S
     engine,
     detached: Boolean(opts.detached),
     logFile: opts.logFile,
-    services: [l01, l09].map((s) => ({name: s.name, url: s.url})),
+    services: [l01, l09].map((s) => ({name: s.name, url: s.url, ...(s.pid ? {pid: s.pid} : {})})),
   }
   writeRunState(config, state)
   let closed: Promise<void> | undefined
@@ -130,10 +130,13 @@ export async function platformStatus(config: PlatformConfig, probe: HealthProbe 
   const apiKeyFile = apiKeyPath(config)
   if (!state) return {mode: 'embedded', running: false, apiKeyFile, services: []}
   const uptimeSeconds = Math.max(0, Math.round((now().getTime() - Date.parse(state.startedAt)) / 1000))
+  // Services whose supervisor died still serve: shown as orphaned, for `down` to stop.
+  const orphaned = !pidAlive(state.pid)
   const services = await Promise.all(
     state.services.map(async (s): Promise<ServiceStatus> => {
       const h = await probe(s.url)
-      return {name: s.name, url: s.url, state: 'running', health: h.healthy ? 'healthy' : 'unhealthy', detail: h.detail, uptimeSeconds}
+      const detail = orphaned ? `its supervisor (pid ${state.pid}) is gone; \`platform down\` stops it` : h.detail
+      return {name: s.name, url: s.url, state: orphaned ? 'orphaned' : 'running', health: h.healthy && !orphaned ? 'healthy' : 'unhealthy', detail, uptimeSeconds}
     }),
   )
   return {mode: 'embedded', running: true, pid: state.pid, topology: state.topology, startedAt: state.startedAt, uptimeSeconds, database: state.database, engine: state.engine, logFile: state.logFile, apiKeyFile, services}
@@ -185,11 +188,22 @@ export async function stopPlatform(config: PlatformConfig, timeoutMs = 15_000): 
   const state = readRunState(config)
   let forced = false
   if (state) {
-    process.kill(state.pid, 'SIGTERM')
+    // The supervisor, and any service process of its that outlived it.
+    const pids = [state.pid, ...livingServices(state)].filter(pidAlive)
+    const signal = (pid: number, sig: NodeJS.Signals) => {
+      try {
+        process.kill(pid, sig)
+      } catch {
+        // gone meanwhile
+      }
+    }
+    const first = pidAlive(state.pid) ? [state.pid] : pids
+    first.forEach((pid) => signal(pid, 'SIGTERM'))
     const deadline = Date.now() + timeoutMs
-    while (Date.now() < deadline && pidAlive(state.pid)) await sleep(100)
-    forced = pidAlive(state.pid)
-    if (forced) process.kill(state.pid, 'SIGKILL')
+    while (Date.now() < deadline && pids.some(pidAlive)) await sleep(100)
+    const left = pids.filter(pidAlive)
+    forced = left.length > 0
+    left.forEach((pid) => signal(pid, 'SIGKILL'))
     clearRunState(config, state.pid)
   }
   // A postmaster left by a platform that was killed (or forced just now) is stopped too.

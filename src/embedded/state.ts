@@ -13,8 +13,12 @@ export interface RunState {
   engine?: EngineInfo
   detached: boolean
   logFile?: string
-  services: Array<{name: string; url: string}>
+  /** pid: a service in a process of its own (processes topology). */
+  services: Array<{name: string; url: string; pid?: number}>
 }
+
+/** The service processes of a run that are still alive. */
+export const livingServices = (state: RunState): number[] => state.services.flatMap((s) => (s.pid && pidAlive(s.pid) ? [s.pid] : []))
 
 export const runFiles = (config: PlatformConfig) => ({
   pid: join(config.stateDir, 'platform.pid'),
@@ -29,7 +33,11 @@ export function writeRunState(config: PlatformConfig, state: RunState): void {
   writeFileSync(f.pid, `${state.pid}\n`)
 }
 
-/** The recorded run if its process is alive; a record left by a dead process is removed. */
+/**
+ * The recorded run if its process is alive, or if service processes it started still are
+ * (a supervisor killed under the processes topology): those still serve, so the run counts.
+ * A record left by a run that is wholly gone is removed.
+ */
 export function readRunState(config: PlatformConfig): RunState | undefined {
   const f = runFiles(config)
   let state: RunState
@@ -38,7 +46,7 @@ export function readRunState(config: PlatformConfig): RunState | undefined {
   } catch {
     return undefined
   }
-  if (pidAlive(state.pid)) return state
+  if (pidAlive(state.pid) || livingServices(state).length) return state
   clearRunState(config)
   return undefined
 }

@@ -23,8 +23,15 @@ type Call = (l01: L01Client, req: Req, o: CallOptions) => Promise<UpstreamRespon
 /** L01's answer as L09's: status and body unchanged, 4xx included. */
 function relay(reply: FastifyReply, res: UpstreamResponse): FastifyReply {
   reply.code(res.status)
+  if (res.replayed) reply.header('idempotent-replay', 'true')
   return res.text ? reply.type('application/json').send(res.text) : reply.send()
 }
+
+/** What L01 is told of the caller's request: its id, and the Idempotency-Key that makes a create safe to retry. */
+const forwarded = (req: FastifyRequest): CallOptions => ({
+  requestId: req.id,
+  idempotencyKey: req.headers['idempotency-key'] as string | undefined,
+})
 
 const q = (req: Req, ...keys: string[]) => Object.fromEntries(keys.map((k) => [k, req.query[k]]))
 const page = ['limit', 'offset', 'count']
@@ -72,7 +79,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
       // An unknown /api/v1 route needs a key too, so routes cannot be enumerated without one.
       api.setNotFoundHandler(notFound)
       for (const [method, path, call] of ROUTES) {
-        api.route({method, url: path, handler: async (req, reply) => relay(reply, await call(deps.l01, req as Req, {requestId: req.id}))})
+        api.route({method, url: path, handler: async (req, reply) => relay(reply, await call(deps.l01, req as Req, forwarded(req)))})
       }
     },
     {prefix: '/api/v1'},

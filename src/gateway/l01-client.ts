@@ -5,6 +5,8 @@ export interface UpstreamResponse {
   status: number
   /** L01's JSON body as it came (empty for a 204): relayed without parsing it again */
   text: string
+  /** L01 answered a create from an earlier request with the same Idempotency-Key */
+  replayed?: boolean
 }
 
 /** The parsed body of an answer, for the few callers that read it. */
@@ -22,6 +24,8 @@ export interface L01ClientOptions {
 
 export interface CallOptions {
   requestId?: string
+  /** the caller's Idempotency-Key, forwarded as it came */
+  idempotencyKey?: string
   query?: string
   /** a value to send as JSON, or JSON text to send as it is */
   body?: unknown
@@ -68,6 +72,7 @@ export class L01Client {
   async call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, opts: CallOptions = {}): Promise<UpstreamResponse> {
     const headers: Record<string, string> = {'x-api-key': this.#apiKey, accept: 'application/json'}
     if (opts.requestId) headers['x-request-id'] = opts.requestId
+    if (opts.idempotencyKey !== undefined) headers['idempotency-key'] = opts.idempotencyKey
     if (opts.body !== undefined) headers['content-type'] = 'application/json'
     try {
       const res = await this.#pool.request({
@@ -76,7 +81,8 @@ export class L01Client {
         headers,
         body: opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body),
       })
-      return {status: res.statusCode, text: await res.body.text()}
+      const text = await res.body.text()
+      return res.headers['idempotent-replay'] === 'true' ? {status: res.statusCode, text, replayed: true} : {status: res.statusCode, text}
     } catch (err) {
       throw new PlatformError('UPSTREAM_UNAVAILABLE', `the data layer (L01) at ${this.baseUrl} is unavailable: ${describe(err, this.timeoutMs)}`, {cause: err})
     }

@@ -1,3 +1,4 @@
+import {randomUUID} from 'node:crypto'
 import {monitorEventLoopDelay, performance} from 'node:perf_hooks'
 import {Pool} from 'undici'
 import {FailureGroups, failureMessage} from './failures.js'
@@ -25,6 +26,8 @@ export interface GeneratorConfig {
   scenario: string
   /** Test fault injection: block the event loop this many ms every 50 ms. */
   starveMs?: number
+  /** Every create carries an Idempotency-Key and is sent once more, with the same key, after a 503 or no answer. */
+  idempotency?: boolean
 }
 
 export interface IntervalReport {
@@ -110,32 +113,44 @@ export class Generator {
   /** Seconds since the run started. */
   #t = () => (performance.now() - this.#start) / 1000
 
-  /** Sends one request; its latency runs from dueAt (the intended send time) when given. */
+  /** Sends one request and records it; its latency runs from `from`. */
+  async #attempt(req: ApiRequest, from: number, idempotencyKey?: string): Promise<ApiResponse> {
+    const headers: Record<string, string> = {'x-api-key': this.#cfg.apiKey, 'content-type': 'application/json', accept: 'application/json'}
+    if (idempotencyKey) headers['idempotency-key'] = idempotencyKey
+    let res: ApiResponse
+    let transport: string | undefined
+    try {
+      const r = await this.#pool.request({
+        method: req.method,
+        path: req.path,
+        headers,
+        body: req.body === undefined ? undefined : JSON.stringify(req.body),
+        signal: this.#abandon.signal,
+      })
+      res = lazyBody(r.statusCode, await r.body.text())
+    } catch (err) {
+      if (this.#abandon.signal.aborted) return {status: null}
+      const e = err as {code?: string; message?: string}
+      transport = /TIMEOUT/.test(e.code ?? '') ? `timeout after ${this.#cfg.timeoutMs} ms` : transportMessage(e)
+      res = {status: null}
+    }
+    const failed = res.status === null || res.status >= 400
+    this.#recorder.record(req.endpoint, performance.now() - from, failed)
+    if (failed) this.#failures.add(req, res, failureMessage(res, transport), {t: Math.round(this.#t() * 10) / 10, users: this.#active})
+    return res
+  }
+
+  /**
+   * Sends one request; its latency runs from dueAt (the intended send time) when given. With
+   * idempotency a create whose outcome is unknown (503, or no answer) is sent once more with
+   * the same key: the first attempt stays a failure, the retry is a request of its own.
+   */
   #send(dueAt?: number): Send {
     return async (req: ApiRequest): Promise<ApiResponse> => {
-      const from = dueAt ?? performance.now()
-      const headers: Record<string, string> = {'x-api-key': this.#cfg.apiKey, 'content-type': 'application/json', accept: 'application/json'}
-      let res: ApiResponse
-      let transport: string | undefined
-      try {
-        const r = await this.#pool.request({
-          method: req.method,
-          path: req.path,
-          headers,
-          body: req.body === undefined ? undefined : JSON.stringify(req.body),
-          signal: this.#abandon.signal,
-        })
-        res = lazyBody(r.statusCode, await r.body.text())
-      } catch (err) {
-        if (this.#abandon.signal.aborted) return {status: null}
-        const e = err as {code?: string; message?: string}
-        transport = /TIMEOUT/.test(e.code ?? '') ? `timeout after ${this.#cfg.timeoutMs} ms` : transportMessage(e)
-        res = {status: null}
-      }
-      const failed = res.status === null || res.status >= 400
-      this.#recorder.record(req.endpoint, performance.now() - from, failed)
-      if (failed) this.#failures.add(req, res, failureMessage(res, transport), {t: Math.round(this.#t() * 10) / 10, users: this.#active})
-      return res
+      const key = this.#cfg.idempotency && req.method === 'POST' ? randomUUID() : undefined
+      const res = await this.#attempt(req, dueAt ?? performance.now(), key)
+      const unknown = res.status === null || res.status === 503
+      return key && unknown && !this.#abandon.signal.aborted ? this.#attempt(req, performance.now(), key) : res
     }
   }
 

@@ -33,6 +33,8 @@ export interface RunOptions {
   signal?: AbortSignal
   /** test fault injection: starve the generator's event loop */
   starveMs?: number
+  /** creates carry an Idempotency-Key and are retried once after a 503 or no answer */
+  idempotency?: boolean
 }
 
 /**
@@ -131,6 +133,7 @@ export async function runLoad(opts: RunOptions): Promise<Summary> {
       timeoutMs: opts.timeoutMs ?? 30_000,
       scenario: scenario.module,
       starveMs: opts.starveMs,
+      idempotency: opts.idempotency,
     }),
   )
   const agg = new Aggregator()

@@ -26,6 +26,8 @@ export interface SessionInput extends ProfileInput {
   workers?: number
   intervalS?: number
   starveMs?: number
+  /** creates carry an Idempotency-Key and are retried once after a 503 or no answer */
+  idempotency?: boolean
   /** aborted on Ctrl-C: the run stops, its reports say so, and the throwaway platform goes */
   signal?: AbortSignal
 }
@@ -157,7 +159,9 @@ export async function runSession(config: PlatformConfig, input: SessionInput, io
     interruptedBefore(input.signal)
     await preflight(t.target, t.apiKey)
     interruptedBefore(input.signal)
-    log(`${profile.name}: ${profile.users} users at ${profile.spawnRate}/s for ${profile.durationS}s${input.rate ? `, open model at ${input.rate} req/s` : ''}, seed ${seed}`)
+    const model = input.rate ? `, open model at ${input.rate} req/s` : ''
+    const retries = input.idempotency ? ', creates with an Idempotency-Key (retried once after a 503 or no answer)' : ''
+    log(`${profile.name}: ${profile.users} users at ${profile.spawnRate}/s for ${profile.durationS}s${model}, seed ${seed}${retries}`)
     summary = await runLoad({
       target: t.target,
       apiKey: t.apiKey,
@@ -171,6 +175,7 @@ export async function runSession(config: PlatformConfig, input: SessionInput, io
       intervalS: input.intervalS,
       baseline,
       starveMs: input.starveMs,
+      idempotency: input.idempotency,
       signal: input.signal,
       onPoint: (p, progress) => {
         lines.push(`${p.t}s users=${p.users} rps=${p.rps} p95=${p.p95 ?? '-'}ms errors=${p.errors}`)

@@ -2,7 +2,7 @@ import type {FastifyError, FastifyReply, FastifyRequest} from 'fastify'
 import fp from 'fastify-plugin'
 import type {ErrorObject} from 'ajv'
 import {PlatformError} from '../core/index.js'
-import {formatValidation} from './http.js'
+import {formatValidation} from './validation.js'
 import {BODY_LIMIT, MAX_PARAM_LENGTH} from './limits.js'
 
 /** Any error a route, a hook or Fastify itself raised, as a catalogue error. */

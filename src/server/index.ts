@@ -1,6 +1,6 @@
 export {createServer} from './server.js'
 export type {ServerOptions} from './server.js'
-export {findUnstorable, MAX_DEPTH, formatValidation} from './http.js'
+export {findUnstorable, findInexactNumber, MAX_DEPTH, formatValidation} from './validation.js'
 export {BODY_LIMIT} from './limits.js'
 export {authPlugin, keyMatcher, presentedKey} from './auth.js'
 export type {AuthOptions} from './auth.js'

@@ -4,8 +4,8 @@ import {metricsPlugin, redactUrl, type MetricsRegistry} from '../observability/i
 import {clientErrorHandler, requestId} from './connection.js'
 import {errorsPlugin, frameworkErrors} from './errors.js'
 import {healthPlugin, type ReadyCheck} from './health.js'
-import {requestParts} from './http.js'
 import {BODY_LIMIT, MAX_PARAM_LENGTH, limitOptions, limitsPlugin} from './limits.js'
+import {addJsonParser, checkRequest, validatorCompiler} from './validation.js'
 
 export interface ServerOptions {
   service: string
@@ -42,7 +42,11 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     clientErrorHandler: clientErrorHandler(limits),
     ...limitOptions(limits),
   })
-  requestParts(app)
+  // Only JSON is accepted: drop Fastify's text/plain parser so other types get 415.
+  app.removeContentTypeParser('text/plain')
+  addJsonParser(app)
+  app.setValidatorCompiler(validatorCompiler())
+  app.addHook('preValidation', async (req) => checkRequest(req))
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id)
     if (!req.headers.host && req.raw.httpVersion === '1.1') {

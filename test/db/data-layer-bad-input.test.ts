@@ -15,6 +15,14 @@ const KEY = 'test-internal-key'
 const TABLES = ['agents', 'goals', 'plans', 'tasks'] as const
 const CODES = ['VALIDATION_FAILED', 'NOT_FOUND', 'CONFLICT', 'UNAUTHORIZED', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE']
 const NUL = 'a\u0000b'
+/** Lone surrogates: JSON.stringify writes them as \ud800 escapes, which JSON.parse reads back as they are. */
+const HIGH = 'a\ud800b'
+const LOW = '\udfffz'
+/** Number texts JSON.parse would change: Infinity, -0, rounded integers, a float's lost digits, an underflow to 0. */
+const INEXACT = [
+  '1e400', '-1e400', '-0', '-0.0', '9007199254740993', '-9007199254740993', '12345678901234567890', '1e300',
+  '0.10000000000000000001', '1e-400',
+]
 /** An array nested `depth` levels deep. */
 const nested = (depth: number): unknown => (depth === 0 ? 'leaf' : [nested(depth - 1)])
 
@@ -75,6 +83,14 @@ interface Case {
   allowed?: readonly string[]
 }
 
+/** UUIDs PostgreSQL or the contract do not take as they are: only 8-4-4-4-12 hex is canonical. */
+const NON_CANONICAL_UUIDS = () => {
+  const id = randomUUID()
+  const joined = `${id.slice(0, 8)}-${id.slice(9, 13)}${id.slice(14)}`
+  return ['not-a-uuid', '12345678-1234-1234-1234-12345678901', `${id}x`, "' OR 1=1 --", `urn:uuid:${id}`, `{${id}}`,
+    id.replaceAll('-', ''), ` ${id}`, joined]
+}
+
 function casesFor(route: string, r: Route): Case[] {
   const json = (payload: Body | string, headers: Record<string, string> = {}) => (): InjectOptions => ({
     method: r.method,
@@ -106,6 +122,24 @@ function casesFor(route: string, r: Route): Case[] {
     bad(`a NUL byte in ${r.text}`, () => ({...v(), [r.text]: NUL}), r.text),
     bad('a NUL byte in a nested JSONB value', () => ({...v(), metadata: {deep: [{x: NUL}]}}), 'metadata.deep.0.x'),
     bad('a NUL byte in a JSONB key', () => ({...v(), metadata: {'k\u0000': 1}}), 'metadata.k\u0000'),
+    bad(`a lone high surrogate in ${r.text}`, () => ({...v(), [r.text]: HIGH}), r.text),
+    bad(`a lone low surrogate in ${r.text}`, () => ({...v(), [r.text]: LOW}), r.text),
+    bad('a lone surrogate in a nested JSONB value', () => ({...v(), metadata: {deep: [{x: HIGH}]}}), 'metadata.deep.0.x'),
+    bad('a lone surrogate in a JSONB key', () => ({...v(), metadata: {[LOW]: 1}}), `metadata.${LOW}`),
+    // sent as text: JSON.stringify cannot write these numbers
+    ...INEXACT.map((n): Case => ({
+      route, what: `the JSONB number ${n}`, status: 400, code: 'VALIDATION_FAILED', field: 'metadata.list.1.n',
+      request: () => json(JSON.stringify({...v(), metadata: {list: [1, {n: 0}]}}).replace('"n":0', `"n":${n}`))(),
+    })),
+    {route, what: 'a body with a UTF-8 BOM', request: () => json(`\ufeff${JSON.stringify(v())}`)(), status: 400, code: 'VALIDATION_FAILED',
+      field: 'body'},
+    {
+      route, what: 'a body that is not valid UTF-8', status: 400, code: 'VALIDATION_FAILED', field: 'body',
+      request: () => {
+        const bytes = Buffer.concat([Buffer.from(JSON.stringify(v()).slice(0, -1)), Buffer.from(',"metadata":{"x":"\xff"}}', 'latin1')])
+        return {...json(v())(), payload: bytes}
+      },
+    },
     // sent as text: the client's own JSON.stringify would overflow on it
     {route, what: 'JSONB nested 10,000 deep', request: () => json(JSON.stringify({...v(), metadata: {deep: 0}}).replace('"deep":0', `"deep":${'['.repeat(10_000)}${']'.repeat(10_000)}`))(), status: 400, code: 'VALIDATION_FAILED', field: 'metadata.deep'},
     // body, metadata and deep are three levels: the innermost array sits at MAX_DEPTH (0-based)
@@ -119,11 +153,28 @@ function casesFor(route: string, r: Route): Case[] {
   ]
   if (r.hasAgentId) {
     cases.push(
-      ...['not-a-uuid', '12345678-1234-1234-1234-12345678901', `${randomUUID()}x`, "' OR 1=1 --"].map((id) => bad(`agent_id ${JSON.stringify(id)}`, () => ({...v(), agent_id: id}), 'agent_id')),
+      ...NON_CANONICAL_UUIDS().map((id) => bad(`agent_id ${JSON.stringify(id)}`, () => ({...v(), agent_id: id}), 'agent_id')),
       bad('an agent_id of no agent', () => ({...v(), agent_id: randomUUID()}), 'agent_id'),
     )
   }
-  if (r.badPath) cases.push({route, what: 'a malformed UUID in the path', request: () => ({...json(v())(), url: r.badPath!}), status: 400, code: 'VALIDATION_FAILED', field: 'id'})
+  if (r.badPath) {
+    for (const path of [r.badPath, `/agents/urn:uuid:${randomUUID()}`, `/agents/${randomUUID().replaceAll('-', '')}`]) {
+      const request = () => ({...json(v())(), url: path})
+      cases.push({route, what: `a malformed UUID in the path ${path}`, request, status: 400, code: 'VALIDATION_FAILED', field: 'id'})
+    }
+  }
+  if (r.method === 'PATCH' && !r.badPath) {
+    const field = r.url().includes('/tasks/') ? 'task_id' : r.url().startsWith('/goals') ? 'goal_id' : 'plan_id'
+    const request = () => ({...json(v())(), url: `${r.url().replace(/[^/]+$/, '')}a%00b`})
+    cases.push({route, what: 'a NUL in the path', request, status: 400, code: 'VALIDATION_FAILED', field})
+  }
+  if (r.method === 'POST') {
+    for (const key of ['', 'k'.repeat(256)]) {
+      const request = () => json(v(), {'idempotency-key': key})()
+      const what = `an Idempotency-Key of ${key.length} characters`
+      cases.push({route, what, request, status: 400, code: 'VALIDATION_FAILED', field: 'Idempotency-Key'})
+    }
+  }
   if (r.method === 'PATCH') {
     for (const body of [{}, {unknown_field: 1}]) cases.push({route, what: `a body naming no updatable field ${JSON.stringify(body)}`, request: json(body), status: 400, code: 'VALIDATION_FAILED', field: 'body'})
   }
@@ -249,6 +300,28 @@ describeEachDb('L01 bad input', (kind) => {
     expect(listed.items[0]).toEqual(task)
   })
 
+  it('keeps every number JSON can hold exactly as it was sent, in JSONB and in integer columns', async () => {
+    const numbers = `{"max":9007199254740992,"min":-9007199254740992,"tenth":0.1,"small":1.5e-7,"float":0.7234567890123456,
+      "tiny":2.5e-300,"zero":0,"one":1.0,"neg":-0.5}`
+    const sent = JSON.parse(numbers)
+    const payload = `{"goal_text":"n","priority":7,"metadata":${numbers},"success_criteria":[${numbers}]}`
+    const res = await app.inject({method: 'POST', url: '/goals/', payload, headers: {'x-api-key': KEY, 'content-type': 'application/json'}})
+    expect(res.statusCode, res.body).toBe(201)
+    const read = await app.inject({method: 'GET', url: `/goals/${res.json().goal_id}`, headers: {'x-api-key': KEY}})
+    expect(read.json()).toMatchObject({priority: 7, metadata: sent, success_criteria: [sent]})
+    // PostgreSQL writes numbers in its own notation (1.5e-7 as 0.00000015): the value is kept, and these digits too
+    for (const text of ['9007199254740992', '-9007199254740992', '0.7234567890123456']) expect(read.body).toContain(text)
+  })
+
+  it('takes a UUID in upper case as the same UUID', async () => {
+    const upper = fx.agentId.toUpperCase()
+    const payload = {goal_text: 'upper', agent_id: upper}
+    const res = await app.inject({method: 'POST', url: '/goals/', payload, headers: {'x-api-key': KEY}})
+    expect(res.statusCode, res.body).toBe(201)
+    expect(res.json().agent_id).toBe(fx.agentId)
+    expect((await app.inject({method: 'GET', url: `/agents/${upper}`, headers: {'x-api-key': KEY}})).json().id).toBe(fx.agentId)
+  })
+
   // --- list query strings ------------------------------------------------------------------
 
   const LISTS: Array<[string, readonly string[], boolean]> = [
@@ -261,10 +334,18 @@ describeEachDb('L01 bad input', (kind) => {
     ['limit=0', 'limit'], ['limit=1001', 'limit'], ['limit=abc', 'limit'], ['limit=1.5', 'limit'], ['limit=-5', 'limit'],
     ['offset=-1', 'offset'], ['offset=abc', 'offset'], ['offset=1e30', 'offset'], ['offset=9223372036854775807', 'offset'],
     ['status=bogus', 'status'], ['status=', 'status'],
+    // integers are decimal digits only: no hex, exponent, sign, space or repeat
+    ['limit=0x10', 'limit'], ['limit=1e2', 'limit'], ['limit=%205', 'limit'], ['limit=+5', 'limit'], ['limit=5%20', 'limit'],
+    ['limit=1&limit=2', 'limit'],
+    ['offset=0x10', 'offset'], ['offset=1e2', 'offset'], ['offset=-0', 'offset'],
+    // text a column cannot hold, or a query that does not decode
+    ['status=pending%00', 'status'], ['status=%ED%A0%80', 'status'], ['status=%FF', 'status'], ['status=%E0%A4%A', 'status'],
   ]
+  type Statuses = readonly string[] | undefined
   const LIST_CASES = LISTS.flatMap(([url, statuses, hasAgent]) => [
-    ...QUERIES.map(([q, field]) => ({url: `${url}?${q}`, field, allowed: field === 'status' ? statuses : undefined})),
-    ...(hasAgent ? [{url: `${url}?agent_id=abc`, field: 'agent_id', allowed: undefined}] : []),
+    ...QUERIES.map(([q, field]) => ({url: `${url}?${q}`, field, allowed: field === 'status' && !q.includes('%') ? statuses : undefined})),
+    ...(hasAgent ? NON_CANONICAL_UUIDS() : [])
+      .map((id) => ({url: `${url}?agent_id=${encodeURIComponent(id)}`, field: 'agent_id', allowed: undefined as Statuses})),
   ])
   it.each(LIST_CASES)('GET $url is 400 naming $field', async ({url, field, allowed}) => {
     const res = await app.inject({method: 'GET', url, headers: {'x-api-key': KEY}})
@@ -276,11 +357,23 @@ describeEachDb('L01 bad input', (kind) => {
   })
 
   it.each([
-    '/goals/%00',
-    '/plans/a%00b',
-    '/plans/tasks/%00',
-    '/plans/tasks?plan_id=%00',
-    '/goals/?status=pending%00',
+    ['/goals/%00', 'goal_id'],
+    ['/plans/a%00b', 'plan_id'],
+    ['/plans/tasks/%00', 'task_id'],
+    ['/plans/tasks?plan_id=%00', 'plan_id'],
+    ['/plans/tasks?plan_id=a%ED%A0%80', 'plan_id'],
+    ['/goals/?parent=%00', 'parent'],
+    [`/agents/urn:uuid:${randomUUID()}`, 'id'],
+  ])('GET %s is 400 naming %s, never a database error', async (url, field) => {
+    const res = await app.inject({method: 'GET', url, headers: {'x-api-key': KEY}})
+    expect(res.statusCode, res.body).toBe(400)
+    const body = res.json()
+    expectErrorBody(body, 'VALIDATION_FAILED')
+    expect(body.details[0].field).toBe(field)
+    expect(body.message).toContain(field)
+  })
+
+  it.each([
     '/goals/%E0%A4%A',
     `/goals/${'x'.repeat(5000)}`,
     `/agents/${'a'.repeat(2000)}`,

@@ -102,6 +102,7 @@ describe('L09 gateway in front of a real L01 (PGlite)', () => {
   })
 
   const agentPath = '/agents/00000000-0000-4000-8000-000000000000'
+  const asJson = {'content-type': 'application/json'}
   const badCases: Array<[string, InjectOptions['method'], string, string | object, Record<string, string>]> = [
     ['malformed JSON', 'POST', '/agents/', '{"name": ', {'content-type': 'application/json'}],
     ['wrong content type', 'POST', '/goals/', 'name=x', {'content-type': 'text/plain'}],
@@ -116,10 +117,22 @@ describe('L09 gateway in front of a real L01 (PGlite)', () => {
     ['an unknown agent', 'PATCH', agentPath, {status: 'idle'}, {}],
     ['a bad limit', 'GET', '/agents/?limit=0', '', {}],
     ['a body over 1 MiB', 'POST', '/agents/', {name: 'x', metadata: {blob: 'x'.repeat(1024 * 1024)}}, {}],
+    ['a lone surrogate in a name', 'POST', '/agents/', '{"name": "\\ud800"}', asJson],
+    ['a number that would become Infinity', 'POST', '/goals/', '{"description": "x", "metadata": {"n": 1e400}}', asJson],
+    ['an integer beyond 2^53', 'POST', '/plans/tasks', '{"plan_id": "p", "input_data": {"n": 9007199254740993}}', asJson],
+    ['a body with a BOM', 'POST', '/agents/', '\ufeff{"name": "a"}', asJson],
+    ['a urn:uuid agent_id', 'POST', '/goals/', {agent_id: 'urn:uuid:00000000-0000-4000-8000-000000000000', description: 'x'}, {}],
+    ['a hexadecimal limit', 'GET', '/agents/?limit=0x10', '', {}],
+    ['a NUL in a query filter', 'GET', '/plans/tasks?plan_id=%00', '', {}],
+    ['a NUL in the path', 'GET', '/goals/a%00b', '', {}],
+    ['an Idempotency-Key over 255 characters', 'POST', '/agents/', {name: 'x'}, {'idempotency-key': 'k'.repeat(256)}],
   ]
+  const counts = ['agents', 'goals', 'plans', 'tasks'].map((t) => `(SELECT count(*) FROM mcp_documents.${t})`)
+  const rowCount = async () => (await db.query<{n: number}>(`SELECT ${counts.join(' + ')} AS n`)).rows[0]!.n
 
   it.each(badCases)('gives the same 4xx as L01 for %s', async (_name, method, path, payload, headers) => {
     const p = payload === '' ? undefined : (payload as InjectOptions['payload'])
+    const before = await rowCount()
     const direct = await l01.app.inject({method, url: path, payload: p, headers: {'x-api-key': INTERNAL_KEY, ...headers}})
     const gwPath = `/api/v1${path.replace('/plans/tasks', '/tasks')}`
     const via = await gw.inject({method, url: gwPath, payload: p, headers: {...auth, ...headers}})
@@ -127,6 +140,7 @@ describe('L09 gateway in front of a real L01 (PGlite)', () => {
     expect(direct.statusCode).toBeLessThan(500)
     expect(via.statusCode).toBe(direct.statusCode)
     expect(via.json()).toEqual(direct.json())
+    expect(await rowCount()).toBe(before)
   })
 
   it('refuses a 2 MiB body with 413 without reaching L01', async () => {

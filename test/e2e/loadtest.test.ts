@@ -228,6 +228,36 @@ describe('against a fake target', () => {
         if (m) expect(t.issued.has(decodeURIComponent(m[1]!)), `${r.method} ${r.url}`).toBe(true)
       }
       expect(t.requests.filter((r) => r.status === 404)).toEqual([])
+      // the contract's scenario as it was: no Idempotency-Key without --idempotency
+      expect(t.requests.filter((r) => r.idempotencyKey !== undefined)).toEqual([])
+    })
+  }, 60_000)
+
+  it('--idempotency: every create carries a key, retried once with it after a 503 or no answer; the first attempt fails', async () => {
+    await withTarget(async (t) => {
+      const CREATE_AGENT = 'POST /api/v1/agents/'
+      const CREATE_GOAL = 'POST /api/v1/goals/'
+      t.set(CREATE_AGENT, {status: 503, firstOnly: true})
+      t.set(CREATE_GOAL, {drop: true, firstOnly: true})
+      const args = custom(t, '--users', '10', '--spawn-rate', '10', '--duration', '5s', '--seed', '7', '--idempotency')
+      const {s, stderr} = await loadTest(args)
+      for (const [endpoint, first] of [[CREATE_AGENT, 503], [CREATE_GOAL, 0], ['POST /api/v1/tasks/', 201]] as const) {
+        const sent = t.requests.filter((r) => r.endpoint === endpoint)
+        expect(sent.length, `${endpoint}: ${explain(s, stderr)}`).toBeGreaterThan(0)
+        expect(sent.filter((r) => r.idempotencyKey === undefined), endpoint).toEqual([])
+        const byKey = new Map<string | undefined, typeof sent>()
+        for (const r of sent) byKey.set(r.idempotencyKey, [...(byKey.get(r.idempotencyKey) ?? []), r])
+        // a 503 or a dropped connection: one retry with the same key, which succeeds; a 201: no retry
+        for (const tries of byKey.values()) expect(tries.map((r) => r.status)).toEqual(first === 201 ? [201] : [first, 201])
+        const stats = s.endpoints.find((e) => e.endpoint === endpoint)!
+        expect(stats.count).toBe(sent.length)
+        expect(stats.failures).toBe(first === 201 ? 0 : byKey.size)
+      }
+      // the id kept is the retry's: every id used later was handed out in a 201
+      for (const r of t.requests) {
+        const m = /^\/api\/v1\/\w+\/([^/?]+)$/.exec(r.url)
+        if (m) expect(t.issued.has(decodeURIComponent(m[1]!)), `${r.method} ${r.url}`).toBe(true)
+      }
     })
   }, 60_000)
 

@@ -3,6 +3,7 @@ import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
+import {pidAlive, portFree} from '../../src/core/index.js'
 import {exited, runCli, spawnCli, waitForOk} from '../support/cli.js'
 import {freePort} from '../support/postgres.js'
 
@@ -86,6 +87,33 @@ describe('platform up / status / down (built bin/run.js, the embedded PostgreSQL
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL')
     }
+  }, 120_000)
+
+  it('--topology processes: services that outlive a killed supervisor are found by status and stopped by down', async () => {
+    const p = await project()
+    const cli = (...args: string[]) => runCli(args, {cwd: p.cwd, env: p.env, timeoutMs: 120_000})
+    const up = await cli('up', '--detach', '--topology', 'processes', '--json')
+    expect(up.code, up.stderr).toBe(0)
+    const supervisor = JSON.parse(up.stdout).pid as number
+    const state = JSON.parse(readFileSync(join(p.cwd, '.platform', 'platform.json'), 'utf8')) as {services: Array<{pid: number}>}
+    const children = state.services.map((s) => s.pid)
+    expect(children).toHaveLength(2)
+    process.kill(supervisor, 'SIGKILL')
+    await new Promise((r) => setTimeout(r, 300))
+    expect(children.every((pid) => pidAlive(pid))).toBe(true) // still serving
+
+    const status = await cli('status', '--json')
+    expect(status.code).toBe(1)
+    const doc = JSON.parse(status.stdout)
+    expect(doc.running).toBe(true)
+    expect(doc.services.map((s: {state: string}) => s.state)).toEqual(['orphaned', 'orphaned'])
+    expect(doc.services[0].detail).toContain('platform down')
+
+    const down = await cli('down', '--json')
+    expect(down.code, down.stderr).toBe(0)
+    expect(children.some((pid) => pidAlive(pid))).toBe(false)
+    expect(await portFree(p.l09)).toBe(true)
+    expect(JSON.parse((await cli('status', '--json')).stdout).running).toBe(false)
   }, 120_000)
 
   it('names what holds a port that is in use, exit 3', async () => {

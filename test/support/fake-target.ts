@@ -18,6 +18,10 @@ export interface Behaviour {
   delayMs?: number
   /** answer with this status and an error body whose message names the id */
   status?: number
+  /** close the connection without an answer */
+  drop?: boolean
+  /** misbehave only on the first request with a given Idempotency-Key (a retry then succeeds) */
+  firstOnly?: boolean
 }
 
 export interface Seen {
@@ -25,9 +29,11 @@ export interface Seen {
   url: string
   /** method + route template, as the runner names it; undefined for routes outside /api/v1 */
   endpoint?: string
+  /** 0 when the connection was closed without an answer */
   status: number
   /** performance.now() when the server began handling it */
   at: number
+  idempotencyKey?: string
 }
 
 export interface FakeTarget {
@@ -72,6 +78,7 @@ export async function startFakeTarget(apiKey = 'fake-target-key-0123456789abcdef
   const requests: Seen[] = []
   const issued = new Set<string>()
   const stalls: Array<{start: number; end: number}> = []
+  const seenKeys = new Set<string>()
   let stall: {ms: number; at: number} | undefined
   let apiCount = 0
 
@@ -80,8 +87,11 @@ export async function startFakeTarget(apiKey = 'fake-target-key-0123456789abcdef
     const method = req.method ?? 'GET'
     const {pathname} = new URL(req.url ?? '/', 'http://fake')
     let endpoint: string | undefined
+    const idemKey = req.headers['idempotency-key'] as string | undefined
+    const record = (status: number) =>
+      requests.push({method, url: req.url ?? '', endpoint, status, at, ...(idemKey === undefined ? {} : {idempotencyKey: idemKey})})
     const send = (status: number, body?: unknown) => {
-      requests.push({method, url: req.url ?? '', endpoint, status, at})
+      record(status)
       if (body === undefined) res.writeHead(status).end()
       else res.writeHead(status, {'content-type': 'application/json'}).end(JSON.stringify(body))
     }
@@ -104,8 +114,14 @@ export async function startFakeTarget(apiKey = 'fake-target-key-0123456789abcdef
     }
     const given = req.headers['x-api-key'] ?? req.headers.authorization?.replace(/^Bearer /i, '')
     if (given !== apiKey) return send(401, {error: 'UNAUTHORIZED', message: 'missing or unknown API key'})
-    const b = behaviours.get(endpoint) ?? behaviours.get('*') ?? {}
+    const chosen = behaviours.get(endpoint) ?? behaviours.get('*') ?? {}
+    const b = chosen.firstOnly && idemKey !== undefined && seenKeys.has(idemKey) ? {} : chosen
+    if (idemKey !== undefined) seenKeys.add(idemKey)
     if (b.delayMs) await sleepAtLeast(b.delayMs)
+    if (b.drop) {
+      record(0)
+      return void req.socket.destroy()
+    }
     if (b.status) return send(b.status, {error: CODES[b.status] ?? 'ERROR', message: `boom for ${noun} ${id ?? randomUUID()}`})
 
     let body: Record<string, unknown> = {}

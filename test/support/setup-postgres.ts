@@ -5,6 +5,7 @@
  */
 import type {TestProject} from 'vitest/node'
 import {findPgBin, startCluster, type Cluster} from './postgres.js'
+import {ourPostmasters, stopLeftPostmasters} from './postmasters.js'
 import {missingService} from './tiers.js'
 
 declare module 'vitest' {
@@ -14,8 +15,10 @@ declare module 'vitest' {
 }
 
 let cluster: Cluster | undefined
+let postmastersBefore = new Set<number>()
 
 export async function setup(project: TestProject): Promise<void> {
+  postmastersBefore = new Set(ourPostmasters().map((p) => p.pid))
   project.provide('pgUrl', undefined)
   if (!findPgBin()) return missingService('PostgreSQL is not installed', 'Install postgresql-15, or run `npm test` as root (it installs it).')
   cluster = await startCluster()
@@ -24,4 +27,5 @@ export async function setup(project: TestProject): Promise<void> {
 
 export async function teardown(): Promise<void> {
   cluster?.destroy()
+  stopLeftPostmasters(postmastersBefore)
 }
