@@ -25,9 +25,13 @@ export interface PlatformConfig {
   dbEngine?: DbEngine
   /** PGlite directory (database.engine: pglite, or data that was already there). */
   dataDir: string
-  dataLayer: ServiceAddress
-  /** l01Url: where the gateway finds L01 (default: the data layer's address). */
-  gateway: ServiceAddress & {upstreamTimeoutMs: number; l01Url: string}
+  /** socket: a Unix socket L01 also listens on, for a gateway on this machine. */
+  dataLayer: ServiceAddress & {socket?: string}
+  /**
+   * l01Url: where the gateway finds L01 (default: the data layer's address); l01Socket: L01's
+   * Unix socket when both run on this machine (the embedded platform sets it, with dataLayer.socket).
+   */
+  gateway: ServiceAddress & {upstreamTimeoutMs: number; l01Url: string; l01Socket?: string}
   migrationLockTimeoutMs: number
   /** The project's own migrations (`db new` writes there), applied after the platform's. */
   projectMigrationsDir: string

@@ -28,7 +28,8 @@ function wrap(client: Pool | PoolClient, where: string): Queryable {
 export function describeUrl(url: string): string {
   try {
     const u = new URL(url)
-    return `postgresql://${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`
+    const socket = u.searchParams.get('host')
+    return socket ? `postgresql://${socket}${u.pathname} (socket, port ${u.searchParams.get('port') ?? 5432})` : `postgresql://${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`
   } catch {
     return 'postgresql (unparsable DATABASE_URL)'
   }
@@ -42,12 +43,14 @@ function hostPort(url: string): string {
   } catch {
     // reported below
   }
-  if (!u || !/^postgres(ql)?:$/.test(u.protocol) || !u.hostname) {
+  // ?host= names a Unix socket directory (it wins over the URL's host, as libpq has it).
+  const host = u?.searchParams.get('host') || u?.hostname
+  if (!u || !/^postgres(ql)?:$/.test(u.protocol) || !host) {
     throw new PlatformError('CONFIG_INVALID', 'DATABASE_URL is not a PostgreSQL URL', {
       suggestion: 'give it as postgresql://USER:PASSWORD@HOST:PORT/DATABASE (or unset it for the embedded database)',
     })
   }
-  return `${u.hostname}:${u.port || 5432}`
+  return `${host}:${u.searchParams.get('port') || u.port || 5432}`
 }
 
 export async function openPg(url: string, poolSize = 10): Promise<Db> {

@@ -1,5 +1,6 @@
 import {spawn} from 'node:child_process'
 import {closeSync, mkdirSync, openSync, readFileSync} from 'node:fs'
+import {join} from 'node:path'
 import {PlatformError, apiKeyPath, migrationDirs, pidAlive, portFree, probeReady, urlOf, type HealthProbe, type PlatformConfig, type PlatformStatus, type ServiceStatus} from '../core/index.js'
 import {migrate, openDb, resolveDatabase, stopClusterOf, findPgBinaries, type EngineInfo} from '../db/index.js'
 import {portInUse} from '../server/index.js'
@@ -72,10 +73,23 @@ async function migrateFirst(config: PlatformConfig, onStep?: (step: string) => v
   }
 }
 
+/** Unix socket paths are short (108 bytes on Linux): a deep state directory does without. */
+const MAX_SOCKET_PATH = 100
+
+function localSocket(config: PlatformConfig, topology: Topology): string | undefined {
+  const path = join(config.stateDir, 'l01.sock')
+  const ownL01 = config.gateway.l01Url === urlOf(config.dataLayer)
+  return topology !== 'processes' && ownL01 && Buffer.byteLength(path) <= MAX_SOCKET_PATH ? path : undefined
+}
+
 async function startServices(config: PlatformConfig, topology: Topology, opts: StartPlatformOptions, engine: EngineInfo, release: () => Promise<void>): Promise<Platform> {
   // With a known L01 port both start at once (L09 tolerates an L01 still starting); with
   // port 0 L09 must wait to learn it.
-  const l09Config = (l01Url: string) => ({...config, gateway: {...config.gateway, l01Url}})
+  // L09 reaches L01 over a Unix socket in the state directory when they share a machine and
+  // the gateway was not pointed elsewhere; the processes topology keeps to TCP.
+  const socket = localSocket(config, topology)
+  if (socket) config = {...config, dataLayer: {...config.dataLayer, socket}}
+  const l09Config = (l01Url: string) => ({...config, gateway: {...config.gateway, l01Url, l01Socket: socket}})
   let l01: HostedService
   let l09: HostedService
   if (config.dataLayer.port !== 0) {

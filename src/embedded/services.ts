@@ -1,3 +1,4 @@
+import {rmSync} from 'node:fs'
 import type {FastifyInstance} from 'fastify'
 import {gatewayKeys, internalKey, migrationDirs, packageVersion, type PlatformConfig, type ServiceAddress} from '../core/index.js'
 import {migrate, openDb, resolveDatabase} from '../db/index.js'
@@ -21,17 +22,33 @@ export interface StartOptions {
   onMigrate?: (file: string) => void
 }
 
+/**
+ * Hands the connections of a Unix socket to the app's own HTTP server, so they get the same
+ * routes, hooks, limits and draining as its TCP ones. A local hop over a Unix socket costs
+ * less than over loopback TCP (no TCP stack on either side).
+ */
+async function alsoOnSocket(app: FastifyInstance, path: string): Promise<() => Promise<void>> {
+  const {createServer} = await import('node:net')
+  rmSync(path, {force: true}) // left by a process that is gone: the state dir is this platform's alone
+  const unix = createServer((socket) => app.server.emit('connection', socket))
+  await new Promise<void>((resolve, reject) => unix.once('error', reject).listen(path, () => resolve()))
+  return () => new Promise((resolve) => unix.close(() => resolve()))
+}
+
 /** Listens, and on close drains the server before releasing its resources (also if listen fails). */
-async function serve(name: ServiceName, app: FastifyInstance, addr: ServiceAddress, backend: string, release: () => Promise<void>): Promise<RunningService> {
+async function serve(name: ServiceName, app: FastifyInstance, addr: ServiceAddress & {socket?: string}, backend: string, release: () => Promise<void>): Promise<RunningService> {
   const {listen} = await import('../server/index.js')
+  let closeSocket = async () => {}
   try {
     const url = await listen(app, addr, name === 'l01-data-layer' ? 'the data layer (L01)' : 'the gateway (L09)')
+    if (addr.socket) closeSocket = await alsoOnSocket(app, addr.socket)
     return {
       name,
       url,
       backend,
       async close() {
         try {
+          await closeSocket()
           await app.close()
         } finally {
           await release()
@@ -82,7 +99,7 @@ export async function startDataLayerWithDatabase(config: PlatformConfig, opts: S
 /** L09 on this machine, in front of the L01 at config.gateway.l01Url. Refuses to start on a key mismatch. */
 export async function startGateway(config: PlatformConfig, opts: StartOptions = {}): Promise<RunningService> {
   const {buildGateway, L01Client} = await import('../gateway/index.js')
-  const l01 = new L01Client({baseUrl: config.gateway.l01Url, apiKey: internalKey(config), timeoutMs: config.gateway.upstreamTimeoutMs})
+  const l01 = new L01Client({baseUrl: config.gateway.l01Url, socketPath: config.gateway.l01Socket, apiKey: internalKey(config), timeoutMs: config.gateway.upstreamTimeoutMs})
   const log = serviceLog(opts.log)
   let app: FastifyInstance
   try {

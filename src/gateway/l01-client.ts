@@ -15,6 +15,8 @@ export const bodyOf = (res: UpstreamResponse): unknown => (res.text ? JSON.parse
 export interface L01ClientOptions {
   /** L01's base URL, e.g. http://127.0.0.1:8001 */
   baseUrl: string
+  /** L01's Unix socket on this machine, when it has one: connections go there instead of the URL's address. */
+  socketPath?: string
   /** The internal key L01 requires. */
   apiKey: string
   /** Connect, headers and body timeout for every call. */
@@ -61,6 +63,7 @@ export class L01Client {
     this.timeoutMs = opts.timeoutMs ?? 5000
     this.#apiKey = opts.apiKey
     this.#pool = new Pool(this.baseUrl, {
+      ...(opts.socketPath ? {socketPath: opts.socketPath} : {}),
       connections: opts.connections ?? 128,
       keepAliveTimeout: 30_000,
       connectTimeout: this.timeoutMs,
