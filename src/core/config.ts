@@ -39,6 +39,8 @@ export interface PlatformConfig {
   patchMappings: Record<string, string>
   /** Every key of platform.yaml: its effective value and where that came from (`platform config`). */
   settings: Record<string, Setting>
+  /** Limits both HTTP services apply to their connections. */
+  server: ServerLimits
 }
 
 export type SettingSource = 'default' | 'file' | 'environment' | 'flag'
@@ -50,12 +52,35 @@ export interface Setting {
   from?: string
 }
 
+/** What one HTTP service allows a client (platform.yaml `server:`). */
+export interface ServerLimits {
+  /** A request's headers must arrive within this; slow senders (slowloris) are cut off. */
+  headersTimeoutMs: number
+  /** The whole request, body included, must arrive within this. */
+  requestTimeoutMs: number
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number
+  /** Connections beyond this many are closed as soon as they are accepted. */
+  maxConnections: number
+  /** Requests a client may send on one connection before reading the answers (pipelining). */
+  maxPipelinedRequests: number
+}
+
+export const DEFAULT_SERVER_LIMITS: ServerLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 72_000,
+  maxConnections: 10_000,
+  maxPipelinedRequests: 32,
+}
+
 export const CONFIG_FILE = 'platform.yaml'
 
 type Check = (v: unknown) => string | undefined
 const isPort: Check = (v) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535 ? undefined : 'must be a port number (1-65535)')
 const isText: Check = (v) => (typeof v === 'string' && v.length > 0 ? undefined : 'must be a non-empty string')
 const isPositiveInt: Check = (v) => (Number.isInteger(v) && (v as number) > 0 ? undefined : 'must be a positive whole number of milliseconds')
+const isCount: Check = (v) => (Number.isInteger(v) && (v as number) > 0 ? undefined : 'must be a positive whole number')
 const isStringMap: Check = (v) =>
   v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string' && x.length > 0) ? undefined : 'must be a mapping of local paths to container paths'
 const isMode: Check = (v) => (v === 'embedded' || v === 'docker' ? undefined : 'must be one of: embedded, docker')
@@ -76,6 +101,11 @@ export const KEYS: Record<string, Check> = {
   'migrations.lock_timeout_ms': isPositiveInt,
   'migrations.dir': isText,
   'patch.mappings': isStringMap,
+  'server.headers_timeout_ms': isPositiveInt,
+  'server.request_timeout_ms': isPositiveInt,
+  'server.keep_alive_timeout_ms': isPositiveInt,
+  'server.max_connections': isCount,
+  'server.max_pipelined_requests': isCount,
 }
 const SECTIONS = new Set(Object.keys(KEYS).filter((k) => k.includes('.')).map((k) => k.split('.')[0]!))
 
@@ -199,5 +229,25 @@ export function loadConfig(opts: LoadOptions = {}): PlatformConfig {
     projectMigrationsDir: resolve(root, pick('migrations.dir', undefined, undefined, join('platform', 'migrations'))),
     patchMappings: pick<Record<string, string>>('patch.mappings', undefined, undefined, {}),
     settings,
+    server: serverLimits((key, fallback) => pick(key, undefined, undefined, fallback), file ?? CONFIG_FILE),
   }
+}
+
+function serverLimits(setting: (key: string, fallback: number) => number, file: string): ServerLimits {
+  const d = DEFAULT_SERVER_LIMITS
+  const limits: ServerLimits = {
+    headersTimeoutMs: setting('server.headers_timeout_ms', d.headersTimeoutMs),
+    requestTimeoutMs: setting('server.request_timeout_ms', d.requestTimeoutMs),
+    keepAliveTimeoutMs: setting('server.keep_alive_timeout_ms', d.keepAliveTimeoutMs),
+    maxConnections: setting('server.max_connections', d.maxConnections),
+    maxPipelinedRequests: setting('server.max_pipelined_requests', d.maxPipelinedRequests),
+  }
+  // Node refuses a headers timeout longer than the request timeout; say so in the user's terms.
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    const over = `server.headers_timeout_ms (${limits.headersTimeoutMs}) is over server.request_timeout_ms (${limits.requestTimeoutMs})`
+    throw new PlatformError('CONFIG_INVALID', `${file}: ${over}`, {
+      suggestion: 'make server.headers_timeout_ms at most server.request_timeout_ms',
+    })
+  }
+  return limits
 }

@@ -14,6 +14,10 @@ export const CATALOGUE = {
   INTERNAL: {status: 500, exit: 1},
   UPSTREAM_UNAVAILABLE: {status: 503, exit: 3},
   DATABASE_UNAVAILABLE: {status: 503, exit: 3},
+  // Refused by the HTTP layer before routing: malformed framing, oversized headers, a request too slow to arrive.
+  BAD_REQUEST: {status: 400, exit: 2},
+  HEADERS_TOO_LARGE: {status: 431, exit: 2},
+  REQUEST_TIMEOUT: {status: 408, exit: 3},
   // CLI and runtime failures that never travel over HTTP as such.
   CONFIG_INVALID: {status: 500, exit: 2},
   USAGE: {status: 400, exit: 2},

@@ -1,6 +1,6 @@
 import type {FastifyInstance, FastifyReply, FastifyServerOptions} from 'fastify'
-import {PlatformError} from '../core/index.js'
-import {createServer} from '../server/index.js'
+import {PlatformError, type ServerLimits} from '../core/index.js'
+import {authPlugin, createServer} from '../server/index.js'
 import type {Db} from '../db/index.js'
 import {createMetrics} from '../observability/index.js'
 import {agents, goals, idParam, listQuery, plans, tasks, uuidParam, type Entity} from './entities.js'
@@ -13,6 +13,8 @@ export interface DataLayerDeps {
   apiKeys: readonly string[]
   version: string
   logger?: FastifyServerOptions['logger']
+  /** Timeouts and connection bounds (platform.yaml server:); the defaults when not given. */
+  limits?: ServerLimits
 }
 
 type Params = Record<string, string>
@@ -95,8 +97,8 @@ export function buildDataLayer(deps: DataLayerDeps): FastifyInstance {
     service: 'l01-data-layer',
     version: deps.version,
     logger: deps.logger,
+    limits: deps.limits,
     metrics: createMetrics(),
-    apiKeys: deps.apiKeys,
     ready: {
       dependency: 'database',
       check: async () => {
@@ -104,7 +106,11 @@ export function buildDataLayer(deps: DataLayerDeps): FastifyInstance {
       },
     },
   })
+  // The data routes and the key check in one scope: health and metrics stay outside it, open.
   const creates = new IdempotentCreates(deps.db)
-  for (const m of MOUNTS) mount(app, deps.db, creates, m)
+  app.register(async (data) => {
+    await data.register(authPlugin, {keys: deps.apiKeys})
+    for (const m of MOUNTS) mount(data, deps.db, creates, m)
+  })
   return app
 }

@@ -73,7 +73,7 @@ export async function startDataLayer(config: PlatformConfig, opts: StartOptions 
   let app: FastifyInstance
   try {
     await migrate(db, {dir: migrationDirs(config), lockTimeoutMs: config.migrationLockTimeoutMs, onApply: (m) => opts.onMigrate?.(m.file)})
-    app = buildDataLayer({db, apiKeys: [internalKey(config)], version: packageVersion(), logger: log.logger})
+    app = buildDataLayer({db, apiKeys: [internalKey(config)], version: packageVersion(), logger: log.logger, limits: config.server})
   } catch (err) {
     await db.close()
     await log.flush()
@@ -104,7 +104,7 @@ export async function startGateway(config: PlatformConfig, opts: StartOptions = 
   let app: FastifyInstance
   try {
     await l01.probe()
-    app = buildGateway({l01, apiKeys: gatewayKeys(config), version: packageVersion(), logger: log.logger})
+    app = buildGateway({l01, apiKeys: gatewayKeys(config), version: packageVersion(), logger: log.logger, limits: config.server})
   } catch (err) {
     await l01.close()
     await log.flush()

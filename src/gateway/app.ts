@@ -1,5 +1,6 @@
 import type {FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions} from 'fastify'
-import {createServer} from '../server/index.js'
+import type {ServerLimits} from '../core/index.js'
+import {authPlugin, createServer, notFound} from '../server/index.js'
 import {createMetrics} from '../observability/index.js'
 import type {L01Client, UpstreamResponse, CallOptions} from './l01-client.js'
 
@@ -9,6 +10,8 @@ export interface GatewayDeps {
   apiKeys: readonly string[]
   version: string
   logger?: FastifyServerOptions['logger']
+  /** Timeouts and connection bounds (platform.yaml server:); the defaults when not given. */
+  limits?: ServerLimits
 }
 
 type Req = FastifyRequest<{Params: Record<string, string>; Querystring: Record<string, string>}>
@@ -60,8 +63,8 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     service: 'l09-api-gateway',
     version: deps.version,
     logger: deps.logger,
+    limits: deps.limits,
     metrics: createMetrics(),
-    apiKeys: deps.apiKeys,
     ready: {
       dependency: 'l01',
       check: async () => {
@@ -72,6 +75,9 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   })
   app.register(
     async (api) => {
+      await api.register(authPlugin, {keys: deps.apiKeys})
+      // An unknown /api/v1 route needs a key too, so routes cannot be enumerated without one.
+      api.setNotFoundHandler(notFound)
       for (const [method, path, call] of ROUTES) {
         api.route({method, url: path, handler: async (req, reply) => relay(reply, await call(deps.l01, req as Req, forwarded(req)))})
       }

@@ -1,5 +1,7 @@
 import type {FastifyInstance} from 'fastify'
+import fp from 'fastify-plugin'
 import {Counter, Gauge, Histogram, Registry, collectDefaultMetrics} from 'prom-client'
+import {redactUrl} from './redact.js'
 
 let processRegistry: Registry | undefined
 
@@ -47,13 +49,26 @@ export function createMetrics(): MetricsRegistry {
 }
 
 /** Counts and times every response under its route template, and logs one line for it. */
-export function observeHttp(app: FastifyInstance, metrics: MetricsRegistry): void {
+function observeHttp(app: FastifyInstance, metrics: MetricsRegistry): void {
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched'
     const labels = {method: req.method, route, status: String(reply.statusCode)}
     const seconds = reply.elapsedTime / 1000
     metrics.requests.inc(labels)
     metrics.duration.observe(labels, seconds)
-    req.log.info({method: req.method, route, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10}, 'request')
+    const ms = Math.round(reply.elapsedTime * 10) / 10
+    req.log.info({method: req.method, route, url: redactUrl(req.url), status: reply.statusCode, ms}, 'request')
   })
 }
+
+/** Counts, times and logs every response of the instance it is registered on, and serves GET /metrics (no key). */
+export const metricsPlugin = fp<{metrics: MetricsRegistry}>(
+  async (app, {metrics}) => {
+    observeHttp(app, metrics)
+    app.get('/metrics', async (_req, reply) => {
+      reply.type(metrics.contentType)
+      return metrics.render()
+    })
+  },
+  {name: 'platform-metrics', fastify: '5.x'},
+)

@@ -1,6 +1,7 @@
 /** Real L01 and L09 servers on loopback sockets for the gateway tests. */
 import {createServer, type Server} from 'node:net'
 import type {FastifyInstance} from 'fastify'
+import type {ServerLimits} from '../../src/core/index.js'
 import {buildDataLayer} from '../../src/data-layer/index.js'
 import type {Db} from '../../src/db/index.js'
 import {buildGateway, L01Client} from '../../src/gateway/index.js'
@@ -17,8 +18,8 @@ export interface L01Handle {
 }
 
 /** L01 on db, listening on 127.0.0.1 (port 0 = any free one). */
-export async function listenL01(db: Db, port = 0): Promise<L01Handle> {
-  const app = buildDataLayer({db, apiKeys: [INTERNAL_KEY], version: 'test'})
+export async function listenL01(db: Db, port = 0, limits?: ServerLimits): Promise<L01Handle> {
+  const app = buildDataLayer({db, apiKeys: [INTERNAL_KEY], version: 'test', limits})
   const seen: L01Handle['seen'] = []
   app.addHook('onRequest', async (req) => void seen.push({id: req.id, url: req.url}))
   await app.listen({host: '127.0.0.1', port})
@@ -27,9 +28,14 @@ export async function listenL01(db: Db, port = 0): Promise<L01Handle> {
   return {app, url: `http://127.0.0.1:${p}`, port: p, seen}
 }
 
-export function gatewayFor(l01Url: string, timeoutMs = 5000, apiKey = INTERNAL_KEY): {app: FastifyInstance; client: L01Client} {
+export function gatewayFor(
+  l01Url: string,
+  timeoutMs = 5000,
+  apiKey = INTERNAL_KEY,
+  limits?: ServerLimits,
+): {app: FastifyInstance; client: L01Client} {
   const client = new L01Client({baseUrl: l01Url, apiKey, timeoutMs})
-  return {client, app: buildGateway({l01: client, apiKeys: [API_KEY], version: 'test'})}
+  return {client, app: buildGateway({l01: client, apiKeys: [API_KEY], version: 'test', limits})}
 }
 
 /** A TCP server that accepts connections and never answers: an L01 that hangs. */

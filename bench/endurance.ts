@@ -1,0 +1,138 @@
+/**
+ * The contract's endurance profile (100 users, 10 spawned per s, 30 min; agent, goal and task
+ * users 5:3:2 with their think time) through the product's runner against the platform as
+ * `platform up` starts it by default (the built CLI, its default topology, its embedded
+ * PostgreSQL) in a child process. Every --sample-s seconds (30) the RSS of every process of
+ * the platform is read from /proc: the CLI's own process with its descendants, and the
+ * PostgreSQL postmaster with its backends. Reports errors, latency and, per process and in
+ * total, RSS after the first --settle-min minutes (5) against the end. Targets: 0 errors and
+ * RSS growth after the settling under 10%. Exit 1 only when the run failed; figures below a
+ * target are figures.
+ *
+ *   node --import tsx bench/endurance.ts [--minutes 30] [--sample-s 30] [--settle-min 5] [--seed 1] [--json]
+ */
+import {DEFAULT_TOPOLOGY} from '../src/embedded/index.js'
+import {PROFILES, contractScenario, effectiveThresholds, preflight, runLoad, type Summary} from '../src/loadtest/index.js'
+import {benchArgs, fmt, loadavg, log, postmasterPid, processTreeRss, runBench, startPlatformChild, table} from './lib.js'
+
+const TARGETS = {errors: 0, rssGrowth: 0.1} as const
+const args = benchArgs({minutes: 30, 'sample-s': 30, 'settle-min': 5, seed: 1}, {
+  fractional: ['minutes', 'sample-s', 'settle-min'],
+  zero: ['seed'],
+})
+
+const postmaster = (stateDir: string): number | undefined => {
+  try {
+    return postmasterPid(stateDir)
+  } catch {
+    return undefined // not written yet, or the cluster is gone
+  }
+}
+
+interface Sample {
+  t: number
+  /** RSS in MiB of each process, keyed `name pid`. */
+  rss: Record<string, number>
+}
+
+await runBench(async () => {
+  const load = {before: loadavg(), after: ''}
+  log(`loadavg ${load.before}`)
+  log(`starting the platform as \`platform up\` starts it (topology ${DEFAULT_TOPOLOGY}, embedded PostgreSQL) in a child process`)
+  // With up's default log level: one line per request to .platform/platform.log, as a user runs it.
+  const platform = await startPlatformChild({topology: DEFAULT_TOPOLOGY, logLevel: 'info'})
+  await preflight(platform.l09, platform.apiKey)
+
+  const samples: Sample[] = []
+  const started = performance.now()
+  const sample = () => {
+    const rss: Record<string, number> = {}
+    // The postmaster runs detached (to outlive a crash of up), so it is no descendant of the CLI's process.
+    const roots = [platform.pid, postmaster(platform.stateDir)].filter((p): p is number => p !== undefined)
+    for (const p of roots.flatMap(processTreeRss)) rss[`${p.command} ${p.pid}`] = p.rssMb
+    samples.push({t: (performance.now() - started) / 1000, rss})
+  }
+  sample()
+  const timer = setInterval(sample, args['sample-s'] * 1000)
+
+  const profile = {...PROFILES.endurance, durationS: Math.round(args.minutes * 60)}
+  log(`endurance: ${profile.users} users at ${profile.spawnRate}/s for ${args.minutes} min, RSS every ${args['sample-s']} s`)
+  let died: string | undefined
+  let s: Summary
+  try {
+    s = await runLoad({
+      target: platform.l09,
+      apiKey: platform.apiKey,
+      profile,
+      scenario: contractScenario,
+      seed: args.seed,
+      thresholds: effectiveThresholds([]),
+      workers: 1,
+      intervalS: args['sample-s'],
+      onPoint: (p) => {
+        died ??= platform.exited()
+        const [rss, p95] = [fmt(totalOf(samples.at(-1)!)), fmt(p.p95 ?? Number.NaN, 1)]
+        log(`  ${fmt(p.t, 0).padStart(5)} s  ${fmt(p.rps).padStart(5)} req/s  p95 ${p95} ms  errors ${p.errors}  rss ${rss} MiB`)
+      },
+    })
+  } finally {
+    clearInterval(timer)
+  }
+  sample()
+  load.after = loadavg()
+  died ??= platform.exited()
+  if (died) throw new Error(`the platform ${died}`)
+
+  // The sample nearest the end of the settling time is the reference the growth is measured from.
+  const settle = args['settle-min'] * 60
+  const ref = samples.reduce((best, x) => (Math.abs(x.t - settle) < Math.abs(best.t - settle) ? x : best))
+  const last = samples.at(-1)!
+  // Backends come and go with the pool: processes are summed by name (node, postgres).
+  const byName = (x: Sample) => {
+    const sums: Record<string, {mib: number; count: number}> = {}
+    for (const [key, mib] of Object.entries(x.rss)) {
+      const name = key.slice(0, key.lastIndexOf(' '))
+      const e = (sums[name] ??= {mib: 0, count: 0})
+      e.mib += mib
+      e.count++
+    }
+    return sums
+  }
+  const [first, settled, end] = [byName(samples[0]!), byName(ref), byName(last)]
+  const names = [...new Set([first, settled, end].flatMap(Object.keys))]
+  const growth = (a: number, b: number) => (a > 0 ? (b - a) / a : Number.NaN)
+  const rows = names.map((n) => ({process: n, count: end[n]?.count ?? 0, first: first[n]?.mib, ref: settled[n]?.mib, last: end[n]?.mib}))
+  const total = {first: totalOf(samples[0]!), ref: totalOf(ref), last: totalOf(last)}
+  const totalGrowth = growth(total.ref, total.last)
+  const t = s.total
+  const met = t.failures <= TARGETS.errors && totalGrowth < TARGETS.rssGrowth
+  const verdict = !s.validity.valid ? 'INVALID' : met ? 'PASS' : 'BELOW TARGET'
+
+  if (args.json) {
+    const run = {benchmark: 'endurance', topology: DEFAULT_TOPOLOGY, options: args, loadavg: load, duration: s.duration}
+    const rss = {referenceAtS: ref.t, total, totalGrowth, processes: rows, samples}
+    const doc = {...run, total: t, endpoints: s.endpoints, rss, validity: s.validity, failures: s.failures, targets: TARGETS, verdict}
+    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`)
+    return
+  }
+  const mib = (x: number | undefined) => (x === undefined ? '-' : fmt(x, 1))
+  const pct = (x: number) => (Number.isFinite(x) ? `${fmt(x * 100, 1)}%` : '-')
+  const what = `${profile.users} users (spawn ${profile.spawnRate}/s, think 1-3 s), ${s.duration} s, \`platform up\` (${DEFAULT_TOPOLOGY})`
+  console.log(`endurance: ${what}; loadavg ${load.before} -> ${load.after}`)
+  console.log(
+    table(
+      ['requests', 'req/s', 'errors', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'],
+      [[t.count, fmt(t.rps), t.failures, fmt(t.p50, 1), fmt(t.p95, 1), fmt(t.p99, 1), fmt(t.max, 1)]],
+    ),
+  )
+  console.log(`\nRSS (MiB) at the start, at ${fmt(ref.t)} s (after settling) and at the end, with the growth since settling:`)
+  const body = rows.map((r) => [r.process, r.count, mib(r.first), mib(r.ref), mib(r.last), pct(growth(r.ref ?? 0, r.last ?? 0))])
+  const sum = ['total', rows.reduce((n, r) => n + r.count, 0), mib(total.first), mib(total.ref), mib(total.last), pct(totalGrowth)]
+  console.log(table(['process', 'count', 'start', 'settled', 'end', 'growth'], [...body, sum]))
+  const rssVerdict = `RSS growth after settling ${pct(totalGrowth)} (target < ${pct(TARGETS.rssGrowth)})`
+  console.log(`\n${verdict}: errors ${t.failures} (target ${TARGETS.errors}), ${rssVerdict}`)
+})
+
+function totalOf(x: Sample): number {
+  return Object.values(x.rss).reduce((a, b) => a + b, 0)
+}

@@ -1,0 +1,40 @@
+/**
+ * The endurance profile (100 users, 10 spawned per s) for 60 s against the platform as a user
+ * starts it (`platform up --detach`, the built CLI on its embedded PostgreSQL), driven by
+ * `platform test load endurance`. It asserts errors only: the 30-minute run with its RSS
+ * figures is bench/endurance.ts, and latency on a shared machine is no test.
+ */
+import {chmodSync, mkdtempSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+import type {Summary} from '../../src/loadtest/index.js'
+import {runCli} from '../support/cli.js'
+import {freePort} from '../support/postgres.js'
+
+describe('the endurance profile for 60 s against `platform up` (built bin/run.js)', () => {
+  it('answers every request of 100 users without an error', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'platform-endurance-'))
+    chmodSync(cwd, 0o755)
+    const l09 = await freePort()
+    const env = {L01_PORT: String(await freePort()), L09_PORT: String(l09)}
+    const cli = (args: string[], timeoutMs: number) => runCli(args, {cwd, env, timeoutMs})
+    const up = await cli(['up', '--detach', '--json'], 120_000)
+    expect(up.code, up.stderr).toBe(0)
+    try {
+      const report = join(cwd, 'report')
+      const target = `http://127.0.0.1:${l09}`
+      const run = await cli(['test', 'load', 'endurance', '--duration', '60s', '--target', target, '--report', report, '--json'], 180_000)
+      // Exit 1 is a failed threshold, which may be latency; only the errors are judged here.
+      expect([0, 1], run.stderr).toContain(run.code)
+      const s = JSON.parse(run.stdout) as Summary
+      expect(s.users).toBe(100)
+      expect(s.total.count).toBeGreaterThan(500)
+      expect(s.failures).toEqual([])
+      expect(s.total.failures).toBe(0)
+      expect(s.endpoints.every((e) => e.failures === 0)).toBe(true)
+    } finally {
+      expect((await cli(['down'], 60_000)).code).toBe(0)
+    }
+  }, 300_000)
+})
