@@ -14,7 +14,12 @@ export default defineConfig({
       {
         // One Docker engine and one compose project name (platform): these files run one at a time.
         extends: true,
-        test: {name: 'docker', include: ['test/docker/**/*.test.ts'], globalSetup: ['test/support/setup-docker.ts'], fileParallelism: false},
+        test: {
+          name: 'docker',
+          include: ['test/docker/**/*.test.ts'],
+          globalSetup: ['test/support/setup-docker.ts'],
+          fileParallelism: false,
+        },
       },
     ],
   },

@@ -11,7 +11,22 @@
  */
 import {randomUUID} from 'node:crypto'
 import pg from 'pg'
-import {benchArgs, fmt, log, onCleanup, pool, runBench, send, startPlatformOnPostgres, summarise, table, timedLoop, within, type LoadResult, type User} from './lib.js'
+import {
+  benchArgs,
+  fmt,
+  log,
+  onCleanup,
+  pool,
+  runBench,
+  send,
+  startPlatformOnPostgres,
+  summarise,
+  table,
+  timedLoop,
+  within,
+  type LoadResult,
+  type User,
+} from './lib.js'
 
 /** Virtual users, the baseline pool's size, and L01's own pool size (its default). */
 const CONCURRENCY = 10
@@ -19,7 +34,8 @@ const TARGET = 0.6
 const args = benchArgs({seconds: 8, warmup: 1, rounds: 3}, {fractional: ['seconds'], zero: ['warmup']})
 
 /** The statement L01 runs for POST /goals/ with this body (its column order aside). */
-const INSERT = 'INSERT INTO mcp_documents.goals (goal_id, agent_id, agent_did, priority, success_criteria, goal_text) VALUES ($1,$2,$3,$4,$5::jsonb,$6) RETURNING *'
+const INSERT =
+  'INSERT INTO mcp_documents.goals (goal_id, agent_id, agent_did, priority, success_criteria, goal_text) VALUES ($1,$2,$3,$4,$5::jsonb,$6) RETURNING *'
 
 interface Side {
   name: 'baseline' | 'subject'
@@ -81,7 +97,9 @@ await runBench(async () => {
       const died = platform.exited()
       if (died) throw new Error(`the platform ${died}`)
       side.runs.push(run)
-      log(`round ${round} ${side.name.padEnd(8)} ${fmt(run.rate).padStart(6)}/s  p95 ${fmt(run.p95Ms, 2)} ms${run.errors ? `  errors ${run.errors} (${run.firstError})` : ''}`)
+      log(
+        `round ${round} ${side.name.padEnd(8)} ${fmt(run.rate).padStart(6)}/s  p95 ${fmt(run.p95Ms, 2)} ms${run.errors ? `  errors ${run.errors} (${run.firstError})` : ''}`,
+      )
     }
   }
 
@@ -92,10 +110,26 @@ await runBench(async () => {
 
   if (args.json) {
     const {seconds, warmup, rounds} = args
-    const figures = {benchmark: 'data-layer', database: 'postgresql', topology: 'threads', seconds, warmup, rounds, concurrency: CONCURRENCY, baseline, subject, ratio, target: TARGET, verdict, errors}
+    const figures = {
+      benchmark: 'data-layer',
+      database: 'postgresql',
+      topology: 'threads',
+      seconds,
+      warmup,
+      rounds,
+      concurrency: CONCURRENCY,
+      baseline,
+      subject,
+      ratio,
+      target: TARGET,
+      verdict,
+      errors,
+    }
     process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`)
   } else {
-    console.log(`POST /goals/ on L01 (threads topology, child process) vs the same INSERT on a bare pg Pool(${CONCURRENCY}), concurrency ${CONCURRENCY}, ${args.rounds} x ${args.seconds} s per side (medians)`)
+    console.log(
+      `POST /goals/ on L01 (threads topology, child process) vs the same INSERT on a bare pg Pool(${CONCURRENCY}), concurrency ${CONCURRENCY}, ${args.rounds} x ${args.seconds} s per side (medians)`,
+    )
     const rows = (['baseline', 'subject'] as const).map((k) => {
       const s = k === 'baseline' ? baseline : subject
       return [k, fmt(s.rate), fmt(s.p50Ms, 2), fmt(s.p95Ms, 2), s.errors, s.rates.join(' ')]
@@ -103,5 +137,6 @@ await runBench(async () => {
     console.log(table(['side', 'rate/s', 'p50 ms', 'p95 ms', 'errors', 'rounds rate/s'], rows))
     console.log(`ratio ${fmt(ratio, 2)} (target >= ${TARGET}): ${verdict}`)
   }
-  if (errors > 0) throw new Error(`${errors} requests failed, the figures are not a measurement (first: ${subject.firstError ?? baseline.firstError})`)
+  if (errors > 0)
+    throw new Error(`${errors} requests failed, the figures are not a measurement (first: ${subject.firstError ?? baseline.firstError})`)
 })

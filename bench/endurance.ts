@@ -16,10 +16,13 @@ import {PROFILES, contractScenario, effectiveThresholds, preflight, runLoad, typ
 import {benchArgs, fmt, loadavg, log, postmasterPid, processTreeRss, runBench, startPlatformChild, table} from './lib.js'
 
 const TARGETS = {errors: 0, rssGrowth: 0.1} as const
-const args = benchArgs({minutes: 30, 'sample-s': 30, 'settle-min': 5, seed: 1}, {
-  fractional: ['minutes', 'sample-s', 'settle-min'],
-  zero: ['seed'],
-})
+const args = benchArgs(
+  {minutes: 30, 'sample-s': 30, 'settle-min': 5, seed: 1},
+  {
+    fractional: ['minutes', 'sample-s', 'settle-min'],
+    zero: ['seed'],
+  },
+)
 
 const postmaster = (stateDir: string): number | undefined => {
   try {

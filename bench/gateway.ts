@@ -8,7 +8,20 @@
  *
  *   node --import tsx bench/gateway.ts [--seconds 6] [--concurrency 16] [--rounds 2] [--warmup 1] [--json]
  */
-import {benchArgs, fmt, log, pool, runBench, send, startPlatformOnPostgres, summarise, table, timedLoop, type Call, type LoadResult} from './lib.js'
+import {
+  benchArgs,
+  fmt,
+  log,
+  pool,
+  runBench,
+  send,
+  startPlatformOnPostgres,
+  summarise,
+  table,
+  timedLoop,
+  type Call,
+  type LoadResult,
+} from './lib.js'
 
 const TARGET = 0.75
 const args = benchArgs({seconds: 6, concurrency: 16, rounds: 2, warmup: 1}, {fractional: ['seconds'], zero: ['warmup']})
@@ -65,7 +78,9 @@ await runBench(async () => {
         const died = platform.exited()
         if (died) throw new Error(`the platform ${died}`)
         side.runs.push(run)
-        log(`${r.route} round ${round} ${side.name.padEnd(7)} ${fmt(run.rate).padStart(6)} req/s  p95 ${fmt(run.p95Ms, 2)} ms${run.errors ? `  errors ${run.errors} (${run.firstError})` : ''}`)
+        log(
+          `${r.route} round ${round} ${side.name.padEnd(7)} ${fmt(run.rate).padStart(6)} req/s  p95 ${fmt(run.p95Ms, 2)} ms${run.errors ? `  errors ${run.errors} (${run.firstError})` : ''}`,
+        )
       }
     }
   }
@@ -80,14 +95,32 @@ await runBench(async () => {
 
   if (args.json) {
     const {seconds, concurrency, rounds, warmup} = args
-    process.stdout.write(`${JSON.stringify({benchmark: 'gateway', database: 'postgresql', topology: 'threads', seconds, concurrency, rounds, warmup, results, target: TARGET, verdict, errors}, null, 2)}\n`)
+    process.stdout.write(
+      `${JSON.stringify({benchmark: 'gateway', database: 'postgresql', topology: 'threads', seconds, concurrency, rounds, warmup, results, target: TARGET, verdict, errors}, null, 2)}\n`,
+    )
   } else {
-    console.log(`L09 vs direct L01, PostgreSQL, threads topology, concurrency ${args.concurrency}, ${args.rounds} x ${args.seconds} s per side (medians)`)
+    console.log(
+      `L09 vs direct L01, PostgreSQL, threads topology, concurrency ${args.concurrency}, ${args.rounds} x ${args.seconds} s per side (medians)`,
+    )
     const rows = results.flatMap((r) =>
-      (['direct', 'through'] as const).map((k) => [r.route, k, fmt(r[k].rate), fmt(r[k].p50Ms, 2), fmt(r[k].p95Ms, 2), r[k].errors, r[k].rates.join(' '), k === 'through' ? fmt(r.ratio, 2) : '']),
+      (['direct', 'through'] as const).map((k) => [
+        r.route,
+        k,
+        fmt(r[k].rate),
+        fmt(r[k].p50Ms, 2),
+        fmt(r[k].p95Ms, 2),
+        r[k].errors,
+        r[k].rates.join(' '),
+        k === 'through' ? fmt(r.ratio, 2) : '',
+      ]),
     )
     console.log(table(['route', 'side', 'req/s', 'p50 ms', 'p95 ms', 'errors', 'rounds req/s', 'through/direct'], rows, 2))
-    console.log(`verdict: ${verdict}: through/direct ${results.map((r) => `${r.route} ${fmt(r.ratio, 2)}`).join(', ')} (target >= ${TARGET} each)`)
+    console.log(
+      `verdict: ${verdict}: through/direct ${results.map((r) => `${r.route} ${fmt(r.ratio, 2)}`).join(', ')} (target >= ${TARGET} each)`,
+    )
   }
-  if (errors > 0) throw new Error(`${errors} requests failed, the figures are not a measurement (first: ${results.map((r) => r.direct.firstError ?? r.through.firstError).find(Boolean)})`)
+  if (errors > 0)
+    throw new Error(
+      `${errors} requests failed, the figures are not a measurement (first: ${results.map((r) => r.direct.firstError ?? r.through.firstError).find(Boolean)})`,
+    )
 })

@@ -34,11 +34,18 @@ export async function within<T>(p: Promise<T>, ms: number): Promise<T | 'timeout
  * --json plus the given numeric options (`--name N`): whole numbers >= 1, except those
  * listed as `fractional` (any number > 0) and `zero` (0 allowed too).
  */
-export function benchArgs<K extends string>(defaults: Record<K, number>, kinds: {fractional?: NoInfer<K>[]; zero?: NoInfer<K>[]} = {}): Record<K, number> & {json: boolean} {
+export function benchArgs<K extends string>(
+  defaults: Record<K, number>,
+  kinds: {fractional?: NoInfer<K>[]; zero?: NoInfer<K>[]} = {},
+): Record<K, number> & {json: boolean} {
   const options: Record<string, {type: 'string' | 'boolean'; default?: string | boolean}> = {json: {type: 'boolean', default: false}}
   for (const [k, v] of Object.entries<number>(defaults)) options[k] = {type: 'string', default: String(v)}
   const usage = (msg: string): never => {
-    log(`usage error: ${msg}; options: --json ${Object.entries<number>(defaults).map(([k, v]) => `--${k} N (default ${v})`).join(' ')}`)
+    log(
+      `usage error: ${msg}; options: --json ${Object.entries<number>(defaults)
+        .map(([k, v]) => `--${k} N (default ${v})`)
+        .join(' ')}`,
+    )
     process.exit(2)
   }
   let values: Record<string, string | boolean | undefined> = {}
@@ -70,7 +77,14 @@ export function median(xs: number[]): number {
 export function table(header: string[], rows: Array<Array<string | number>>, left = 1): string {
   const cells = [header, ...rows.map((r) => r.map(String))]
   const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)))
-  return cells.map((r) => r.map((c, i) => (i < left ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd()).join('\n')
+  return cells
+    .map((r) =>
+      r
+        .map((c, i) => (i < left ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')
 }
 
 export const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toFixed(digits) : '-')
@@ -140,7 +154,12 @@ export interface Call {
 
 /** One request on pool; the body is read whole. Connection errors throw. */
 export async function send(pool: Pool, c: Call): Promise<{status: number; text: string}> {
-  const res = await pool.request({method: c.method, path: c.path, headers: c.headers, body: c.body === undefined ? undefined : JSON.stringify(c.body)})
+  const res = await pool.request({
+    method: c.method,
+    path: c.path,
+    headers: c.headers,
+    body: c.body === undefined ? undefined : JSON.stringify(c.body),
+  })
   return {status: res.statusCode, text: await res.body.text()}
 }
 
@@ -156,7 +175,10 @@ export async function probe(url: string, timeoutMs = 1000): Promise<number> {
 }
 
 /** Polls url every intervalMs until it answers 200; throws after timeoutMs or when abort() says why to stop. */
-export async function waitFor200(url: string, opts: {timeoutMs: number; intervalMs?: number; abort?: () => string | undefined}): Promise<void> {
+export async function waitFor200(
+  url: string,
+  opts: {timeoutMs: number; intervalMs?: number; abort?: () => string | undefined},
+): Promise<void> {
   const deadline = performance.now() + opts.timeoutMs
   while (performance.now() < deadline) {
     if ((await probe(url)) === 200) return
@@ -259,22 +281,48 @@ export interface PlatformChild {
  * SIGKILL to the whole group after 15 s so no service process outlives the benchmark; its
  * temp dir goes with it.
  */
-export async function startPlatformChild(opts: {topology: string; databaseUrl?: string; timeoutMs?: number; args?: string[]; logLevel?: string}): Promise<PlatformChild> {
+export async function startPlatformChild(opts: {
+  topology: string
+  databaseUrl?: string
+  timeoutMs?: number
+  args?: string[]
+  logLevel?: string
+}): Promise<PlatformChild> {
   const root = tempDir(`bench-${opts.topology}-`)
   const stateDir = join(root, '.platform')
   const [l01Port, l09Port] = [await freePort(), await freePort()]
-  const env: NodeJS.ProcessEnv = {...process.env, NO_COLOR: '1', PLATFORM_STATE_DIR: stateDir, L01_PORT: String(l01Port), L09_PORT: String(l09Port)}
-  for (const k of ['DATABASE_URL', 'L01_API_KEY', 'PLATFORM_API_KEYS', 'L01_URL', 'L01_HOST', 'L09_HOST', 'PLATFORM_DATA_DIR', 'PLATFORM_MODE', 'PLATFORM_DB_ENGINE']) {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NO_COLOR: '1',
+    PLATFORM_STATE_DIR: stateDir,
+    L01_PORT: String(l01Port),
+    L09_PORT: String(l09Port),
+  }
+  for (const k of [
+    'DATABASE_URL',
+    'L01_API_KEY',
+    'PLATFORM_API_KEYS',
+    'L01_URL',
+    'L01_HOST',
+    'L09_HOST',
+    'PLATFORM_DATA_DIR',
+    'PLATFORM_MODE',
+    'PLATFORM_DB_ENGINE',
+  ]) {
     delete env[k]
   }
   if (opts.databaseUrl) env.DATABASE_URL = opts.databaseUrl
   const bin = join(builtCli(['dist/commands/up.js']), 'bin', 'run.js')
-  const child: ChildProcess = spawn(process.execPath, [bin, 'up', '--topology', opts.topology, '--log-level', opts.logLevel ?? 'silent', ...(opts.args ?? [])], {
-    cwd: root,
-    env,
-    detached: true,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [bin, 'up', '--topology', opts.topology, '--log-level', opts.logLevel ?? 'silent', ...(opts.args ?? [])],
+    {
+      cwd: root,
+      env,
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  )
   let tail = ''
   child.stderr!.on('data', (d: Buffer) => void (tail = (tail + d).slice(-4000)))
   let exit: string | undefined

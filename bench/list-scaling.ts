@@ -9,10 +9,28 @@
  *   node --import tsx bench/list-scaling.ts [--small 1000] [--large 1000000] [--seconds 5] [--warmup 1] [--rounds 3] [--concurrency 16] [--json]
  */
 import pg from 'pg'
-import {benchArgs, fmt, loadavg, log, onCleanup, pool, runBench, send, startPlatformOnPostgres, summarise, table, timedLoop, within, type LoadResult} from './lib.js'
+import {
+  benchArgs,
+  fmt,
+  loadavg,
+  log,
+  onCleanup,
+  pool,
+  runBench,
+  send,
+  startPlatformOnPostgres,
+  summarise,
+  table,
+  timedLoop,
+  within,
+  type LoadResult,
+} from './lib.js'
 
 const TARGET = 0.67
-const args = benchArgs({small: 1000, large: 1_000_000, seconds: 5, warmup: 1, rounds: 3, concurrency: 16}, {fractional: ['seconds'], zero: ['warmup']})
+const args = benchArgs(
+  {small: 1000, large: 1_000_000, seconds: 5, warmup: 1, rounds: 3, concurrency: 16},
+  {fractional: ['seconds'], zero: ['warmup']},
+)
 
 async function seed(databaseUrl: string, n: number): Promise<void> {
   const db = new pg.Client({connectionString: databaseUrl})
@@ -51,7 +69,10 @@ interface Side {
 await runBench(async () => {
   const load = {before: loadavg(), after: ''}
   const sides: Side[] = []
-  for (const [name, rows] of [['small', args.small], ['large', args.large]] as const) {
+  for (const [name, rows] of [
+    ['small', args.small],
+    ['large', args.large],
+  ] as const) {
     const {databaseUrl, platform} = await startPlatformOnPostgres()
     await seed(databaseUrl, rows)
     sides.push({name, rows, l01: platform.l01, key: platform.internalKey, runs: [], bytes: 0})
@@ -76,19 +97,37 @@ await runBench(async () => {
       const run = await timedLoop({seconds: args.seconds, concurrency: args.concurrency, user})
       await within(http.close(), 5000)
       side.runs.push(run)
-      log(`round ${round} ${side.name.padEnd(5)} ${String(side.rows).padStart(8)} rows  ${fmt(run.rate).padStart(6)}/s  p95 ${fmt(run.p95Ms, 2)} ms${run.errors ? `  errors ${run.errors} (${run.firstError})` : ''}`)
+      log(
+        `round ${round} ${side.name.padEnd(5)} ${String(side.rows).padStart(8)} rows  ${fmt(run.rate).padStart(6)}/s  p95 ${fmt(run.p95Ms, 2)} ms${run.errors ? `  errors ${run.errors} (${run.firstError})` : ''}`,
+      )
     }
   }
   load.after = loadavg()
-  const [small, large] = sides.map((s) => ({...summarise(s.runs), rows: s.rows, bytes: s.bytes, totalExact: s.totalExact})) as [Figures, Figures]
+  const [small, large] = sides.map((s) => ({...summarise(s.runs), rows: s.rows, bytes: s.bytes, totalExact: s.totalExact})) as [
+    Figures,
+    Figures,
+  ]
   const ratio = large.rate / small.rate
   const verdict = ratio >= TARGET ? 'PASS' : 'BELOW TARGET'
   const errors = small.errors + large.errors
   if (args.json) {
-    process.stdout.write(`${JSON.stringify({benchmark: 'list-scaling', loadavg: load, options: args, small, large, ratio, target: TARGET, verdict, errors}, null, 2)}\n`)
+    process.stdout.write(
+      `${JSON.stringify({benchmark: 'list-scaling', loadavg: load, options: args, small, large, ratio, target: TARGET, verdict, errors}, null, 2)}\n`,
+    )
   } else {
-    console.log(`GET /agents/ (limit 100) on L01 over the embedded PostgreSQL, concurrency ${args.concurrency}, ${args.rounds} x ${args.seconds} s per side (medians); loadavg ${load.before} -> ${load.after}`)
-    const rows = [small, large].map((s, i) => [i ? 'large' : 'small', s.rows, fmt(s.rate), fmt(s.p50Ms, 2), fmt(s.p95Ms, 2), s.bytes, String(s.totalExact), s.errors])
+    console.log(
+      `GET /agents/ (limit 100) on L01 over the embedded PostgreSQL, concurrency ${args.concurrency}, ${args.rounds} x ${args.seconds} s per side (medians); loadavg ${load.before} -> ${load.after}`,
+    )
+    const rows = [small, large].map((s, i) => [
+      i ? 'large' : 'small',
+      s.rows,
+      fmt(s.rate),
+      fmt(s.p50Ms, 2),
+      fmt(s.p95Ms, 2),
+      s.bytes,
+      String(s.totalExact),
+      s.errors,
+    ])
     console.log(table(['side', 'agents', 'req/s', 'p50 ms', 'p95 ms', 'bytes', 'total_exact', 'errors'], rows))
     console.log(`ratio ${fmt(ratio, 2)} (target >= ${TARGET}): ${verdict}`)
   }

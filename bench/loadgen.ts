@@ -123,7 +123,11 @@ interface Server {
 }
 
 async function startServer(name: string, delayMs: number): Promise<Server> {
-  const child: ChildProcess = spawn(process.execPath, ['-e', SERVER], {env: {...process.env, DELAY_MS: String(delayMs)}, stdio: ['pipe', 'pipe', 'pipe'], detached: true})
+  const child: ChildProcess = spawn(process.execPath, ['-e', SERVER], {
+    env: {...process.env, DELAY_MS: String(delayMs)},
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
+  })
   let tail = ''
   child.stderr!.on('data', (d: Buffer) => void (tail = (tail + d).slice(-2000)))
   let exit: string | undefined
@@ -200,7 +204,14 @@ async function memory(server: Server): Promise<MemoryResult> {
   await server.stats()
   let s: Summary
   try {
-    s = await runLoad({scenario, target: server.url, apiKey: API_KEY, profile: profile('bench-memory', args['memory-seconds'], args.users, args['spawn-rate']), seed: 1, thresholds: []})
+    s = await runLoad({
+      scenario,
+      target: server.url,
+      apiKey: API_KEY,
+      profile: profile('bench-memory', args['memory-seconds'], args.users, args['spawn-rate']),
+      seed: 1,
+      thresholds: [],
+    })
   } finally {
     clearInterval(sampler)
   }
@@ -253,7 +264,16 @@ function validityText(s: Summary): string {
 
 async function latency(server: Server, delayMs: number): Promise<LatencyRun> {
   const rate = args['accuracy-rate']
-  const s = await runLoad({scenario, target: server.url, apiKey: API_KEY, profile: profile(`bench-accuracy-${delayMs}ms`, args['accuracy-seconds']), seed: 2, thresholds: [], rate, intervalS: 1})
+  const s = await runLoad({
+    scenario,
+    target: server.url,
+    apiKey: API_KEY,
+    profile: profile(`bench-accuracy-${delayMs}ms`, args['accuracy-seconds']),
+    seed: 2,
+    thresholds: [],
+    rate,
+    intervalS: 1,
+  })
   const t = s.total
   // The last point is the tail after the duration: a part of a second, left out.
   const later = s.series.slice(1, -1).flatMap((p) => (p.p99 === null ? [] : [p.p99]))
@@ -303,9 +323,11 @@ async function bareClient(server: Server, delayMs: number): Promise<LatencyRun> 
     ;(perSecond[sec] ??= build()).recordValue(us)
   }
   // Warm, as the runner now is: connections open and the code compiled.
-  await Promise.all(Array.from({length: 16}, async () => {
-    for (let i = 0; i < 16; i++) await (await http.request({method: 'GET', path: '/health/ready'})).body.text()
-  }))
+  await Promise.all(
+    Array.from({length: 16}, async () => {
+      for (let i = 0; i < 16; i++) await (await http.request({method: 'GET', path: '/health/ready'})).body.text()
+    }),
+  )
   start = performance.now() + 100
   const inFlight: Array<Promise<void>> = []
   for (let k = 0; k < rate * seconds; k++) {
@@ -363,12 +385,31 @@ async function ramp(server: Server, startRate: number): Promise<Ramp> {
   let retried = false
   for (let i = 0; i < args['max-steps']; i++) {
     await server.stats()
-    const s = await runLoad({scenario, target: server.url, apiKey: API_KEY, profile: profile('bench-throughput', args['step-seconds']), seed: 3 + i, thresholds: [], rate})
+    const s = await runLoad({
+      scenario,
+      target: server.url,
+      apiKey: API_KEY,
+      profile: profile('bench-throughput', args['step-seconds']),
+      seed: 3 + i,
+      thresholds: [],
+      rate,
+    })
     alive(server)
     const st = await server.stats()
-    const step: Step = {rate, rps: s.total.rps, errors: s.total.failures, p50Ms: s.total.p50, p99Ms: s.total.p99, connections: st.peak, valid: s.validity.valid, validity: validityText(s)}
+    const step: Step = {
+      rate,
+      rps: s.total.rps,
+      errors: s.total.failures,
+      p50Ms: s.total.p50,
+      p99Ms: s.total.p99,
+      connections: st.peak,
+      valid: s.validity.valid,
+      validity: validityText(s),
+    }
     steps.push(step)
-    log(`  rate ${String(rate).padStart(6)}: ${fmt(step.rps).padStart(6)} req/s, ${step.connections} connections, p50 ${fmt(step.p50Ms, 2)} ms, p99 ${fmt(step.p99Ms, 2)} ms${step.errors ? `, ${step.errors} errors` : ''}, ${step.validity}`)
+    log(
+      `  rate ${String(rate).padStart(6)}: ${fmt(step.rps).padStart(6)} req/s, ${step.connections} connections, p50 ${fmt(step.p50Ms, 2)} ms, p99 ${fmt(step.p99Ms, 2)} ms${step.errors ? `, ${step.errors} errors` : ''}, ${step.validity}`,
+    )
     const previous = best?.rps ?? 0
     if (step.valid && step.rps > previous) best = step
     if (!step.valid) {
@@ -429,7 +470,9 @@ function haveWrk(): boolean {
 }
 
 async function runWrk(url: string, script: string, connections: number, seconds: number): Promise<WrkRun> {
-  const child = spawn('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', script, `${url}/`], {stdio: ['ignore', 'pipe', 'pipe']})
+  const child = spawn('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', script, `${url}/`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   onCleanup(() => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')))
   let out = ''
   child.stdout!.on('data', (d: Buffer) => void (out += d))
@@ -458,20 +501,34 @@ await runBench(async () => {
   log(`memory: ${args.users} users (closed model, think 1-3 s, spawn ${args['spawn-rate']}/s) for ${args['memory-seconds']} s`)
   const mem = await memory(fast)
   alive(fast)
-  log(`  RSS ${mem.baselineMb} MB before, peak ${mem.peakMb} MB: generator ${mem.generatorMb} MB; ${mem.requests} requests, ${mem.peakUsers} users, ${mem.connections} connections, ${mem.validity}`)
+  log(
+    `  RSS ${mem.baselineMb} MB before, peak ${mem.peakMb} MB: generator ${mem.generatorMb} MB; ${mem.requests} requests, ${mem.peakUsers} users, ${mem.connections} connections, ${mem.validity}`,
+  )
 
-  log(`accuracy: open model at ${args['accuracy-rate']} req/s for ${args['accuracy-seconds']} s against the 20 ms and the 0 ms server, then a bare undici client on the same schedule`)
+  log(
+    `accuracy: open model at ${args['accuracy-rate']} req/s for ${args['accuracy-seconds']} s against the 20 ms and the 0 ms server, then a bare undici client on the same schedule`,
+  )
   const acc: LatencyRun[] = []
-  for (const [server, delayMs] of [[slow, TARGETS.latencyMs], [fast, 0]] as const) {
+  for (const [server, delayMs] of [
+    [slow, TARGETS.latencyMs],
+    [fast, 0],
+  ] as const) {
     for (const run of [latency, bareClient]) {
       const a = await run(server, delayMs)
       alive(fast, slow)
       acc.push(a)
-      log(`  ${a.delayMs} ms server, ${a.client}: p50 ${fmt(a.p50Ms, 2)} ms, p99 ${fmt(a.p99Ms, 2)} ms (first second ${fmt(a.firstSecondP99Ms, 2)}, later seconds ${fmt(a.laterSecondsP99Ms, 2)}), ${a.requests} requests, ${a.validity}`)
+      log(
+        `  ${a.delayMs} ms server, ${a.client}: p50 ${fmt(a.p50Ms, 2)} ms, p99 ${fmt(a.p99Ms, 2)} ms (first second ${fmt(a.firstSecondP99Ms, 2)}, later seconds ${fmt(a.laterSecondsP99Ms, 2)}), ${a.requests} requests, ${a.validity}`,
+      )
     }
   }
   const find = (client: LatencyRun['client'], delayMs: number) => acc.find((a) => a.client === client && a.delayMs === delayMs)!
-  const [a20, a0, b20, b0] = [find('runner', TARGETS.latencyMs), find('runner', 0), find('bare undici', TARGETS.latencyMs), find('bare undici', 0)]
+  const [a20, a0, b20, b0] = [
+    find('runner', TARGETS.latencyMs),
+    find('runner', 0),
+    find('bare undici', TARGETS.latencyMs),
+    find('bare undici', 0),
+  ]
 
   const wrk = haveWrk()
   if (!wrk) log('wrk is not installed (Debian package wrk: apt-get install -y wrk); the runner/wrk comparison is skipped')
@@ -485,12 +542,16 @@ await runBench(async () => {
     const r = await ramp(fast, start)
     const entry: (typeof rounds)[number] = {ramp: r}
     rounds.push(entry)
-    log(`  best valid: ${r.best ? `${fmt(r.best.rps)} req/s at ${r.best.rate}/s with ${r.best.connections} connections` : 'none'} (${r.stopped})`)
+    log(
+      `  best valid: ${r.best ? `${fmt(r.best.rps)} req/s at ${r.best.rate}/s with ${r.best.connections} connections` : 'none'} (${r.stopped})`,
+    )
     if (wrk) {
       const connections = Math.max(1, r.best?.connections ?? r.steps.at(-1)?.connections ?? 1)
       entry.wrk = await runWrk(fast.url, script, connections, wrkSeconds)
       alive(fast)
-      log(`  wrk -t1 -c${connections}: ${fmt(entry.wrk.rps)} req/s${entry.wrk.non2xx + entry.wrk.socketErrors ? `, ${entry.wrk.non2xx} non-2xx, ${entry.wrk.socketErrors} socket errors` : ''}`)
+      log(
+        `  wrk -t1 -c${connections}: ${fmt(entry.wrk.rps)} req/s${entry.wrk.non2xx + entry.wrk.socketErrors ? `, ${entry.wrk.non2xx} non-2xx, ${entry.wrk.socketErrors} socket errors` : ''}`,
+      )
     }
     // Later ramps start lower than the last best, so they climb through the interesting part.
     if (r.best) start = Math.max(100, Math.round((r.best.rps * 0.6) / 100) * 100)
@@ -506,9 +567,17 @@ await runBench(async () => {
   const verdicts = {
     throughput: !wrk ? 'SKIPPED (no wrk)' : ratio >= TARGETS.ratio ? 'PASS' : 'BELOW TARGET',
     accuracy: within10(a20.p50Ms) && within10(a20.p99Ms) ? 'PASS' : 'OUTSIDE TARGET',
-    memory: mem.generatorMb < TARGETS.rssMb && mem.valid ? 'PASS' : mem.generatorMb < TARGETS.rssMb ? 'PASS (memory) but the run was INVALID' : 'ABOVE TARGET',
+    memory:
+      mem.generatorMb < TARGETS.rssMb && mem.valid
+        ? 'PASS'
+        : mem.generatorMb < TARGETS.rssMb
+          ? 'PASS (memory) but the run was INVALID'
+          : 'ABOVE TARGET',
   }
-  const errors = mem.errors + acc.reduce((n, a) => n + a.errors, 0) + rounds.reduce((n, r) => n + r.ramp.steps.reduce((m, s) => m + s.errors, 0) + (r.wrk ? r.wrk.non2xx + r.wrk.socketErrors : 0), 0)
+  const errors =
+    mem.errors +
+    acc.reduce((n, a) => n + a.errors, 0) +
+    rounds.reduce((n, r) => n + r.ramp.steps.reduce((m, s) => m + s.errors, 0) + (r.wrk ? r.wrk.non2xx + r.wrk.socketErrors : 0), 0)
 
   if (args.json) {
     const doc = {
@@ -532,13 +601,28 @@ await runBench(async () => {
     }
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`)
   } else {
-    console.log(`load generator (src/loadtest runLoad, one generator worker thread) against node:http servers in other processes; loadavg ${load.before} -> ${load.after}`)
+    console.log(
+      `load generator (src/loadtest runLoad, one generator worker thread) against node:http servers in other processes; loadavg ${load.before} -> ${load.after}`,
+    )
     console.log('')
     console.log(`memory: ${mem.users} virtual users, closed model, think 1-3 s, spawn ${mem.spawnRate}/s, ${mem.seconds} s, 0 ms server`)
     console.log(
       table(
         ['RSS before MB', 'peak MB', 'generator MB', 'users', 'requests', 'req/s', 'p99 ms', 'connections', 'errors', 'validity'],
-        [[mem.baselineMb, mem.peakMb, mem.generatorMb, mem.peakUsers, mem.requests, fmt(mem.rps), fmt(mem.p99Ms, 2), mem.connections, mem.errors, mem.validity]],
+        [
+          [
+            mem.baselineMb,
+            mem.peakMb,
+            mem.generatorMb,
+            mem.peakUsers,
+            mem.requests,
+            fmt(mem.rps),
+            fmt(mem.p99Ms, 2),
+            mem.connections,
+            mem.errors,
+            mem.validity,
+          ],
+        ],
         0,
       ),
     )
@@ -548,7 +632,19 @@ await runBench(async () => {
     console.log(
       table(
         ['server', 'client', 'requests', 'min ms', 'p50 ms', 'p99 ms', 'max ms', 'p99 1st s', 'p99 later s (median)', 'errors', 'validity'],
-        acc.map((a) => [`${a.delayMs} ms`, a.client, a.requests, fmt(a.minMs, 2), fmt(a.p50Ms, 2), fmt(a.p99Ms, 2), fmt(a.maxMs, 2), fmt(a.firstSecondP99Ms, 2), fmt(a.laterSecondsP99Ms, 2), a.errors, a.validity]),
+        acc.map((a) => [
+          `${a.delayMs} ms`,
+          a.client,
+          a.requests,
+          fmt(a.minMs, 2),
+          fmt(a.p50Ms, 2),
+          fmt(a.p99Ms, 2),
+          fmt(a.maxMs, 2),
+          fmt(a.firstSecondP99Ms, 2),
+          fmt(a.laterSecondsP99Ms, 2),
+          a.errors,
+          a.validity,
+        ]),
         2,
       ),
     )
@@ -558,11 +654,21 @@ await runBench(async () => {
         `a bare undici client's ${fmt(b0.p50Ms, 2)}/${fmt(b0.p99Ms, 2)} ms (and ${fmt(b20.p50Ms, 2)}/${fmt(b20.p99Ms, 2)} ms on the 20 ms server)`,
     )
     console.log('')
-    console.log(`throughput: runner open model stepped x${STEP} (${args['step-seconds']} s a step; best VALID step) vs wrk -t1 at the runner's connection count, ${args.rounds} rounds`)
+    console.log(
+      `throughput: runner open model stepped x${STEP} (${args['step-seconds']} s a step; best VALID step) vs wrk -t1 at the runner's connection count, ${args.rounds} rounds`,
+    )
     console.log(
       table(
         ['round', 'runner req/s', 'at rate', 'connections', 'runner p99 ms', 'stopped', 'wrk req/s'],
-        rounds.map((r, i) => [i + 1, fmt(r.ramp.best?.rps ?? Number.NaN), r.ramp.best?.rate ?? '-', r.ramp.best?.connections ?? '-', fmt(r.ramp.best?.p99Ms ?? Number.NaN, 2), r.ramp.stopped, r.wrk ? fmt(r.wrk.rps) : '-']),
+        rounds.map((r, i) => [
+          i + 1,
+          fmt(r.ramp.best?.rps ?? Number.NaN),
+          r.ramp.best?.rate ?? '-',
+          r.ramp.best?.connections ?? '-',
+          fmt(r.ramp.best?.p99Ms ?? Number.NaN, 2),
+          r.ramp.stopped,
+          r.wrk ? fmt(r.wrk.rps) : '-',
+        ]),
         0,
       ),
     )

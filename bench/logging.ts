@@ -55,10 +55,19 @@ await runBench(async () => {
   const cost = (logged!.usPerRequest - silent!.usPerRequest) / logged!.usPerRequest
   const verdict = cost < TARGET ? 'PASS' : 'BELOW TARGET'
   if (args.json) {
-    process.stdout.write(`${JSON.stringify({benchmark: 'logging', loadavg: load, options: args, logged, silent, cost, target: TARGET, verdict}, null, 2)}\n`)
+    process.stdout.write(
+      `${JSON.stringify({benchmark: 'logging', loadavg: load, options: args, logged, silent, cost, target: TARGET, verdict}, null, 2)}\n`,
+    )
   } else {
-    console.log(`GET /api/v1/agents/:id through L09, concurrency ${args.concurrency}, ${args.rounds} x ${args.seconds} s per side (medians); loadavg ${load.before} -> ${load.after}`)
-    console.log(table(['log level', 'req/s', 'µs CPU per request (platform process)'], [logged!, silent!].map((s) => [s.level, fmt(s.rate), fmt(s.usPerRequest, 1)])))
+    console.log(
+      `GET /api/v1/agents/:id through L09, concurrency ${args.concurrency}, ${args.rounds} x ${args.seconds} s per side (medians); loadavg ${load.before} -> ${load.after}`,
+    )
+    console.log(
+      table(
+        ['log level', 'req/s', 'µs CPU per request (platform process)'],
+        [logged!, silent!].map((s) => [s.level, fmt(s.rate), fmt(s.usPerRequest, 1)]),
+      ),
+    )
     console.log(`the request log costs ${fmt(cost * 100, 1)}% of the platform's CPU (target < ${TARGET * 100}%): ${verdict}`)
   }
 })

@@ -49,12 +49,27 @@ await runBench(async () => {
   const port = await freePort()
   onCleanup(() => docker(host, ['rm', '--force', name], {reject: false}))
   await docker(host, [
-    'run', '--detach', '--init', '--name', name,
-    '--label', `com.docker.compose.project=${project}`, '--label', `com.docker.compose.service=${service}`,
-    '-p', `127.0.0.1:${port}:8080`,
-    '--health-cmd', 'wget -q -O - http://127.0.0.1:8080/health.txt | grep -q ok', '--health-interval', '1s', '--health-retries', '2',
+    'run',
+    '--detach',
+    '--init',
+    '--name',
+    name,
+    '--label',
+    `com.docker.compose.project=${project}`,
+    '--label',
+    `com.docker.compose.service=${service}`,
+    '-p',
+    `127.0.0.1:${port}:8080`,
+    '--health-cmd',
+    'wget -q -O - http://127.0.0.1:8080/health.txt | grep -q ok',
+    '--health-interval',
+    '1s',
+    '--health-retries',
+    '2',
     busybox,
-    'sh', '-c', 'mkdir -p /www/bench; echo ok > /www/health.txt; exec httpd -f -p 8080 -h /www',
+    'sh',
+    '-c',
+    'mkdir -p /www/bench; echo ok > /www/health.txt; exec httpd -f -p 8080 -h /www',
   ])
 
   const inspect = async (): Promise<Health> => {
@@ -66,14 +81,16 @@ await runBench(async () => {
     return {state: s.Status, health: s.Health?.Status, startedAt: s.StartedAt, lastCheckEnd: s.Health?.Log?.at(-1)?.End}
   }
   /** Healthy by a check that ran after the container's (last) start. */
-  const freshlyHealthy = (h: Health) => h.state === 'running' && h.health === 'healthy' && h.lastCheckEnd !== undefined && Date.parse(h.lastCheckEnd) >= Date.parse(h.startedAt)
+  const freshlyHealthy = (h: Health) =>
+    h.state === 'running' && h.health === 'healthy' && h.lastCheckEnd !== undefined && Date.parse(h.lastCheckEnd) >= Date.parse(h.startedAt)
   /** Polls `docker inspect` every pollMs until freshly healthy; throws after timeoutMs. */
   const untilHealthy = async (pollMs: number, timeoutMs = 60_000) => {
     const deadline = performance.now() + timeoutMs
     for (;;) {
       const h = await inspect()
       if (freshlyHealthy(h)) return
-      if (h.state === 'exited' || h.state === 'dead' || performance.now() > deadline) throw new Error(`${name} is ${h.state}${h.health ? `, ${h.health}` : ''}: not healthy after ${timeoutMs} ms`)
+      if (h.state === 'exited' || h.state === 'dead' || performance.now() > deadline)
+        throw new Error(`${name} is ${h.state}${h.health ? `, ${h.health}` : ''}: not healthy after ${timeoutMs} ms`)
       await sleep(pollMs)
     }
   }
@@ -86,7 +103,8 @@ await runBench(async () => {
   const prepare = (size: number): string => {
     const dir = join(files, `s${size}-${++serial}`)
     mkdirSync(dir, {recursive: true})
-    for (let i = 0; i < size; i++) writeFileSync(join(dir, `f${String(i).padStart(2, '0')}.html`), `<p>run ${serial}, file ${i}</p>\n${'x'.repeat(1024)}\n`)
+    for (let i = 0; i < size; i++)
+      writeFileSync(join(dir, `f${String(i).padStart(2, '0')}.html`), `<p>run ${serial}, file ${i}</p>\n${'x'.repeat(1024)}\n`)
     return dir
   }
   const cliEnv: NodeJS.ProcessEnv = {...process.env, DOCKER_HOST: host, NO_COLOR: '1', NODE_ENV: 'production'}
@@ -98,17 +116,28 @@ await runBench(async () => {
     const paths = size === 1 ? [join(dir, 'f00.html')] : [dir]
     const to = size === 1 ? '/www/bench/f00.html' : '/www/bench/'
     const t0 = performance.now()
-    const r = await execa(process.execPath, [RUN_JS, 'patch', 'apply', service, ...paths, '--to', to, '--force', '--json'], {cwd, env: cliEnv, reject: false, timeout: 120_000})
+    const r = await execa(process.execPath, [RUN_JS, 'patch', 'apply', service, ...paths, '--to', to, '--force', '--json'], {
+      cwd,
+      env: cliEnv,
+      reject: false,
+      timeout: 120_000,
+    })
     const ms = performance.now() - t0
     const outcome = r.exitCode === 0 ? (JSON.parse(String(r.stdout)) as {outcome: string}).outcome : undefined
-    if (outcome !== 'applied') throw new Error(`platform patch apply (${size} files) exited ${r.exitCode}: ${String(r.stdout).slice(-800)}${String(r.stderr).slice(-800)}`)
+    if (outcome !== 'applied')
+      throw new Error(
+        `platform patch apply (${size} files) exited ${r.exitCode}: ${String(r.stdout).slice(-800)}${String(r.stderr).slice(-800)}`,
+      )
     return ms
   }
   /** By hand: docker cp, docker restart, docker inspect until healthy again. */
   const byHand = async (size: number): Promise<number> => {
     const dir = prepare(size)
     const t0 = performance.now()
-    await docker(host, size === 1 ? ['cp', join(dir, 'f00.html'), `${name}:/www/bench/f00.html`] : ['cp', `${dir}/.`, `${name}:/www/bench/`])
+    await docker(
+      host,
+      size === 1 ? ['cp', join(dir, 'f00.html'), `${name}:/www/bench/f00.html`] : ['cp', `${dir}/.`, `${name}:/www/bench/`],
+    )
     await docker(host, ['restart', name])
     await untilHealthy(args['poll-ms'])
     return performance.now() - t0
@@ -130,27 +159,53 @@ await runBench(async () => {
         await untilHealthy(100)
         samples[size]![side].push(side === 'cli' ? await viaCli(size) : await byHand(size))
       }
-      log(`round ${round}, ${size} file${size === 1 ? '' : 's'}: platform ${fmt(samples[size]!.cli.at(-1)!)} ms, by hand ${fmt(samples[size]!.hand.at(-1)!)} ms`)
+      log(
+        `round ${round}, ${size} file${size === 1 ? '' : 's'}: platform ${fmt(samples[size]!.cli.at(-1)!)} ms, by hand ${fmt(samples[size]!.hand.at(-1)!)} ms`,
+      )
     }
   }
 
   const results = SIZES.map((size) => {
     const cli = median(samples[size]!.cli)
     const hand = median(samples[size]!.hand)
-    return {files: size, cliMs: samples[size]!.cli.map(Math.round), byHandMs: samples[size]!.hand.map(Math.round), cliMedianMs: cli, byHandMedianMs: hand, ratio: cli / hand, target: TARGET_RATIO, pass: cli / hand <= TARGET_RATIO}
+    return {
+      files: size,
+      cliMs: samples[size]!.cli.map(Math.round),
+      byHandMs: samples[size]!.hand.map(Math.round),
+      cliMedianMs: cli,
+      byHandMedianMs: hand,
+      ratio: cli / hand,
+      target: TARGET_RATIO,
+      pass: cli / hand <= TARGET_RATIO,
+    }
   })
   const verdict = results.every((r) => r.pass) ? 'PASS' : 'BELOW TARGET'
 
   if (args.json) {
-    process.stdout.write(`${JSON.stringify({benchmark: 'patch', rounds: args.rounds, pollMs: args['poll-ms'], results, verdict}, null, 2)}\n`)
+    process.stdout.write(
+      `${JSON.stringify({benchmark: 'patch', rounds: args.rounds, pollMs: args['poll-ms'], results, verdict}, null, 2)}\n`,
+    )
     return
   }
-  console.log(`platform patch apply (copy + restart + health gate) vs docker cp + docker restart + docker inspect every ${args['poll-ms']} ms until healthy; busybox httpd, healthcheck every 1 s; ${args.rounds} rounds, alternating`)
+  console.log(
+    `platform patch apply (copy + restart + health gate) vs docker cp + docker restart + docker inspect every ${args['poll-ms']} ms until healthy; busybox httpd, healthcheck every 1 s; ${args.rounds} rounds, alternating`,
+  )
   console.log(
     table(
       ['files', 'platform ms', 'by hand ms', 'platform median', 'by hand median', 'ratio', 'target', 'verdict'],
-      results.map((r) => [String(r.files), r.cliMs.join(' '), r.byHandMs.join(' '), fmt(r.cliMedianMs), fmt(r.byHandMedianMs), fmt(r.ratio, 2), `<= ${TARGET_RATIO}`, r.pass ? 'ok' : 'over']),
+      results.map((r) => [
+        String(r.files),
+        r.cliMs.join(' '),
+        r.byHandMs.join(' '),
+        fmt(r.cliMedianMs),
+        fmt(r.byHandMedianMs),
+        fmt(r.ratio, 2),
+        `<= ${TARGET_RATIO}`,
+        r.pass ? 'ok' : 'over',
+      ]),
     ),
   )
-  console.log(`verdict: ${verdict}: ${results.map((r) => `${r.files} file${r.files === 1 ? '' : 's'} ${fmt(r.ratio, 2)}x (${r.pass ? 'ok' : 'over'})`).join(', ')}`)
+  console.log(
+    `verdict: ${verdict}: ${results.map((r) => `${r.files} file${r.files === 1 ? '' : 's'} ${fmt(r.ratio, 2)}x (${r.pass ? 'ok' : 'over'})`).join(', ')}`,
+  )
 })

@@ -12,10 +12,24 @@
  *   node --import tsx bench/scenario.ts [--users 2000] [--spawn-rate 200] [--seconds 60] [--workers 1] [--seed 1] [--json]
  */
 import {contractScenario, effectiveThresholds, preflight, runLoad, type Summary} from '../src/loadtest/index.js'
-import {benchArgs, fmt, loadavg, log, postmasterPid, processTreeRss, runBench, startPlatformChild, startPlatformOnPostgres, table} from './lib.js'
+import {
+  benchArgs,
+  fmt,
+  loadavg,
+  log,
+  postmasterPid,
+  processTreeRss,
+  runBench,
+  startPlatformChild,
+  startPlatformOnPostgres,
+  table,
+} from './lib.js'
 
 const TARGETS = {errors: 0, p95Ms: 100} as const
-const args = benchArgs({users: 2000, 'spawn-rate': 200, seconds: 60, workers: 1, seed: 1, pglite: 0}, {fractional: ['spawn-rate', 'seconds'], zero: ['seed', 'pglite']})
+const args = benchArgs(
+  {users: 2000, 'spawn-rate': 200, seconds: 60, workers: 1, seed: 1, pglite: 0},
+  {fractional: ['spawn-rate', 'seconds'], zero: ['seed', 'pglite']},
+)
 const engine = args.pglite ? 'PGlite' : 'the embedded PostgreSQL'
 
 const pct = (x: number) => `${fmt(x * 100, 2)}%`
@@ -29,7 +43,9 @@ await runBench(async () => {
     : (await startPlatformOnPostgres({logLevel: 'info'})).platform
   await preflight(platform.l09, platform.apiKey)
 
-  log(`scenario: ${args.users} users at ${args['spawn-rate']}/s for ${args.seconds} s, ${args.workers} generator thread(s), seed ${args.seed}`)
+  log(
+    `scenario: ${args.users} users at ${args['spawn-rate']}/s for ${args.seconds} s, ${args.workers} generator thread(s), seed ${args.seed}`,
+  )
   let died: string | undefined
   const s: Summary = await runLoad({
     target: platform.l09,
@@ -43,7 +59,9 @@ await runBench(async () => {
     intervalS: 5,
     onPoint: (p) => {
       died ??= platform.exited()
-      log(`  ${fmt(p.t, 1).padStart(5)} s  users ${String(p.users).padStart(5)}  ${fmt(p.rps).padStart(5)} req/s  p50 ${fmt(p.p50 ?? NaN, 1)} ms  p95 ${fmt(p.p95 ?? NaN, 1)} ms  p99 ${fmt(p.p99 ?? NaN, 1)} ms  errors ${p.errors}`)
+      log(
+        `  ${fmt(p.t, 1).padStart(5)} s  users ${String(p.users).padStart(5)}  ${fmt(p.rps).padStart(5)} req/s  p50 ${fmt(p.p50 ?? NaN, 1)} ms  p95 ${fmt(p.p95 ?? NaN, 1)} ms  p99 ${fmt(p.p99 ?? NaN, 1)} ms  errors ${p.errors}`,
+      )
     },
   })
   load.after = loadavg()
@@ -86,22 +104,57 @@ await runBench(async () => {
     console.log(
       table(
         ['requests', 'req/s', 'errors', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'worst p95', 'validity'],
-        [[t.count, fmt(t.rps), t.failures, fmt(t.p50, 1), fmt(t.p95, 1), fmt(t.p99, 1), fmt(t.max, 1), worst ? `${fmt(worst.p95, 1)} ms ${worst.endpoint}` : '-', validity]],
+        [
+          [
+            t.count,
+            fmt(t.rps),
+            t.failures,
+            fmt(t.p50, 1),
+            fmt(t.p95, 1),
+            fmt(t.p99, 1),
+            fmt(t.max, 1),
+            worst ? `${fmt(worst.p95, 1)} ms ${worst.endpoint}` : '-',
+            validity,
+          ],
+        ],
         0,
       ),
     )
     console.log('')
-    console.log(table(['endpoint', 'requests', 'req/s', 'errors', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'], s.endpoints.map((e) => [e.endpoint, e.count, fmt(e.rps, 1), e.failures, fmt(e.p50, 1), fmt(e.p95, 1), fmt(e.p99, 1), fmt(e.max, 1)])))
+    console.log(
+      table(
+        ['endpoint', 'requests', 'req/s', 'errors', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'],
+        s.endpoints.map((e) => [
+          e.endpoint,
+          e.count,
+          fmt(e.rps, 1),
+          e.failures,
+          fmt(e.p50, 1),
+          fmt(e.p95, 1),
+          fmt(e.p99, 1),
+          fmt(e.max, 1),
+        ]),
+      ),
+    )
     if (s.failures.length) {
       console.log('')
       console.log(`failure groups (${s.failures.length}; the 10 largest):`)
       for (const g of s.failures.slice(0, 10)) {
-        console.log(`  ${g.count} x ${g.endpoint} -> ${g.status ?? 'no answer'}: ${g.message} (first at ${g.firstSeen.t} s, ${g.firstSeen.users} users; e.g. ${g.sample.request.method} ${g.sample.request.url})`)
+        console.log(
+          `  ${g.count} x ${g.endpoint} -> ${g.status ?? 'no answer'}: ${g.message} (first at ${g.firstSeen.t} s, ${g.firstSeen.users} users; e.g. ${g.sample.request.method} ${g.sample.request.url})`,
+        )
       }
     }
     console.log('')
-    console.log(`RSS after the run: ${rssTotal} MB in ${rss.length} processes (${rss.slice(0, 4).map((p) => `${p.command} ${p.rssMb}`).join(', ')}${rss.length > 4 ? ', ...' : ''})`)
-    console.log(`runner's verdict on the contract's thresholds (p95 <= 500 ms, errors < 1%): ${s.verdict.sentence}; error rate ${pct(t.errorRate)}`)
+    console.log(
+      `RSS after the run: ${rssTotal} MB in ${rss.length} processes (${rss
+        .slice(0, 4)
+        .map((p) => `${p.command} ${p.rssMb}`)
+        .join(', ')}${rss.length > 4 ? ', ...' : ''})`,
+    )
+    console.log(
+      `runner's verdict on the contract's thresholds (p95 <= 500 ms, errors < 1%): ${s.verdict.sentence}; error rate ${pct(t.errorRate)}`,
+    )
     console.log(`verdict: ${verdict}: ${why}`)
   }
 })

@@ -28,7 +28,11 @@ const EXTRA_LABEL = 'platform-bench-extra'
 const args = benchArgs({rounds: 2, runs: 5, extra: 50})
 
 /** Runs a command to its end: ms from spawn to exit; throws with its output when it fails. */
-function timed(cmd: string, argv: string[], opts: {cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number}): Promise<{ms: number; stdout: string; code: number}> {
+function timed(
+  cmd: string,
+  argv: string[],
+  opts: {cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number},
+): Promise<{ms: number; stdout: string; code: number}> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now()
     const child = spawn(cmd, argv, {cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe']})
@@ -73,7 +77,8 @@ await runBench(async () => {
   // The platform's side: its own project dir (keys in .platform/) and ports.
   const dir = tempDir('bench-stack-')
   const platformEnv = {...common, ...(await ports())}
-  const platform = (argv: string[], timeoutMs?: number) => timed(process.execPath, [runJs, ...argv], {cwd: dir, env: platformEnv, timeoutMs})
+  const platform = (argv: string[], timeoutMs?: number) =>
+    timed(process.execPath, [runJs, ...argv], {cwd: dir, env: platformEnv, timeoutMs})
   const platformDown = async () => {
     const r = await platform(['down', '--docker', '--volumes'], 120_000)
     if (r.code !== 0) throw new Error(`platform down --docker --volumes exited ${r.code}`)
@@ -81,8 +86,14 @@ await runBench(async () => {
   onCleanup(platformDown)
 
   // The baseline's side: the same compose file and images, with keys as `up` would pass them, other ports.
-  const baselineEnv = {...common, ...(await ports()), L01_API_KEY: 'bench-internal-key-0123456789abcdef', PLATFORM_API_KEYS: 'bench-api-key-0123456789abcdef0123'}
-  const compose = (argv: string[]) => execa('docker-compose', ['-p', BASELINE_PROJECT, '-f', composeFile, ...argv], {env: baselineEnv, all: true, timeout: 300_000})
+  const baselineEnv = {
+    ...common,
+    ...(await ports()),
+    L01_API_KEY: 'bench-internal-key-0123456789abcdef',
+    PLATFORM_API_KEYS: 'bench-api-key-0123456789abcdef0123',
+  }
+  const compose = (argv: string[]) =>
+    execa('docker-compose', ['-p', BASELINE_PROJECT, '-f', composeFile, ...argv], {env: baselineEnv, all: true, timeout: 300_000})
   const baselineDown = async () => void (await compose(['down', '--volumes', '--remove-orphans']))
   onCleanup(baselineDown)
 
@@ -99,10 +110,26 @@ await runBench(async () => {
     await compose(['up', '-d'])
     const expected = (await compose(['config', '--services'])).stdout.split('\n').filter(Boolean).length
     for (const deadline = t0 + 300_000; ; await sleep(500)) {
-      const ids = String((await docker(host, ['ps', '--all', '--quiet', '--filter', `label=com.docker.compose.project=${BASELINE_PROJECT}`])).stdout).split('\n').filter(Boolean)
-      const states = ids.length ? String((await docker(host, ['inspect', '--format', '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}healthy{{end}}', ...ids])).stdout).split('\n') : []
+      const ids = String(
+        (await docker(host, ['ps', '--all', '--quiet', '--filter', `label=com.docker.compose.project=${BASELINE_PROJECT}`])).stdout,
+      )
+        .split('\n')
+        .filter(Boolean)
+      const states = ids.length
+        ? String(
+            (
+              await docker(host, [
+                'inspect',
+                '--format',
+                '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}healthy{{end}}',
+                ...ids,
+              ])
+            ).stdout,
+          ).split('\n')
+        : []
       if (ids.length === expected && states.every((s) => s === 'running healthy')) return performance.now() - t0
-      if (states.some((s) => s.startsWith('exited') || s.endsWith('unhealthy'))) throw new Error(`the baseline stack failed: ${states.join('; ')}`)
+      if (states.some((s) => s.startsWith('exited') || s.endsWith('unhealthy')))
+        throw new Error(`the baseline stack failed: ${states.join('; ')}`)
       if (performance.now() > deadline) throw new Error(`the baseline stack is not healthy after 300 s: ${states.join('; ')}`)
     }
   }
@@ -132,7 +159,9 @@ await runBench(async () => {
     ]
     if (round % 2 === 0) sides.reverse()
     for (const side of sides) await side()
-    log(`round ${round}: platform up --docker ${fmt(platformMs.at(-1)! / 1000, 1)} s, docker-compose up -d + polling ${fmt(baselineMs.at(-1)! / 1000, 1)} s`)
+    log(
+      `round ${round}: platform up --docker ${fmt(platformMs.at(-1)! / 1000, 1)} s, docker-compose up -d + polling ${fmt(baselineMs.at(-1)! / 1000, 1)} s`,
+    )
   }
 
   // stack doctor, with the stack up: first alone, then among the extra containers.
@@ -155,7 +184,9 @@ await runBench(async () => {
   const alone = await doctorRuns()
 
   onCleanup(async () => {
-    const ids = String((await docker(host, ['ps', '--all', '--quiet', '--filter', `label=${EXTRA_LABEL}`])).stdout).split('\n').filter(Boolean)
+    const ids = String((await docker(host, ['ps', '--all', '--quiet', '--filter', `label=${EXTRA_LABEL}`])).stdout)
+      .split('\n')
+      .filter(Boolean)
     if (ids.length) await docker(host, ['rm', '--force', ...ids])
   })
   const suffix = process.pid.toString(36)
@@ -164,7 +195,8 @@ await runBench(async () => {
       Array.from({length: Math.min(10, args.extra - i)}, async (_, j) => {
         const n = i + j
         const labels = ['--label', EXTRA_LABEL]
-        if (n % 2 === 0) labels.push('--label', 'com.docker.compose.project=bench-foreign', '--label', `com.docker.compose.service=worker-${n}`)
+        if (n % 2 === 0)
+          labels.push('--label', 'com.docker.compose.project=bench-foreign', '--label', `com.docker.compose.service=worker-${n}`)
         const name = `bench-extra-${suffix}-${n}`
         if (n % 5 === 0) await docker(host, ['run', '--detach', '--name', name, ...labels, images.busybox, 'sleep', '3600'])
         else await docker(host, ['create', '--name', name, ...labels, images.busybox, 'sleep', '3600'])
@@ -180,7 +212,13 @@ await runBench(async () => {
   const results = {
     benchmark: 'stack',
     rounds: args.rounds,
-    up: {platformMs: platformMs.map(Math.round), baselineMs: baselineMs.map(Math.round), platformMedianMs: median(platformMs), baselineMedianMs: median(baselineMs), ratio},
+    up: {
+      platformMs: platformMs.map(Math.round),
+      baselineMs: baselineMs.map(Math.round),
+      platformMedianMs: median(platformMs),
+      baselineMedianMs: median(baselineMs),
+      ratio,
+    },
     doctor: {
       alone: {containers: alone.containers, findings: alone.findings, runsMs: alone.ms.map(Math.round), medianMs: median(alone.ms)},
       crowded: {containers: crowded.containers, findings: crowded.findings, runsMs: crowded.ms.map(Math.round), medianMs: doctorMs},
@@ -201,11 +239,20 @@ await runBench(async () => {
         ['platform up --docker, to all healthy (command exit)', `${secs(platformMs)} s`, `${fmt(median(platformMs) / 1000, 2)} s`, ''],
         ['docker-compose up -d + docker inspect polling', `${secs(baselineMs)} s`, `${fmt(median(baselineMs) / 1000, 2)} s`, ''],
         [`stack doctor, ${alone.containers} containers`, `${alone.ms.map((x) => fmt(x)).join(' ')} ms`, `${fmt(median(alone.ms))} ms`, ''],
-        [`stack doctor, ${crowded.containers} containers`, `${crowded.ms.map((x) => fmt(x)).join(' ')} ms`, `${fmt(doctorMs)} ms`, `< ${TARGET_DOCTOR_MS} ms`],
+        [
+          `stack doctor, ${crowded.containers} containers`,
+          `${crowded.ms.map((x) => fmt(x)).join(' ')} ms`,
+          `${fmt(doctorMs)} ms`,
+          `< ${TARGET_DOCTOR_MS} ms`,
+        ],
       ],
     ),
   )
   const extraS = (median(platformMs) - median(baselineMs)) / 1000
-  console.log(`verdict: up --docker takes ${fmt(ratio, 2)}x the bare compose + polling (${fmt(Math.abs(extraS), 1)} s ${extraS >= 0 ? 'more' : 'less'}; it also checks ports, migrates and reports the status)`)
-  console.log(`verdict: ${doctorPass ? 'PASS' : 'BELOW TARGET'}: stack doctor ${fmt(doctorMs)} ms among ${crowded.containers} containers (target < ${TARGET_DOCTOR_MS} ms; ${crowded.findings} findings)`)
+  console.log(
+    `verdict: up --docker takes ${fmt(ratio, 2)}x the bare compose + polling (${fmt(Math.abs(extraS), 1)} s ${extraS >= 0 ? 'more' : 'less'}; it also checks ports, migrates and reports the status)`,
+  )
+  console.log(
+    `verdict: ${doctorPass ? 'PASS' : 'BELOW TARGET'}: stack doctor ${fmt(doctorMs)} ms among ${crowded.containers} containers (target < ${TARGET_DOCTOR_MS} ms; ${crowded.findings} findings)`,
+  )
 })

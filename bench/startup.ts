@@ -21,7 +21,18 @@ let RUN_JS = join(ROOT, 'bin', 'run.js')
 /** The environment of a user in dir: no inherited platform settings, the given ports. */
 function userEnv(l01Port: number, l09Port: number): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {...process.env, NO_COLOR: '1', L01_PORT: String(l01Port), L09_PORT: String(l09Port)}
-  for (const k of ['DATABASE_URL', 'PLATFORM_STATE_DIR', 'PLATFORM_DATA_DIR', 'L01_API_KEY', 'PLATFORM_API_KEYS', 'L01_URL', 'L01_HOST', 'L09_HOST', 'PLATFORM_MODE']) delete env[k]
+  for (const k of [
+    'DATABASE_URL',
+    'PLATFORM_STATE_DIR',
+    'PLATFORM_DATA_DIR',
+    'L01_API_KEY',
+    'PLATFORM_API_KEYS',
+    'L01_URL',
+    'L01_HOST',
+    'L09_HOST',
+    'PLATFORM_MODE',
+  ])
+    delete env[k]
   return env
 }
 
@@ -35,7 +46,10 @@ function finalDown(dir: string, env: NodeJS.ProcessEnv): void {
   try {
     down(dir, env)
   } catch (err) {
-    const pid = Number.parseInt(existsSync(join(dir, '.platform', 'platform.pid')) ? readFileSync(join(dir, '.platform', 'platform.pid'), 'utf8') : '', 10)
+    const pid = Number.parseInt(
+      existsSync(join(dir, '.platform', 'platform.pid')) ? readFileSync(join(dir, '.platform', 'platform.pid'), 'utf8') : '',
+      10,
+    )
     if (pid > 0) {
       try {
         process.kill(-pid, 'SIGKILL')
@@ -50,7 +64,11 @@ function finalDown(dir: string, env: NodeJS.ProcessEnv): void {
 /** Spawns `up --detach` and polls L09 from that instant: ms to the first 200, and to the command's exit. */
 async function timeUp(dir: string, env: NodeJS.ProcessEnv, l09Port: number): Promise<{readyMs: number; exitMs: number}> {
   const t0 = performance.now()
-  const child = spawn(process.execPath, [RUN_JS, 'up', '--detach', '--log-level', 'silent'], {cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe']})
+  const child = spawn(process.execPath, [RUN_JS, 'up', '--detach', '--log-level', 'silent'], {
+    cwd: dir,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let out = ''
   child.stdout.on('data', (d) => (out += d))
   child.stderr.on('data', (d) => (out += d))
@@ -61,7 +79,8 @@ async function timeUp(dir: string, env: NodeJS.ProcessEnv, l09Port: number): Pro
       resolve(code)
     }),
   )
-  const failed = () => (child.exitCode !== null && child.exitCode !== 0 ? `platform up --detach exited ${child.exitCode}:\n${out}` : undefined)
+  const failed = () =>
+    child.exitCode !== null && child.exitCode !== 0 ? `platform up --detach exited ${child.exitCode}:\n${out}` : undefined
   await waitFor200(`http://127.0.0.1:${l09Port}/health/ready`, {timeoutMs: 90_000, intervalMs: 10, abort: failed})
   const readyMs = performance.now() - t0
   const code = await within(exited, 90_000)
@@ -107,7 +126,13 @@ await runBench(async () => {
 
   const phase = (xs: Array<{readyMs: number; exitMs: number}>, targetMs: number) => {
     const readyMs = median(xs.map((x) => x.readyMs))
-    return {samplesMs: xs.map((x) => Math.round(x.readyMs)), medianMs: readyMs, commandExitMedianMs: median(xs.map((x) => x.exitMs)), targetMs, pass: readyMs <= targetMs}
+    return {
+      samplesMs: xs.map((x) => Math.round(x.readyMs)),
+      medianMs: readyMs,
+      commandExitMedianMs: median(xs.map((x) => x.exitMs)),
+      targetMs,
+      pass: readyMs <= targetMs,
+    }
   }
   const results = {
     first: phase(first, TARGETS.firstMs),
@@ -123,17 +148,33 @@ await runBench(async () => {
   const verdict = results.first.pass && results.warm.pass && results.version.pass ? 'PASS' : 'BELOW TARGET'
 
   if (args.json) {
-    process.stdout.write(`${JSON.stringify({benchmark: 'startup', samples: args.samples, runs: args.runs, versionRunsMs: versionMs.map(Math.round), nodeRunsMs: nodeMs.map(Math.round), ...results, verdict}, null, 2)}\n`)
+    process.stdout.write(
+      `${JSON.stringify({benchmark: 'startup', samples: args.samples, runs: args.runs, versionRunsMs: versionMs.map(Math.round), nodeRunsMs: nodeMs.map(Math.round), ...results, verdict}, null, 2)}\n`,
+    )
     return
   }
   const v = results.version
-  console.log(`platform up --detach to L09 /health/ready 200 (${args.samples} samples), and --version vs node -e 0 (${args.runs} runs), built CLI`)
+  console.log(
+    `platform up --detach to L09 /health/ready 200 (${args.samples} samples), and --version vs node -e 0 (${args.runs} runs), built CLI`,
+  )
   console.log(
     table(
       ['measure', 'samples ms', 'median ms', 'target', 'command exit ms'],
       [
-        ['up, first (fresh dir)', results.first.samplesMs.join(' '), fmt(results.first.medianMs), `<= ${TARGETS.firstMs}`, fmt(results.first.commandExitMedianMs)],
-        ['up, warm (after down)', results.warm.samplesMs.join(' '), fmt(results.warm.medianMs), `<= ${TARGETS.warmMs}`, fmt(results.warm.commandExitMedianMs)],
+        [
+          'up, first (fresh dir)',
+          results.first.samplesMs.join(' '),
+          fmt(results.first.medianMs),
+          `<= ${TARGETS.firstMs}`,
+          fmt(results.first.commandExitMedianMs),
+        ],
+        [
+          'up, warm (after down)',
+          results.warm.samplesMs.join(' '),
+          fmt(results.warm.medianMs),
+          `<= ${TARGETS.warmMs}`,
+          fmt(results.warm.commandExitMedianMs),
+        ],
         ['platform --version', versionMs.map((x) => fmt(x)).join(' '), fmt(v.versionMedianMs), `<= ${TARGETS.versionRatio}x node`, ''],
         ['node -e 0', nodeMs.map((x) => fmt(x)).join(' '), fmt(v.nodeMedianMs), '', ''],
       ],

@@ -13,7 +13,22 @@
 import {randomUUID} from 'node:crypto'
 import type {Pool} from 'undici'
 import {DEFAULT_TOPOLOGY, TOPOLOGIES, type Topology} from '../src/embedded/index.js'
-import {benchArgs, fmt, log, median, pool, runBench, send, startPlatformChild, table, timedLoop, type Call, type LoadResult, type Outcome, type User} from './lib.js'
+import {
+  benchArgs,
+  fmt,
+  log,
+  median,
+  pool,
+  runBench,
+  send,
+  startPlatformChild,
+  table,
+  timedLoop,
+  type Call,
+  type LoadResult,
+  type Outcome,
+  type User,
+} from './lib.js'
 
 const args = benchArgs({seconds: 10, concurrency: 32, rounds: 2, warmup: 2}, {fractional: ['seconds'], zero: ['warmup']})
 const runId = randomUUID().slice(0, 8)
@@ -53,7 +68,13 @@ function scenarioUser(vu: number, http: Pool, apiKey: string): User {
   const some = () => pick(ids)
 
   if (kind === 'agent') {
-    const next = weighted<string>([['create', 5], ['list', 10], ['get', 3], ['patch', 2], ['delete', 1]])
+    const next = weighted<string>([
+      ['create', 5],
+      ['list', 10],
+      ['get', 3],
+      ['patch', 2],
+      ['delete', 1],
+    ])
     return () => {
       const task = ids.length ? next() : 'create'
       if (task === 'create') return createAgent()
@@ -70,20 +91,38 @@ function scenarioUser(vu: number, http: Pool, apiKey: string): User {
   // Goal and task users first create their own agent (retried until it exists).
   const setup = () => call({method: 'POST', path: '/api/v1/agents/', body: agentBody()}, 'id', (id) => (ownAgent = id))
   if (kind === 'goal') {
-    const next = weighted<string>([['create', 5], ['list', 10], ['get', 3], ['patch', 2]])
+    const next = weighted<string>([
+      ['create', 5],
+      ['list', 10],
+      ['get', 3],
+      ['patch', 2],
+    ])
     return () => {
       if (!ownAgent) return setup()
       const task = ids.length ? next() : 'create'
       if (task === 'create') {
-        const body = {agent_id: ownAgent, description: `load test goal ${int(1, 1e6)}`, success_criteria: Array.from({length: int(1, 3)}, (_, i) => `criterion ${i + 1}`), priority: int(1, 10)}
+        const body = {
+          agent_id: ownAgent,
+          description: `load test goal ${int(1, 1e6)}`,
+          success_criteria: Array.from({length: int(1, 3)}, (_, i) => `criterion ${i + 1}`),
+          priority: int(1, 10),
+        }
         return call({method: 'POST', path: '/api/v1/goals/', body}, 'goal_id')
       }
       if (task === 'list') return call({method: 'GET', path: '/api/v1/goals/'})
       if (task === 'get') return call({method: 'GET', path: `/api/v1/goals/${some()}`})
-      return call({method: 'PATCH', path: `/api/v1/goals/${some()}`, body: {status: pick(['pending', 'in_progress', 'completed', 'failed']), priority: int(1, 10)}})
+      return call({
+        method: 'PATCH',
+        path: `/api/v1/goals/${some()}`,
+        body: {status: pick(['pending', 'in_progress', 'completed', 'failed']), priority: int(1, 10)},
+      })
     }
   }
-  const next = weighted<string>([['create', 5], ['get', 10], ['patch', 2]])
+  const next = weighted<string>([
+    ['create', 5],
+    ['get', 10],
+    ['patch', 2],
+  ])
   return () => {
     if (!ownAgent) return setup()
     const task = ids.length ? next() : 'create'
@@ -98,7 +137,10 @@ function scenarioUser(vu: number, http: Pool, apiKey: string): User {
       return call({method: 'POST', path: '/api/v1/tasks/', body}, 'task_id')
     }
     if (task === 'get') return call({method: 'GET', path: `/api/v1/tasks/${some()}`})
-    const body = {status: pick(['pending', 'running', 'completed', 'failed']), output_data: {result: 'done', timestamp: new Date().toISOString()}}
+    const body = {
+      status: pick(['pending', 'running', 'completed', 'failed']),
+      output_data: {result: 'done', timestamp: new Date().toISOString()},
+    }
     return call({method: 'PATCH', path: `/api/v1/tasks/${some()}`, body})
   }
 }
@@ -128,12 +170,23 @@ await runBench(async () => {
     const run = await measure(topology)
     runs.push({topology, run})
     const kinds = Object.entries(run.errorsBy).map(([k, n]) => `${n} x ${k}`)
-    log(`${topology}: ${fmt(run.rate)} req/s, p50 ${fmt(run.p50Ms, 1)} ms, p95 ${fmt(run.p95Ms, 1)} ms, p99 ${fmt(run.p99Ms, 1)} ms, errors ${run.errors}${kinds.length ? ` (${kinds.join('; ')})` : ''}`)
+    log(
+      `${topology}: ${fmt(run.rate)} req/s, p50 ${fmt(run.p50Ms, 1)} ms, p95 ${fmt(run.p95Ms, 1)} ms, p99 ${fmt(run.p99Ms, 1)} ms, errors ${run.errors}${kinds.length ? ` (${kinds.join('; ')})` : ''}`,
+    )
   }
   const results = TOPOLOGIES.map((topology) => {
     const mine = runs.filter((r) => r.topology === topology).map((r) => r.run)
     const m = (f: (r: LoadResult) => number) => median(mine.map(f))
-    return {topology, rate: m((r) => r.rate), p50Ms: m((r) => r.p50Ms), p95Ms: m((r) => r.p95Ms), p99Ms: m((r) => r.p99Ms), errors: m((r) => r.errors), rates: mine.map((r) => Math.round(r.rate)), firstError: mine.find((r) => r.firstError)?.firstError}
+    return {
+      topology,
+      rate: m((r) => r.rate),
+      p50Ms: m((r) => r.p50Ms),
+      p95Ms: m((r) => r.p95Ms),
+      p99Ms: m((r) => r.p99Ms),
+      errors: m((r) => r.errors),
+      rates: mine.map((r) => Math.round(r.rate)),
+      firstError: mine.find((r) => r.firstError)?.firstError,
+    }
   })
   const top = Math.max(...results.map((r) => r.rate))
   const best = results.filter((r) => r.rate >= top * 0.95).sort((a, b) => a.p95Ms - b.p95Ms)[0]!
@@ -141,15 +194,42 @@ await runBench(async () => {
 
   if (args.json) {
     const {seconds, concurrency, rounds, warmup} = args
-    const perRun = runs.map(({topology, run}) => ({topology, rate: run.rate, p50Ms: run.p50Ms, p95Ms: run.p95Ms, p99Ms: run.p99Ms, ok: run.ok, errors: run.errors, errorsBy: run.errorsBy, firstError: run.firstError}))
-    process.stdout.write(`${JSON.stringify({benchmark: 'topology', database: 'pglite', seconds, concurrency, rounds, warmup, order, runs: perRun, results, best: best.topology, defaultTopology: DEFAULT_TOPOLOGY, verdict}, null, 2)}\n`)
+    const perRun = runs.map(({topology, run}) => ({
+      topology,
+      rate: run.rate,
+      p50Ms: run.p50Ms,
+      p95Ms: run.p95Ms,
+      p99Ms: run.p99Ms,
+      ok: run.ok,
+      errors: run.errors,
+      errorsBy: run.errorsBy,
+      firstError: run.firstError,
+    }))
+    process.stdout.write(
+      `${JSON.stringify({benchmark: 'topology', database: 'pglite', seconds, concurrency, rounds, warmup, order, runs: perRun, results, best: best.topology, defaultTopology: DEFAULT_TOPOLOGY, verdict}, null, 2)}\n`,
+    )
     return
   }
-  console.log(`Load scenario (agent/goal/task 5:3:2, no think time) through L09 on PGlite, ${args.concurrency} users, ${args.rounds} x ${args.seconds} s per topology (medians)`)
-  const rows = results.map((r) => [r.topology, fmt(r.rate), fmt(r.p50Ms, 1), fmt(r.p95Ms, 1), fmt(r.p99Ms, 1), fmt(r.errors), r.rates.join(' ')])
+  console.log(
+    `Load scenario (agent/goal/task 5:3:2, no think time) through L09 on PGlite, ${args.concurrency} users, ${args.rounds} x ${args.seconds} s per topology (medians)`,
+  )
+  const rows = results.map((r) => [
+    r.topology,
+    fmt(r.rate),
+    fmt(r.p50Ms, 1),
+    fmt(r.p95Ms, 1),
+    fmt(r.p99Ms, 1),
+    fmt(r.errors),
+    r.rates.join(' '),
+  ])
   console.log(table(['topology', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'runs req/s'], rows))
   const kinds: Record<string, number> = {}
   for (const {run} of runs) for (const [k, n] of Object.entries(run.errorsBy)) kinds[k] = (kinds[k] ?? 0) + n
-  if (Object.keys(kinds).length) console.log(`errors in all runs: ${Object.entries(kinds).map(([k, n]) => `${n} x ${k}`).join('; ')}`)
+  if (Object.keys(kinds).length)
+    console.log(
+      `errors in all runs: ${Object.entries(kinds)
+        .map(([k, n]) => `${n} x ${k}`)
+        .join('; ')}`,
+    )
   console.log(`verdict: ${verdict}`)
 })

@@ -12,7 +12,8 @@ const pjson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url
 // describes the last build, not these sources. A "+dev" version makes oclif pass over it
 // (with a warning, silenced here), and tsx, registered above, loads commands/*.ts as they are.
 const emitWarning = process.emitWarning.bind(process)
-process.emitWarning = (warning, ...rest) => (String(warning).startsWith('Mismatched version in') ? undefined : emitWarning(warning, ...rest))
+process.emitWarning = (warning, ...rest) =>
+  String(warning).startsWith('Mismatched version in') ? undefined : emitWarning(warning, ...rest)
 settings.enableAutoTranspile = false
 // The commands, hooks and help class as sources: ./dist/src/x.js is ./src/x.ts.
 const source = (path) => path.replace(/^\.\/dist\//, './').replace(/\.js$/, '.ts')

@@ -7,7 +7,11 @@ export default class Down extends PlatformCommand {
   static override description = `Embedded: SIGTERM (the services drain and close their database), then SIGKILL after --timeout. Docker \
 (--docker, mode: docker, or a stack that exists while nothing runs embedded): compose down, and with --volumes its named volumes too \
 (the data). Exits 0 when nothing runs.`
-  static override examples = ['<%= config.bin %> down', '<%= config.bin %> down --timeout 5 --json', '<%= config.bin %> down --docker --volumes']
+  static override examples = [
+    '<%= config.bin %> down',
+    '<%= config.bin %> down --timeout 5 --json',
+    '<%= config.bin %> down --docker --volumes',
+  ]
   static override flags = {
     timeout: Flags.integer({description: 'seconds to wait before forcing', default: 15, min: 1}),
     docker: Flags.boolean({description: 'stop the compose stack'}),
@@ -21,11 +25,18 @@ export default class Down extends PlatformCommand {
       const json = this.jsonEnabled()
       const {stackDown} = await import('../src/stack/index.js')
       const r = await stackDown(await stackDeps(config, (l) => json || this.logToStderr(style.dim(l))), {volumes: flags.volumes})
-      this.log(r.removed.length ? `${style.ok('Removed')} ${r.removed.join(', ')}${flags.volumes ? ' and the volumes' : ''}.` : style.dim('Nothing of the stack was running.'))
+      this.log(
+        r.removed.length
+          ? `${style.ok('Removed')} ${r.removed.join(', ')}${flags.volumes ? ' and the volumes' : ''}.`
+          : style.dim('Nothing of the stack was running.'),
+      )
       return {mode: 'docker', removed: r.removed, volumes: flags.volumes}
     }
     const result = await stopPlatform(config, flags.timeout * 1000)
-    if (result.stopped !== undefined) this.log(`${style.ok('Stopped')} the platform (pid ${result.stopped})${result.forced ? style.warn(' by force after the timeout') : ''}.`)
+    if (result.stopped !== undefined)
+      this.log(
+        `${style.ok('Stopped')} the platform (pid ${result.stopped})${result.forced ? style.warn(' by force after the timeout') : ''}.`,
+      )
     if (result.orphanDatabase) this.log(`${style.ok('Stopped')} the embedded PostgreSQL that a stopped platform left running.`)
     if (result.stopped === undefined && !result.orphanDatabase) this.log(style.dim('Nothing is running.'))
     return {stopped: result.stopped ?? null, forced: result.forced, orphanDatabase: result.orphanDatabase}

@@ -1,11 +1,23 @@
 import {existsSync} from 'node:fs'
 import {Args, Flags} from '@oclif/core'
-import {PlatformCommand, SERVICE_ALIASES, durationFlag, followLog, formatLine, matches, readLog, stackDeps, useDocker, style} from '../src/cli/index.js'
+import {
+  PlatformCommand,
+  SERVICE_ALIASES,
+  durationFlag,
+  followLog,
+  formatLine,
+  matches,
+  readLog,
+  stackDeps,
+  useDocker,
+  style,
+} from '../src/cli/index.js'
 import {PlatformError, closeOnSignal} from '../src/core/index.js'
 
 export default class Logs extends PlatformCommand {
-  static override summary = 'Show the logs of the embedded platform or of the stack\'s services'
-  static override description = `Embedded: .platform/platform.log, written by \`up\` in the foreground and in the background, one readable line per record (--json: the raw JSON records). SERVICE filters by service: l01 (data-layer) or l09 (gateway).
+  static override summary = "Show the logs of the embedded platform or of the stack's services"
+  static override description =
+    `Embedded: .platform/platform.log, written by \`up\` in the foreground and in the background, one readable line per record (--json: the raw JSON records). SERVICE filters by service: l01 (data-layer) or l09 (gateway).
 
 Docker stack (--docker, mode: docker, or a stack that exists while nothing runs embedded): the log of one compose service, or of all of them prefixed with the service name.`
   static override examples = [
@@ -16,12 +28,16 @@ Docker stack (--docker, mode: docker, or a stack that exists while nothing runs 
     '<%= config.bin %> logs prometheus --docker --follow',
   ]
   static override enableJsonFlag = false
-  static override args = {service: Args.string({description: 'embedded: l01, l09, data-layer, gateway; docker: postgres, l01-data-layer, l09-api-gateway, prometheus'})}
+  static override args = {
+    service: Args.string({
+      description: 'embedded: l01, l09, data-layer, gateway; docker: postgres, l01-data-layer, l09-api-gateway, prometheus',
+    }),
+  }
   static override flags = {
     follow: Flags.boolean({char: 'f', description: 'keep printing new lines until Ctrl-C'}),
     since: durationFlag({description: 'only lines newer than this, e.g. 10m, 1h'}),
     tail: Flags.integer({description: 'only the last N lines (of each service)', min: 1}),
-    docker: Flags.boolean({description: 'the compose stack\'s logs'}),
+    docker: Flags.boolean({description: "the compose stack's logs"}),
     json: Flags.boolean({description: 'embedded: the raw JSON records, one a line'}),
   }
 
@@ -31,7 +47,8 @@ Docker stack (--docker, mode: docker, or a stack that exists while nothing runs 
     const since = flags.since === undefined ? undefined : Date.now() - flags.since * 1000
     const {runFiles} = await import('../src/embedded/index.js')
     const file = runFiles(config).log
-    if (!(await useDocker(config, flags.docker))) return this.embedded(file, args.service, {since, tail: flags.tail, follow: flags.follow, json: flags.json})
+    if (!(await useDocker(config, flags.docker)))
+      return this.embedded(file, args.service, {since, tail: flags.tail, follow: flags.follow, json: flags.json})
 
     const deps = await stackDeps(config, (l) => this.logToStderr(style.dim(l)))
     const {stackLogs} = await import('../src/stack/index.js')
@@ -40,17 +57,29 @@ Docker stack (--docker, mode: docker, or a stack that exists while nothing runs 
       process.stdout.write(String(await stackLogs(deps, args.service, {since: sinceS, tail: flags.tail})))
       return
     }
-    const stop = (await stackLogs(deps, args.service, {since: sinceS, tail: flags.tail, follow: (chunk) => process.stdout.write(chunk)})) as () => void
+    const stop = (await stackLogs(deps, args.service, {
+      since: sinceS,
+      tail: flags.tail,
+      follow: (chunk) => process.stdout.write(chunk),
+    })) as () => void
     await closeOnSignal(async () => stop())
   }
 
-  private async embedded(file: string, name: string | undefined, opts: {since?: number; tail?: number; follow: boolean; json: boolean}): Promise<void> {
+  private async embedded(
+    file: string,
+    name: string | undefined,
+    opts: {since?: number; tail?: number; follow: boolean; json: boolean},
+  ): Promise<void> {
     const service = name === undefined ? undefined : SERVICE_ALIASES[name]
     if (name !== undefined && !service) {
-      throw new PlatformError('USAGE', `no embedded service ${name}`, {suggestion: `name one of: ${Object.keys(SERVICE_ALIASES).join(', ')} (or use --docker for the stack)`})
+      throw new PlatformError('USAGE', `no embedded service ${name}`, {
+        suggestion: `name one of: ${Object.keys(SERVICE_ALIASES).join(', ')} (or use --docker for the stack)`,
+      })
     }
     if (!existsSync(file) && !opts.follow) {
-      throw new PlatformError('ENVIRONMENT_UNAVAILABLE', `there is no log yet (${file})`, {suggestion: 'start the platform with `platform up`'})
+      throw new PlatformError('ENVIRONMENT_UNAVAILABLE', `there is no log yet (${file})`, {
+        suggestion: 'start the platform with `platform up`',
+      })
     }
     const print = (line: string) => this.log(opts.json ? line : formatLine(line))
     for (const line of readLog(file, {service, since: opts.since, tail: opts.tail})) print(line)

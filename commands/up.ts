@@ -1,10 +1,23 @@
 import {Flags} from '@oclif/core'
-import {PlatformCommand, dbFlags, followLog, formatLine, logLevelFlag, renderStatus, runSteps, stackDeps, useDocker, withDbFlags, style} from '../src/cli/index.js'
+import {
+  PlatformCommand,
+  dbFlags,
+  followLog,
+  formatLine,
+  logLevelFlag,
+  renderStatus,
+  runSteps,
+  stackDeps,
+  useDocker,
+  withDbFlags,
+  style,
+} from '../src/cli/index.js'
 import {type PlatformConfig, type PlatformStatus} from '../src/core/index.js'
 
 export default class Up extends PlatformCommand {
   static override summary = 'Start the whole platform (L01 + L09) on this machine'
-  static override description = `Embedded default: nothing to install. Runs a real PostgreSQL from the npm-shipped binaries (cluster under .platform/postgres, on a free loopback port; PGlite with --db pglite, or where those binaries cannot run; DATABASE_URL for any other PostgreSQL), applies migrations, starts the data layer (8001) and the gateway (8009) with a shared internal key, and prints where the gateway's API key is kept (.platform/api.key, generated on first start; PLATFORM_API_KEYS overrides).
+  static override description =
+    `Embedded default: nothing to install. Runs a real PostgreSQL from the npm-shipped binaries (cluster under .platform/postgres, on a free loopback port; PGlite with --db pglite, or where those binaries cannot run; DATABASE_URL for any other PostgreSQL), applies migrations, starts the data layer (8001) and the gateway (8009) with a shared internal key, and prints where the gateway's API key is kept (.platform/api.key, generated on first start; PLATFORM_API_KEYS overrides).
 
 Runs in the foreground (Ctrl-C stops everything, the database too) unless --detach. A second \`up\` while one runs reports it and exits 0.`
   static override examples = [
@@ -17,9 +30,12 @@ Runs in the foreground (Ctrl-C stops everything, the database too) unless --deta
   ]
   static override flags = {
     detach: Flags.boolean({char: 'd', description: 'run in the background (pidfile and log under .platform/)'}),
-    topology: Flags.option({description: 'where each service\'s event loop runs', options: ['threads', 'processes', 'inline'] as const})(),
+    topology: Flags.option({description: "where each service's event loop runs", options: ['threads', 'processes', 'inline'] as const})(),
     'log-level': logLevelFlag(),
-    'log-format': Flags.option({description: 'foreground: how request lines print (default: pretty on a terminal, else json)', options: ['pretty', 'json'] as const})(),
+    'log-format': Flags.option({
+      description: 'foreground: how request lines print (default: pretty on a terminal, else json)',
+      options: ['pretty', 'json'] as const,
+    })(),
     'wait-timeout': Flags.integer({description: 'with --detach: seconds to wait for readiness', default: 60, min: 1}),
     child: Flags.boolean({hidden: true, description: 'internal: the detached process itself'}),
     docker: Flags.boolean({description: 'run the compose stack (project platform) instead of the embedded default'}),
@@ -68,7 +84,9 @@ Runs in the foreground (Ctrl-C stops everything, the database too) unless --deta
     )
     stopFollowing()
     if (result.outcome === 'already-running') {
-      this.log(`${result.healthy ? style.ok('Already running') : style.bad('Running but unhealthy')} (pid ${result.status.pid}):\n${renderStatus(result.status)}`)
+      this.log(
+        `${result.healthy ? style.ok('Already running') : style.bad('Running but unhealthy')} (pid ${result.status.pid}):\n${renderStatus(result.status)}`,
+      )
       return result.status
     }
     if (result.outcome === 'detached') {
@@ -86,7 +104,9 @@ Runs in the foreground (Ctrl-C stops everything, the database too) unless --deta
     const {upSteps, stackStatus} = await import('../src/stack/index.js')
     await runSteps(upSteps(deps, {build: flags.build, timeoutMs: flags.timeout * 1000}), {json})
     const status = await stackStatus(deps)
-    this.log(`${style.ok('The stack is up')} (project platform, ${deps.compose.flavour}).\n${renderStatus(status)}\nStop it with \`platform down --docker\`.`)
+    this.log(
+      `${style.ok('The stack is up')} (project platform, ${deps.compose.flavour}).\n${renderStatus(status)}\nStop it with \`platform down --docker\`.`,
+    )
     return status
   }
 }

@@ -7,13 +7,19 @@ import {copyData, migrate, openDatabase} from '../../src/db/index.js'
 function side(config: PlatformConfig, what: string): PlatformConfig {
   if (what === 'pglite' || what === 'postgres') return {...config, databaseUrl: undefined, dbEngine: what}
   if (/^postgres(ql)?:\/\//.test(what)) return {...config, databaseUrl: what}
-  throw new PlatformError('USAGE', `${what} is no database`, {suggestion: 'name pglite, postgres (the embedded engines) or a postgresql:// URL'})
+  throw new PlatformError('USAGE', `${what} is no database`, {
+    suggestion: 'name pglite, postgres (the embedded engines) or a postgresql:// URL',
+  })
 }
 
 export default class DbCopy extends PlatformCommand {
   static override summary = 'Copy all platform data from one database into another (e.g. PGlite into the embedded PostgreSQL)'
-  static override description = `Migrates the target, then copies agents, goals, plans and tasks with their ids and timestamps, in one transaction. The target must be empty; the source is only read. Stop the platform first (PGlite has one writer).`
-  static override examples = ['<%= config.bin %> db copy --from pglite --to postgres', '<%= config.bin %> db copy --from postgres --to postgresql://app@db.internal/platform']
+  static override description =
+    `Migrates the target, then copies agents, goals, plans and tasks with their ids and timestamps, in one transaction. The target must be empty; the source is only read. Stop the platform first (PGlite has one writer).`
+  static override examples = [
+    '<%= config.bin %> db copy --from pglite --to postgres',
+    '<%= config.bin %> db copy --from postgres --to postgresql://app@db.internal/platform',
+  ]
   static override flags = {
     from: Flags.string({description: 'pglite, postgres or a PostgreSQL URL', required: true}),
     to: Flags.string({description: 'pglite, postgres or a PostgreSQL URL', required: true}),

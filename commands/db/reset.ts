@@ -7,7 +7,10 @@ export default class DbReset extends PlatformCommand {
   static override summary = 'Drop all platform data and apply every migration again'
   static override description = `Drops schema mcp_documents and the migration records, then migrates. The data is gone for good: on a \
 terminal it asks first; elsewhere (scripts, --json) it needs --force.`
-  static override examples = ['<%= config.bin %> db reset --force', 'DATABASE_URL=postgresql://localhost/test <%= config.bin %> db reset --force --json']
+  static override examples = [
+    '<%= config.bin %> db reset --force',
+    'DATABASE_URL=postgresql://localhost/test <%= config.bin %> db reset --force --json',
+  ]
   static override flags = {
     force: Flags.boolean({description: 'drop all data without asking'}),
     ...dbFlags,

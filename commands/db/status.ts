@@ -8,7 +8,7 @@ export default class DbStatus extends PlatformCommand {
   static override description = 'Exits 1 when an applied migration file has changed since it was applied.'
   static override examples = ['<%= config.bin %> db status', '<%= config.bin %> db status --json']
   static override flags = {
-    dir: Flags.string({description: 'migrations directory (default: the platform\'s own, then the project\'s migrations.dir)'}),
+    dir: Flags.string({description: "migrations directory (default: the platform's own, then the project's migrations.dir)"}),
     ...dbFlags,
   }
 
@@ -23,7 +23,11 @@ export default class DbStatus extends PlatformCommand {
     const db = await openDatabase(config, {existingOnly: true})
     if (!db) {
       const pending = listMigrations(flags.dir ?? migrationDirs(config)).map((m) => m.file)
-      this.log(style.dim(`There is no database yet (\`platform up\` or \`platform db migrate\` creates it); ${pending.length} migrations would apply.`))
+      this.log(
+        style.dim(
+          `There is no database yet (\`platform up\` or \`platform db migrate\` creates it); ${pending.length} migrations would apply.`,
+        ),
+      )
       return {database: null, applied: [], pending, changed: [], missing: []}
     }
     try {
@@ -38,14 +42,20 @@ export default class DbStatus extends PlatformCommand {
       }
       if (!this.jsonEnabled()) {
         const rows = [
-          ...s.applied.map((a) => [`${a.version}_${a.name}.sql`, changed.has(a.version) ? style.bad('changed') : style.ok('applied'), a.applied_at]),
+          ...s.applied.map((a) => [
+            `${a.version}_${a.name}.sql`,
+            changed.has(a.version) ? style.bad('changed') : style.ok('applied'),
+            a.applied_at,
+          ]),
           ...s.pending.map((p) => [p.file, style.warn('pending'), '']),
         ]
         this.log(`database: ${db.location}`)
         this.log(table(['migration', 'state', 'applied at'], rows))
       }
       if (s.changed.length) {
-        this.logToStderr(`${style.bad('changed since applied:')} ${result.changed.join(', ')} (put changes in a new migration: platform db new NAME)`)
+        this.logToStderr(
+          `${style.bad('changed since applied:')} ${result.changed.join(', ')} (put changes in a new migration: platform db new NAME)`,
+        )
       }
       return result
     } finally {

@@ -41,8 +41,19 @@ carry patches their image lacks.`
     const deps = await patchDeps(this.config_(), {log: (l) => this.logToStderr(style.dim(l)), json})
     if (flags['pause-after-copy']) deps.afterCopy = () => new Promise((r) => setTimeout(r, flags['pause-after-copy']))
     const {applyPatch} = await import('../../src/patch/index.js')
-    const result = await applyPatch(deps, args.service, {paths, to: flags.to, message: flags.message, restart: !flags['no-restart'], healthTimeoutMs: flags['health-timeout'] * 1000, smoke: flags.smoke, dryRun: flags['dry-run'], force: flags.force, cwd: process.cwd()})
-    for (const f of result.files) this.log(`  ${f.local ?? ''} -> ${result.container}:${f.path}${f.existed === false ? style.dim(' (new)') : ''}`)
+    const result = await applyPatch(deps, args.service, {
+      paths,
+      to: flags.to,
+      message: flags.message,
+      restart: !flags['no-restart'],
+      healthTimeoutMs: flags['health-timeout'] * 1000,
+      smoke: flags.smoke,
+      dryRun: flags['dry-run'],
+      force: flags.force,
+      cwd: process.cwd(),
+    })
+    for (const f of result.files)
+      this.log(`  ${f.local ?? ''} -> ${result.container}:${f.path}${f.existed === false ? style.dim(' (new)') : ''}`)
     if (result.outcome === 'dry-run') this.log(style.dim('dry run: nothing was changed'))
     else if (result.outcome === 'applied') this.log(`${style.ok('✓')} patch ${result.id} applied to ${result.container}; it is healthy.`)
     else {

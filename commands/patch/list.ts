@@ -16,7 +16,20 @@ export default class PatchList extends PlatformCommand {
     else {
       const bad = (o: string) => o === 'incomplete' || o === 'overwritten' || o.endsWith('failed')
       const colour = (o: string) => (o === 'applied' ? style.warn(o) : bad(o) ? style.bad(o) : style.dim(o))
-      this.log(table(['id', 'when', 'service', 'container', 'files', 'outcome', 'message'], rows.map((r) => [r.id, r.createdAt.replace('T', ' ').slice(0, 19), r.service, r.container.name, String(r.files.length), colour(r.outcome), r.message ?? ''])))
+      this.log(
+        table(
+          ['id', 'when', 'service', 'container', 'files', 'outcome', 'message'],
+          rows.map((r) => [
+            r.id,
+            r.createdAt.replace('T', ' ').slice(0, 19),
+            r.service,
+            r.container.name,
+            String(r.files.length),
+            colour(r.outcome),
+            r.message ?? '',
+          ]),
+        ),
+      )
     }
     return {patches: rows}
   }

@@ -34,6 +34,9 @@ with the internal key (L01_API_KEY, else .platform/internal.key); a mismatch sto
       },
     }
     const {startGateway} = await import('../../src/embedded/index.js')
-    await this.serveUntilSignal(() => startGateway(config, {log: {level: flags['log-level'], file: flags['log-file']}}), (s) => `L09 gateway listening on ${s.url} (L01: ${s.backend})`)
+    await this.serveUntilSignal(
+      () => startGateway(config, {log: {level: flags['log-level'], file: flags['log-file']}}),
+      (s) => `L09 gateway listening on ${s.url} (L01: ${s.backend})`,
+    )
   }
 }

@@ -15,7 +15,7 @@ when run again. For prometheus it also checks that L01 and L09 are scraped.`
   static override flags = {
     from: Flags.string({description: 'the compose project (or container name) it runs in now'}),
     'dry-run': Flags.boolean({description: 'show the plan and change nothing'}),
-    'carry-volumes': Flags.boolean({description: 'copy the data of its named volumes into the platform project\'s'}),
+    'carry-volumes': Flags.boolean({description: "copy the data of its named volumes into the platform project's"}),
     yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation'}),
   }
 

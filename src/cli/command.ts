@@ -18,7 +18,10 @@ export abstract class PlatformCommand extends Command {
    * Starts one service and keeps it until SIGINT or SIGTERM, then closes it (draining). The
    * signal handlers go in first, so a signal that comes during the start is not lost.
    */
-  protected async serveUntilSignal(start: () => Promise<{url: string; backend: string; close(): Promise<void>}>, describe: (s: {url: string; backend: string}) => string): Promise<void> {
+  protected async serveUntilSignal(
+    start: () => Promise<{url: string; backend: string; close(): Promise<void>}>,
+    describe: (s: {url: string; backend: string}) => string,
+  ): Promise<void> {
     const signal = nextSignal((msg) => this.logToStderr(msg))
     const service = await start()
     this.logToStderr(describe(service))
@@ -75,7 +78,10 @@ export abstract class PlatformCommand extends Command {
 /** Where the database is: shared by every command that opens it. */
 export const dbFlags = {
   'database-url': Flags.string({description: 'PostgreSQL URL (default: $DATABASE_URL, else the embedded database)', env: 'DATABASE_URL'}),
-  db: Flags.option({description: 'the embedded database engine (default postgres, or database.engine)', options: ['postgres', 'pglite'] as const})(),
+  db: Flags.option({
+    description: 'the embedded database engine (default postgres, or database.engine)',
+    options: ['postgres', 'pglite'] as const,
+  })(),
   'data-dir': Flags.string({description: 'PGlite data directory (default .platform/data)'}),
 }
 

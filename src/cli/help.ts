@@ -1,7 +1,11 @@
 import {Help, type Command} from '@oclif/core'
 
 /** A description's paragraphs are separated by a blank line; a single line break is only where the source line ended. */
-export const paragraphs = (text: string): string => text.split(/\n\s*\n/).map((p) => p.replace(/\s*\n\s*/g, ' ')).join('\n\n')
+export const paragraphs = (text: string): string =>
+  text
+    .split(/\n\s*\n/)
+    .map((p) => p.replace(/\s*\n\s*/g, ' '))
+    .join('\n\n')
 
 /** oclif's help, with descriptions wrapped to the terminal instead of broken where their source lines end. */
 export default class PlatformHelp extends Help {

@@ -73,7 +73,13 @@ export function initProject(root: string, opts: {force?: boolean; stack?: boolea
 
   // .gitignore is added to, never rewritten.
   const gitignore = join(root, '.gitignore')
-  const present = new Set(existsSync(gitignore) ? readFileSync(gitignore, 'utf8').split(/\r?\n/).map((l) => l.trim()) : [])
+  const present = new Set(
+    existsSync(gitignore)
+      ? readFileSync(gitignore, 'utf8')
+          .split(/\r?\n/)
+          .map((l) => l.trim())
+      : [],
+  )
   const missing = IGNORED.filter((line) => !present.has(line) && !present.has(line.replace(/\/$/, '')))
   if (missing.length) {
     const text = existsSync(gitignore) ? readFileSync(gitignore, 'utf8') : ''

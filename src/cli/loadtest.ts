@@ -112,7 +112,10 @@ function render(s: Summary, html: string): string {
   const out = [table(['endpoint', 'requests', 'failures', 'errors', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'], rows)]
   if (s.failures.length) {
     out.push('', style.bold('Top failures:'))
-    for (const f of s.failures.slice(0, 5)) out.push(`  ${f.count}x ${f.endpoint} ${f.status ?? 'no response'}: ${f.message} (first at ${f.firstSeen.t}s, ${f.firstSeen.users} users)`)
+    for (const f of s.failures.slice(0, 5))
+      out.push(
+        `  ${f.count}x ${f.endpoint} ${f.status ?? 'no response'}: ${f.message} (first at ${f.firstSeen.t}s, ${f.firstSeen.users} users)`,
+      )
   }
   const failed = s.thresholds.filter((t) => !t.passed)
   if (failed.length) out.push('', style.bold('Failed thresholds:'), ...failed.map((t) => `  ${t.text}`))
@@ -149,7 +152,12 @@ export abstract class LoadTestCommand extends PlatformCommand {
  * LoadTestCommand). The first Ctrl-C stops the run and still writes its reports (exit 130);
  * a second exits at once.
  */
-export async function runLoadTestCommand(cmd: PlatformCommand, config: PlatformConfig, profile: Pick<SessionInput, 'profile' | 'users' | 'spawnRate'>, f: Parsed) {
+export async function runLoadTestCommand(
+  cmd: PlatformCommand,
+  config: PlatformConfig,
+  profile: Pick<SessionInput, 'profile' | 'users' | 'spawnRate'>,
+  f: Parsed,
+) {
   const {runSession} = await import('../loadtest/index.js')
   const quiet = cmd.jsonEnabled()
   const live = !quiet && process.stdout.isTTY ? new LiveView(process.stdout) : undefined

@@ -81,7 +81,9 @@ export function matches(line: string, f: LogFilter): boolean {
 
 /** The log's lines that pass the filter, the last `tail` of them when given. */
 export function readLog(path: string, f: LogFilter & {tail?: number} = {}): string[] {
-  const lines = readFileOr(path).split('\n').filter((l) => matches(l, f))
+  const lines = readFileOr(path)
+    .split('\n')
+    .filter((l) => matches(l, f))
   return f.tail === undefined ? lines : lines.slice(-f.tail)
 }
 

@@ -19,6 +19,10 @@ const visible = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '').length
 /** A plain aligned table for people; --json output never goes through here. */
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => visible(r[i] ?? ''))))
-  const line = (cells: string[]) => cells.map((c, i) => c + ' '.repeat(widths[i]! - visible(c))).join('  ').trimEnd()
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c + ' '.repeat(widths[i]! - visible(c)))
+      .join('  ')
+      .trimEnd()
   return [chalk.bold(line(headers)), ...rows.map(line)].join('\n')
 }

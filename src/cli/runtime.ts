@@ -2,7 +2,11 @@ import type {PlatformConfig, PlatformStatus} from '../core/index.js'
 import type {StackDeps} from '../stack/index.js'
 
 /** The runtime factory: the Docker engine client and compose, built once per command. */
-export async function stackDeps(config: PlatformConfig, log: (line: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<StackDeps> {
+export async function stackDeps(
+  config: PlatformConfig,
+  log: (line: string) => void,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<StackDeps> {
   const {composeEnv, createEngine, detectCompose} = await import('../stack/index.js')
   const engine = await createEngine(env)
   await engine.ping()
@@ -40,7 +44,9 @@ export async function patchDeps(
   await engine.ping()
   const {execFile} = await import('node:child_process')
   const git = (args: string[]) =>
-    new Promise<string | undefined>((resolve) => execFile('git', args, {cwd: config.root}, (err, stdout) => resolve(err ? undefined : stdout.trim())))
+    new Promise<string | undefined>((resolve) =>
+      execFile('git', args, {cwd: config.root}, (err, stdout) => resolve(err ? undefined : stdout.trim())),
+    )
   const {stepRunner} = await import('./steps.js')
   return {
     config,

@@ -20,7 +20,11 @@ export function stepRunner(opts: {json: boolean}): StepRunner {
           },
         },
       ],
-      {renderer: opts.json ? 'silent' : process.stdout.isTTY ? 'default' : 'simple', exitOnError: true, rendererOptions: {collapseErrors: false, showErrorMessage: false}},
+      {
+        renderer: opts.json ? 'silent' : process.stdout.isTTY ? 'default' : 'simple',
+        exitOnError: true,
+        rendererOptions: {collapseErrors: false, showErrorMessage: false},
+      },
     ).run()
     return result!
   }

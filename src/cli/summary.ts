@@ -18,13 +18,32 @@ function health(svc: ServiceStatus): string {
 
 /** The status table people read (status, and the end of up). */
 export function renderStatus(s: PlatformStatus): string {
-  if (!s.running) return `${style.dim('The platform is not running')} (mode ${s.mode}). Start it with \`platform up${s.mode === 'docker' ? ' --docker' : ''}\`.`
+  if (!s.running)
+    return `${style.dim('The platform is not running')} (mode ${s.mode}). Start it with \`platform up${s.mode === 'docker' ? ' --docker' : ''}\`.`
   const patched = (svc: ServiceStatus) => (svc.patches ? style.warn(` +${svc.patches} patch${svc.patches > 1 ? 'es' : ''}`) : '')
   if (s.mode === 'docker') {
-    const rows = s.services.map((svc) => [svc.name + patched(svc), svc.container ?? '-', svc.project ?? '-', svc.state, health(svc), (svc.ports ?? []).join(', '), svc.image ?? '', duration(svc.uptimeSeconds)])
-    return [table(['service', 'container', 'project', 'state', 'health', 'ports', 'image', 'uptime'], rows), '', `API key   ${s.apiKeyFile} (PLATFORM_API_KEYS overrides)`].join('\n')
+    const rows = s.services.map((svc) => [
+      svc.name + patched(svc),
+      svc.container ?? '-',
+      svc.project ?? '-',
+      svc.state,
+      health(svc),
+      (svc.ports ?? []).join(', '),
+      svc.image ?? '',
+      duration(svc.uptimeSeconds),
+    ])
+    return [
+      table(['service', 'container', 'project', 'state', 'health', 'ports', 'image', 'uptime'], rows),
+      '',
+      `API key   ${s.apiKeyFile} (PLATFORM_API_KEYS overrides)`,
+    ].join('\n')
   }
-  const rows = s.services.map((svc) => [(TITLES[svc.name] ?? svc.name) + patched(svc), svc.url ?? '', health(svc), duration(svc.uptimeSeconds)])
+  const rows = s.services.map((svc) => [
+    (TITLES[svc.name] ?? svc.name) + patched(svc),
+    svc.url ?? '',
+    health(svc),
+    duration(svc.uptimeSeconds),
+  ])
   return [
     table(['service', 'url', 'health', 'uptime'], rows),
     '',

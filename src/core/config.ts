@@ -77,12 +77,16 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
 export const CONFIG_FILE = 'platform.yaml'
 
 type Check = (v: unknown) => string | undefined
-const isPort: Check = (v) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535 ? undefined : 'must be a port number (1-65535)')
+const isPort: Check = (v) =>
+  Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535 ? undefined : 'must be a port number (1-65535)'
 const isText: Check = (v) => (typeof v === 'string' && v.length > 0 ? undefined : 'must be a non-empty string')
-const isPositiveInt: Check = (v) => (Number.isInteger(v) && (v as number) > 0 ? undefined : 'must be a positive whole number of milliseconds')
+const isPositiveInt: Check = (v) =>
+  Number.isInteger(v) && (v as number) > 0 ? undefined : 'must be a positive whole number of milliseconds'
 const isCount: Check = (v) => (Number.isInteger(v) && (v as number) > 0 ? undefined : 'must be a positive whole number')
 const isStringMap: Check = (v) =>
-  v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string' && x.length > 0) ? undefined : 'must be a mapping of local paths to container paths'
+  v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string' && x.length > 0)
+    ? undefined
+    : 'must be a mapping of local paths to container paths'
 const isMode: Check = (v) => (v === 'embedded' || v === 'docker' ? undefined : 'must be one of: embedded, docker')
 const isEngine: Check = (v) => (v === 'postgres' || v === 'pglite' ? undefined : 'must be one of: postgres, pglite')
 
@@ -107,7 +111,11 @@ export const KEYS: Record<string, Check> = {
   'server.max_connections': isCount,
   'server.max_pipelined_requests': isCount,
 }
-const SECTIONS = new Set(Object.keys(KEYS).filter((k) => k.includes('.')).map((k) => k.split('.')[0]!))
+const SECTIONS = new Set(
+  Object.keys(KEYS)
+    .filter((k) => k.includes('.'))
+    .map((k) => k.split('.')[0]!),
+)
 
 function configError(file: string, lines: LineCounter, node: Node | null | undefined, key: string, message: string, nearest?: string) {
   const line = node?.range ? lines.linePos(node.range[0]).line : undefined
@@ -130,7 +138,9 @@ export function readConfigFile(file: string): Record<string, unknown> {
   if (doc.errors.length) {
     const e = doc.errors[0]!
     const line = lines.linePos(e.pos[0]).line
-    throw new PlatformError('CONFIG_INVALID', `${file}:${line}: not valid YAML: ${e.message.split('\n')[0]}`, {suggestion: `fix the YAML syntax of ${file}`})
+    throw new PlatformError('CONFIG_INVALID', `${file}:${line}: not valid YAML: ${e.message.split('\n')[0]}`, {
+      suggestion: `fix the YAML syntax of ${file}`,
+    })
   }
   const out: Record<string, unknown> = {}
   if (doc.contents == null) return out
@@ -196,13 +206,16 @@ export function loadConfig(opts: LoadOptions = {}): PlatformConfig {
   /** A key's value: its environment variable when set, else platform.yaml, else the default; where it came from is kept. */
   const pick = <T>(key: string, envName: string | undefined, fromEnv: T | undefined, fallback: T): T => {
     const setting: Setting =
-      fromEnv !== undefined && fromEnv !== '' ? {value: fromEnv, source: 'environment', from: envName}
-      : y[key] !== undefined ? {value: y[key], source: 'file', from: file}
-      : {value: fallback, source: 'default'}
+      fromEnv !== undefined && fromEnv !== ''
+        ? {value: fromEnv, source: 'environment', from: envName}
+        : y[key] !== undefined
+          ? {value: y[key], source: 'file', from: file}
+          : {value: fallback, source: 'default'}
     settings[key] = setting
     return setting.value as T
   }
-  if (env.PLATFORM_MODE && isMode(env.PLATFORM_MODE)) throw new PlatformError('CONFIG_INVALID', `PLATFORM_MODE=${env.PLATFORM_MODE} must be one of: embedded, docker`)
+  if (env.PLATFORM_MODE && isMode(env.PLATFORM_MODE))
+    throw new PlatformError('CONFIG_INVALID', `PLATFORM_MODE=${env.PLATFORM_MODE} must be one of: embedded, docker`)
   if (env.PLATFORM_DB_ENGINE && isEngine(env.PLATFORM_DB_ENGINE)) {
     throw new PlatformError('CONFIG_INVALID', `PLATFORM_DB_ENGINE=${env.PLATFORM_DB_ENGINE} must be one of: postgres, pglite`)
   }

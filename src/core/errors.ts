@@ -69,7 +69,9 @@ export class PlatformError extends Error {
   }
 
   toBody(): ErrorBody {
-    return this.details?.length ? {error: this.code, message: this.message, details: this.details} : {error: this.code, message: this.message}
+    return this.details?.length
+      ? {error: this.code, message: this.message, details: this.details}
+      : {error: this.code, message: this.message}
   }
 }
 

@@ -20,7 +20,11 @@ export function nextSignal(log: (msg: string) => void = () => {}): Promise<NodeJ
 }
 
 /** Runs close once on SIGINT or SIGTERM; exit code 0, or 1 if close failed. Resolves when close has finished. */
-export async function closeOnSignal(close: () => Promise<void>, log: (msg: string) => void = () => {}, signal = nextSignal(log)): Promise<void> {
+export async function closeOnSignal(
+  close: () => Promise<void>,
+  log: (msg: string) => void = () => {},
+  signal = nextSignal(log),
+): Promise<void> {
   await signal
   try {
     await close()

@@ -60,7 +60,6 @@ export function acquireLock(path: string, what: string, code: 'DATABASE_LOCKED' 
   throw new PlatformError(code, `could not take the lock ${path}`)
 }
 
-
 function safeUnlink(path: string): void {
   try {
     unlinkSync(path)

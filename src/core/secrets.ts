@@ -37,7 +37,10 @@ export const apiKeyPath = (config: PlatformConfig): string => join(config.stateD
 
 /** The keys L09 accepts: PLATFORM_API_KEYS (comma-separated), else the one kept under .platform/. */
 export function gatewayKeys(config: PlatformConfig, env: NodeJS.ProcessEnv = process.env): string[] {
-  const configured = (env.PLATFORM_API_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean)
+  const configured = (env.PLATFORM_API_KEYS ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean)
   return configured.length ? configured : [readOrCreateKey(apiKeyPath(config))]
 }
 

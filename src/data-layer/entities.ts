@@ -21,7 +21,8 @@ const json = {type: ['object', 'array']}
 const oneOf = (values: readonly string[]) => ({type: 'string', enum: values})
 const body = (properties: Record<string, object>, required: string[] = []) => ({type: 'object', properties, required})
 /** A patch body: every field but the key, none required. */
-const patchBody = (properties: Record<string, object>, key: string) => body(Object.fromEntries(Object.entries(properties).filter(([f]) => f !== key)))
+const patchBody = (properties: Record<string, object>, key: string) =>
+  body(Object.fromEntries(Object.entries(properties).filter(([f]) => f !== key)))
 
 export const uuidParam = uuid
 export const idParam = id
@@ -59,19 +60,37 @@ function pick(b: Body, fields: readonly string[]): Values {
 const firstOf = (b: Body, ...fields: string[]): unknown => fields.map((f) => b[f]).find((v) => v !== undefined)
 
 function didFor(agentName: string): string {
-  const slug = agentName.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 64) || 'agent'
+  const slug =
+    agentName
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 64) || 'agent'
   return `did:agent:${slug}:${randomBytes(4).toString('hex')}`
 }
 
 /** Columns in table order: plain values, then the kinds that need rendering. */
 const columns = (spec: string): Record<string, ColumnKind> =>
-  Object.fromEntries(spec.split(/\s+/).map((c) => (c.endsWith(':jsonb') ? [c.slice(0, -6), 'jsonb'] : c.endsWith('_at') ? [c, 'timestamp'] : [c, 'value'])))
+  Object.fromEntries(
+    spec.split(/\s+/).map((c) => (c.endsWith(':jsonb') ? [c.slice(0, -6), 'jsonb'] : c.endsWith('_at') ? [c, 'timestamp'] : [c, 'value'])),
+  )
 
-const agentFields = {name, agent_type: name, status: oneOf(AGENT_STATUSES), configuration: object, metadata: object, resource_limits: object}
+const agentFields = {
+  name,
+  agent_type: name,
+  status: oneOf(AGENT_STATUSES),
+  configuration: object,
+  metadata: object,
+  resource_limits: object,
+}
 const AGENT_UPDATABLE = Object.keys(agentFields)
 
 export const agents: Entity = {
-  spec: {name: 'agents', key: 'id', columns: columns('id did name agent_type status configuration:jsonb metadata:jsonb resource_limits:jsonb created_at updated_at')},
+  spec: {
+    name: 'agents',
+    key: 'id',
+    columns: columns('id did name agent_type status configuration:jsonb metadata:jsonb resource_limits:jsonb created_at updated_at'),
+  },
   createSchema: body(agentFields, ['name']),
   patchSchema: body(agentFields),
   filters: {status: oneOf(AGENT_STATUSES)},
@@ -93,7 +112,17 @@ const goalFields = {
   parent_goal_id: nullable(id),
   decomposition_strategy: nullable(text(255)),
 }
-const GOAL_COLUMNS = ['agent_id', 'agent_did', 'goal_type', 'status', 'priority', 'success_criteria', 'metadata', 'parent_goal_id', 'decomposition_strategy']
+const GOAL_COLUMNS = [
+  'agent_id',
+  'agent_did',
+  'goal_type',
+  'status',
+  'priority',
+  'success_criteria',
+  'metadata',
+  'parent_goal_id',
+  'decomposition_strategy',
+]
 
 export const goals: Entity = {
   spec: {
@@ -109,7 +138,9 @@ export const goals: Entity = {
   toInsert(b) {
     const goalText = firstOf(b, 'goal_text', 'description')
     if (goalText === undefined) {
-      throw new PlatformError('VALIDATION_FAILED', 'goal_text is required (or description)', {details: [{field: 'goal_text', message: 'is required (or description)'}]})
+      throw new PlatformError('VALIDATION_FAILED', 'goal_text is required (or description)', {
+        details: [{field: 'goal_text', message: 'is required (or description)'}],
+      })
     }
     const row: Values = {goal_id: b.goal_id ?? randomUUID(), ...pick(b, GOAL_COLUMNS), goal_text: goalText}
     if (row.agent_did == null && row.agent_id) row.agent_did = `agent-${row.agent_id}`
@@ -135,7 +166,11 @@ const planFields = {
 const PLAN_COLUMNS = ['goal_id', 'agent_id', 'status', 'tasks', 'dependency_graph', 'metadata']
 
 export const plans: Entity = {
-  spec: {name: 'plans', key: 'plan_id', columns: columns('plan_id goal_id agent_id status tasks:jsonb dependency_graph:jsonb metadata:jsonb created_at updated_at')},
+  spec: {
+    name: 'plans',
+    key: 'plan_id',
+    columns: columns('plan_id goal_id agent_id status tasks:jsonb dependency_graph:jsonb metadata:jsonb created_at updated_at'),
+  },
   createSchema: body(planFields),
   patchSchema: patchBody(planFields, 'plan_id'),
   filters: {goal_id: id, agent_id: uuid, status: oneOf(PLAN_STATUSES)},
@@ -193,7 +228,11 @@ export const tasks: Entity = {
     if (row.started_at) row.started_at = raw('now()')
     if (row.completed_at) row.completed_at = raw('now()')
     const description = typeof b.description === 'string' ? b.description : ''
-    return {task_id: b.task_id ?? randomUUID(), ...row, name: b.name ?? (description ? Array.from(description).slice(0, 50).join('') : 'Unnamed task')}
+    return {
+      task_id: b.task_id ?? randomUUID(),
+      ...row,
+      name: b.name ?? (description ? Array.from(description).slice(0, 50).join('') : 'Unnamed task'),
+    }
   },
   toUpdate: taskValues,
 }

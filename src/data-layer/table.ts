@@ -72,7 +72,8 @@ function bind(spec: TableSpec, values: Values, params: unknown[]): Array<[string
   })
 }
 
-const one = async (db: Queryable, sql: string, params: unknown[]): Promise<string | undefined> => (await db.query<{j: string}>(sql, params)).rows[0]?.j
+const one = async (db: Queryable, sql: string, params: unknown[]): Promise<string | undefined> =>
+  (await db.query<{j: string}>(sql, params)).rows[0]?.j
 
 /** The INSERT of one row, returning it as JSON text in column j; its parameters are appended to params. */
 export function insertSql(spec: TableSpec, values: Values, params: unknown[]): string {
@@ -141,7 +142,9 @@ export async function listRows(db: Queryable, spec: TableSpec, q: ListQuery): Pr
     pageParams,
   )
   const {items, capped} = r.rows[0]!
-  return capped <= EXACT_COUNT_LIMIT ? {json: items, total: capped, exact: true} : {json: items, total: Math.max(guess, capped), exact: false}
+  return capped <= EXACT_COUNT_LIMIT
+    ? {json: items, total: capped, exact: true}
+    : {json: items, total: Math.max(guess, capped), exact: false}
 }
 
 /** The contract's list answer around a page that is already JSON text. */

@@ -7,7 +7,19 @@
  */
 import {execFile} from 'node:child_process'
 import {createHash, randomBytes} from 'node:crypto'
-import {chmodSync, chownSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import {createRequire} from 'node:module'
 import {dirname, join, relative, resolve} from 'node:path'
 import {PlatformError, acquireLock, pidAlive, pollUntil, portFree, readFileOr} from '../core/index.js'
@@ -170,10 +182,27 @@ async function initialise(bins: PgBinaries, dir: string, stateDir: string, as: R
   }
   const data = join(staging, 'data')
   try {
-    await run(bins.initdb, ['-D', data, '-U', SUPERUSER, `--pwfile=${pwfile}`, '--auth-host=scram-sha-256', '--auth-local=scram-sha-256', '-E', 'UTF8', '--locale=C'], as)
+    await run(
+      bins.initdb,
+      [
+        '-D',
+        data,
+        '-U',
+        SUPERUSER,
+        `--pwfile=${pwfile}`,
+        '--auth-host=scram-sha-256',
+        '--auth-local=scram-sha-256',
+        '-E',
+        'UTF8',
+        '--locale=C',
+      ],
+      as,
+    )
   } catch (err) {
     rmSync(staging, {recursive: true, force: true})
-    throw new PlatformError('ENVIRONMENT_UNAVAILABLE', `initdb failed: ${(err as {stderr?: string}).stderr || (err as Error).message}`, {cause: err})
+    throw new PlatformError('ENVIRONMENT_UNAVAILABLE', `initdb failed: ${(err as {stderr?: string}).stderr || (err as Error).message}`, {
+      cause: err,
+    })
   }
   mkdirSync(stateDir, {recursive: true})
   writeFileSync(passwordFile(stateDir), `${password}\n`, {mode: 0o600})
@@ -260,7 +289,10 @@ export async function ensureCluster(opts: ClusterOptions): Promise<RunningCluste
     unlock()
   }
   const pm = postmasterOf(dir)
-  if (!pm) throw new PlatformError('ENVIRONMENT_UNAVAILABLE', `PostgreSQL in ${dir} stopped right after it started`, {suggestion: `see ${join(dir, 'postgres.log')}`})
+  if (!pm)
+    throw new PlatformError('ENVIRONMENT_UNAVAILABLE', `PostgreSQL in ${dir} stopped right after it started`, {
+      suggestion: `see ${join(dir, 'postgres.log')}`,
+    })
   const owner = Number.parseInt(readFileOr(ownerFile(stateDir)), 10)
   // An orphan (its owner died) is adopted; `up` always takes ownership.
   if (started || opts.own || !(owner > 0 && pidAlive(owner))) writeFileSync(ownerFile(stateDir), `${process.pid}\n`)
@@ -290,16 +322,20 @@ export async function ensureCluster(opts: ClusterOptions): Promise<RunningCluste
  * crashed), checking every intervalMs; the services' pools reconnect by themselves.
  * Returns stop().
  */
-export function superviseCluster(opts: ClusterOptions & {port: number; intervalMs?: number; onRestart?: (err?: Error) => void}): () => void {
+export function superviseCluster(
+  opts: ClusterOptions & {port: number; intervalMs?: number; onRestart?: (err?: Error) => void},
+): () => void {
   const dir = clusterDir(opts.stateDir)
   let busy = false
   const timer = setInterval(() => {
     if (busy || postmasterOf(dir)) return
     busy = true
-    ensureCluster({...opts, own: true}).then(
-      () => opts.onRestart?.(),
-      (err: Error) => opts.onRestart?.(err),
-    ).finally(() => (busy = false))
+    ensureCluster({...opts, own: true})
+      .then(
+        () => opts.onRestart?.(),
+        (err: Error) => opts.onRestart?.(err),
+      )
+      .finally(() => (busy = false))
   }, opts.intervalMs ?? 1000)
   timer.unref()
   return () => clearInterval(timer)

@@ -18,7 +18,9 @@ export async function copyData(from: Db, to: Db, onTable: (table: string, rows: 
   for (const t of TABLES) {
     const n = (await to.query<{n: number}>(`SELECT count(*)::int AS n FROM mcp_documents.${t}`)).rows[0]!.n
     if (n > 0) {
-      throw new PlatformError('CONFLICT', `the target database already holds ${n} ${t}`, {suggestion: 'copy into an empty database (`platform db reset --force` on the target empties it)'})
+      throw new PlatformError('CONFLICT', `the target database already holds ${n} ${t}`, {
+        suggestion: 'copy into an empty database (`platform db reset --force` on the target empties it)',
+      })
     }
   }
   const rows = {agents: 0, goals: 0, plans: 0, tasks: 0}
@@ -40,7 +42,9 @@ export async function copyData(from: Db, to: Db, onTable: (table: string, rows: 
         after = Number(page.rows.at(-1)!.seq)
       }
       // New rows continue after the copied ones.
-      await tx.query(`SELECT setval(pg_get_serial_sequence('mcp_documents.${t}', 'seq'), coalesce((SELECT max(seq) FROM mcp_documents.${t}), 0) + 1, false)`)
+      await tx.query(
+        `SELECT setval(pg_get_serial_sequence('mcp_documents.${t}', 'seq'), coalesce((SELECT max(seq) FROM mcp_documents.${t}), 0) + 1, false)`,
+      )
       onTable(t, rows[t])
     }
   })

@@ -6,7 +6,17 @@
 import {existsSync} from 'node:fs'
 import {join, relative} from 'node:path'
 import type {PlatformConfig} from '../core/index.js'
-import {clusterDir, clusterExists, ensureCluster, findPgBinaries, postmasterOf, postgresVersion, superviseCluster, type PgBinaries, type RunningCluster} from './cluster.js'
+import {
+  clusterDir,
+  clusterExists,
+  ensureCluster,
+  findPgBinaries,
+  postmasterOf,
+  postgresVersion,
+  superviseCluster,
+  type PgBinaries,
+  type RunningCluster,
+} from './cluster.js'
 import {openDb} from './open.js'
 import {describeUrl} from './pg.js'
 import type {Db} from './types.js'
@@ -36,7 +46,11 @@ export function chooseEngine(config: PlatformConfig, env: NodeJS.ProcessEnv = pr
   const dir = clusterDir(config.stateDir)
   if (config.dbEngine === 'pglite') return {engine: 'pglite', dataDir: config.dataDir}
   if (!config.dbEngine && hasPgliteData(config.dataDir) && !clusterExists(dir)) {
-    return {engine: 'pglite', dataDir: config.dataDir, note: `using the PGlite data in ${shown(config, config.dataDir)} (database.engine: postgres switches; see the README)`}
+    return {
+      engine: 'pglite',
+      dataDir: config.dataDir,
+      note: `using the PGlite data in ${shown(config, config.dataDir)} (database.engine: postgres switches; see the README)`,
+    }
   }
   const bins = findPgBinaries(env)
   if (bins) return {engine: 'postgres', bins, dir}
@@ -65,7 +79,8 @@ export function clusterInfo(config: PlatformConfig, cluster: Pick<RunningCluster
 
 export function engineInfo(config: PlatformConfig, choice: EngineChoice): EngineInfo {
   if (choice.engine === 'external') return {engine: 'external', description: describeUrl(choice.url)}
-  if (choice.engine === 'pglite') return {engine: 'pglite', description: `PGlite in ${shown(config, choice.dataDir)}`, dataDir: choice.dataDir}
+  if (choice.engine === 'pglite')
+    return {engine: 'pglite', description: `PGlite in ${shown(config, choice.dataDir)}`, dataDir: choice.dataDir}
   return {engine: 'postgres', description: `embedded PostgreSQL in ${shown(config, choice.dir)} (not running)`, dataDir: choice.dir}
 }
 
@@ -92,7 +107,10 @@ export interface ResolveOptions {
 
 /** undefined only with existingOnly, when there is no database yet. */
 export async function resolveDatabase(config: PlatformConfig, opts?: ResolveOptions & {existingOnly?: false}): Promise<ResolvedDatabase>
-export async function resolveDatabase(config: PlatformConfig, opts: ResolveOptions & {existingOnly: true}): Promise<ResolvedDatabase | undefined>
+export async function resolveDatabase(
+  config: PlatformConfig,
+  opts: ResolveOptions & {existingOnly: true},
+): Promise<ResolvedDatabase | undefined>
 export async function resolveDatabase(config: PlatformConfig, opts: ResolveOptions = {}): Promise<ResolvedDatabase | undefined> {
   const choice = chooseEngine(config, opts.env)
   const none = async () => {}
@@ -104,7 +122,9 @@ export async function resolveDatabase(config: PlatformConfig, opts: ResolveOptio
   if (opts.existingOnly && !clusterExists(choice.dir)) return undefined
   const cluster = await ensureCluster({stateDir: config.stateDir, bins: choice.bins, onStep: opts.onStep, own: opts.own})
   // The owner keeps it running: a postmaster that dies under `up` is started again.
-  const unwatch = opts.own ? superviseCluster({stateDir: config.stateDir, bins: choice.bins, port: cluster.port, onRestart: opts.onRestart}) : () => {}
+  const unwatch = opts.own
+    ? superviseCluster({stateDir: config.stateDir, bins: choice.bins, port: cluster.port, onRestart: opts.onRestart})
+    : () => {}
   const release = async () => {
     unwatch()
     await cluster.release()
@@ -118,7 +138,9 @@ export type OpenedDatabase = Db & {info: EngineInfo; note?: string}
 export async function openDatabase(config: PlatformConfig, opts?: ResolveOptions & {existingOnly?: false}): Promise<OpenedDatabase>
 export async function openDatabase(config: PlatformConfig, opts: ResolveOptions & {existingOnly: true}): Promise<OpenedDatabase | undefined>
 export async function openDatabase(config: PlatformConfig, opts: ResolveOptions = {}): Promise<OpenedDatabase | undefined> {
-  const resolved = opts.existingOnly ? await resolveDatabase(config, {...opts, existingOnly: true}) : await resolveDatabase(config, {...opts, existingOnly: false})
+  const resolved = opts.existingOnly
+    ? await resolveDatabase(config, {...opts, existingOnly: true})
+    : await resolveDatabase(config, {...opts, existingOnly: false})
   if (!resolved) return undefined
   let db: Db
   try {

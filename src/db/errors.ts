@@ -15,7 +15,9 @@ interface DriverError {
 function isConnectionFailure(e: DriverError): boolean {
   if (e.code && (CONNECTION_ERRNOS.has(e.code) || UNAVAILABLE_SQLSTATE.test(e.code))) return true
   const msg = e.message ?? ''
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connect ECONNREFUSED|the database system is (starting up|shutting down)/i.test(msg)
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connect ECONNREFUSED|the database system is (starting up|shutting down)/i.test(
+    msg,
+  )
 }
 
 /** Field named by a constraint violation's detail, e.g. `Key (agent_id)=(...) is not present`. */

@@ -33,7 +33,6 @@ const TABLE = 'public.platform_migrations'
 // One fixed advisory-lock key for every migrator of this platform.
 const LOCK_KEY = 7_100_901
 
-
 /** The migrations of one directory or several (the platform's, then a project's), in version order. */
 export function listMigrations(dirs: string | string[]): Migration[] {
   const seen = new Map<string, string>()
@@ -43,9 +42,15 @@ export function listMigrations(dirs: string | string[]): Migration[] {
       .filter((f) => f.endsWith('.sql'))
       .map((file) => {
         const m = FILE.exec(file)
-        if (!m) throw new PlatformError('CONFIG_INVALID', `migration file ${file} is not named NNNN_name.sql`, {suggestion: 'rename it, e.g. 0003_add_index.sql (lower case, digits and _)'})
+        if (!m)
+          throw new PlatformError('CONFIG_INVALID', `migration file ${file} is not named NNNN_name.sql`, {
+            suggestion: 'rename it, e.g. 0003_add_index.sql (lower case, digits and _)',
+          })
         const path = join(dir, file)
-        if (seen.has(m[1])) throw new PlatformError('CONFIG_INVALID', `migrations ${seen.get(m[1])} and ${path} share version ${m[1]}`, {suggestion: 'renumber the newer one'})
+        if (seen.has(m[1]))
+          throw new PlatformError('CONFIG_INVALID', `migrations ${seen.get(m[1])} and ${path} share version ${m[1]}`, {
+            suggestion: 'renumber the newer one',
+          })
         seen.set(m[1], path)
         const sql = readFileSync(path, 'utf8')
         return {version: m[1], name: m[2], file, checksum: sha256(sql), sql}
@@ -57,7 +62,9 @@ export function listMigrations(dirs: string | string[]): Migration[] {
 async function appliedRows(conn: Queryable): Promise<AppliedMigration[]> {
   const exists = await conn.query<{t: string | null}>(`SELECT to_regclass('${TABLE}')::text AS t`)
   if (!exists.rows[0]?.t) return []
-  const r = await conn.query<AppliedMigration & {applied_at: Date}>(`SELECT version, name, checksum, applied_at FROM ${TABLE} ORDER BY version`)
+  const r = await conn.query<AppliedMigration & {applied_at: Date}>(
+    `SELECT version, name, checksum, applied_at FROM ${TABLE} ORDER BY version`,
+  )
   return r.rows.map((row) => ({...row, applied_at: new Date(row.applied_at).toISOString()}))
 }
 
@@ -102,11 +109,16 @@ export interface MigrateResult {
 }
 
 async function takeLock(conn: Queryable, timeoutMs: number, sleep: (ms: number) => Promise<void>): Promise<void> {
-  const locked = async () => ((await conn.query<{ok: boolean}>('SELECT pg_try_advisory_lock($1) AS ok', [LOCK_KEY])).rows[0]?.ok ? true : undefined)
+  const locked = async () =>
+    (await conn.query<{ok: boolean}>('SELECT pg_try_advisory_lock($1) AS ok', [LOCK_KEY])).rows[0]?.ok ? true : undefined
   if (!(await pollUntil(locked, {timeoutMs, everyMs: 200, clock: {now: Date.now, sleep}}))) {
-    throw new PlatformError('MIGRATION_LOCK_TIMEOUT', `another migrator has held the migration lock for over ${Math.round(timeoutMs / 1000)} s`, {
-      suggestion: 'wait for the other `platform db migrate` or server start to finish, then run this again',
-    })
+    throw new PlatformError(
+      'MIGRATION_LOCK_TIMEOUT',
+      `another migrator has held the migration lock for over ${Math.round(timeoutMs / 1000)} s`,
+      {
+        suggestion: 'wait for the other `platform db migrate` or server start to finish, then run this again',
+      },
+    )
   }
 }
 
@@ -137,7 +149,9 @@ export async function migrate(db: Db, opts: MigrateOptions): Promise<MigrateResu
           await tx.query(`INSERT INTO ${TABLE} (version, name, checksum) VALUES ($1, $2, $3)`, [m.version, m.name, m.checksum])
         }).catch((err) => {
           if (isPlatformError(err, 'DATABASE_UNAVAILABLE')) throw err
-          throw new PlatformError('MIGRATION_FAILED', `migration ${m.file} failed and was rolled back: ${(err as Error).message}`, {cause: err})
+          throw new PlatformError('MIGRATION_FAILED', `migration ${m.file} failed and was rolled back: ${(err as Error).message}`, {
+            cause: err,
+          })
         })
         applied.push(m)
         opts.onApply?.(m)
@@ -157,12 +171,22 @@ export async function resetDatabase(db: Db, opts: MigrateOptions): Promise<Migra
 
 /** Writes the next migration file, NNNN_name.sql, into dir (numbered after every one in `after` too), and returns its path. */
 export function newMigration(dir: string, name: string, after: string[] = []): string {
-  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '')
-  if (!slug) throw new PlatformError('USAGE', `"${name}" makes no migration name`, {suggestion: 'use letters and digits, e.g. `platform db new add_goal_index`'})
+  const slug = name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+  if (!slug)
+    throw new PlatformError('USAGE', `"${name}" makes no migration name`, {
+      suggestion: 'use letters and digits, e.g. `platform db new add_goal_index`',
+    })
   mkdirSync(dir, {recursive: true})
   const files = listMigrations([...new Set([...after, dir])])
   const next = String((files.length ? Number(files.at(-1)!.version) : 0) + 1).padStart(4, '0')
   const path = join(dir, `${next}_${slug}.sql`)
-  writeFileSync(path, `-- ${next}_${slug}: ${name}\n-- Runs once, in its own transaction. Never edit it after it was applied: add a new one.\n\n`, {flag: 'wx'})
+  writeFileSync(
+    path,
+    `-- ${next}_${slug}: ${name}\n-- Runs once, in its own transaction. Never edit it after it was applied: add a new one.\n\n`,
+    {flag: 'wx'},
+  )
   return path
 }

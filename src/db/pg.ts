@@ -29,7 +29,9 @@ export function describeUrl(url: string): string {
   try {
     const u = new URL(url)
     const socket = u.searchParams.get('host')
-    return socket ? `postgresql://${socket}${u.pathname} (socket, port ${u.searchParams.get('port') ?? 5432})` : `postgresql://${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`
+    return socket
+      ? `postgresql://${socket}${u.pathname} (socket, port ${u.searchParams.get('port') ?? 5432})`
+      : `postgresql://${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`
   } catch {
     return 'postgresql (unparsable DATABASE_URL)'
   }
@@ -58,7 +60,13 @@ export async function openPg(url: string, poolSize = 10): Promise<Db> {
   const {default: pg} = await import('pg')
   // Short connect timeout and a statement ceiling: a database that went away must
   // surface as DATABASE_UNAVAILABLE, never as a request that hangs.
-  const pool = new pg.Pool({connectionString: url, max: poolSize, connectionTimeoutMillis: 3000, idleTimeoutMillis: 10_000, query_timeout: 30_000})
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    connectionTimeoutMillis: 3000,
+    idleTimeoutMillis: 10_000,
+    query_timeout: 30_000,
+  })
   pool.on('error', () => {}) // an idle client lost its server; the next query reports it
   const q = wrap(pool, where)
 

@@ -30,7 +30,8 @@ export async function openPglite(dataDir: string): Promise<Db> {
     const why = (err as Error)?.message || String(err) || 'PGlite failed to start'
     throw new PlatformError('ENVIRONMENT_UNAVAILABLE', `cannot open the PGlite database in ${dir}: ${why}`, {
       cause: err,
-      suggestion: 'check that the directory is writable and holds PGlite data (or is empty); `--db postgres` uses the embedded PostgreSQL instead',
+      suggestion:
+        'check that the directory is writable and holds PGlite data (or is empty); `--db postgres` uses the embedded PostgreSQL instead',
     })
   }
 

@@ -61,7 +61,16 @@ function inWorker(name: ServiceName, config: PlatformConfig, opts: HostOptions):
 function inProcess(name: ServiceName, config: PlatformConfig, opts: HostOptions): Promise<HostedService> {
   if (!opts.cliEntry) throw new PlatformError('INTERNAL', 'the processes topology needs the CLI entry')
   const addr = name === 'l01-data-layer' ? config.dataLayer : config.gateway
-  const args = ['serve', name === 'l01-data-layer' ? 'data-layer' : 'gateway', '--host', addr.host, '--port', String(addr.port), '--log-level', opts.logLevel]
+  const args = [
+    'serve',
+    name === 'l01-data-layer' ? 'data-layer' : 'gateway',
+    '--host',
+    addr.host,
+    '--port',
+    String(addr.port),
+    '--log-level',
+    opts.logLevel,
+  ]
   if (opts.logFile) args.push('--log-file', opts.logFile)
   if (name === 'l09-api-gateway') args.push('--l01-url', config.gateway.l01Url, '--timeout', String(config.gateway.upstreamTimeoutMs))
   const env = {
@@ -70,7 +79,11 @@ function inProcess(name: ServiceName, config: PlatformConfig, opts: HostOptions)
     PLATFORM_DATA_DIR: config.dataDir,
     ...(config.databaseUrl ? {DATABASE_URL: config.databaseUrl} : {}),
   }
-  const child = spawn(process.execPath, [...process.execArgv, opts.cliEntry, ...args], {cwd: config.root, env, stdio: ['ignore', 'inherit', 'pipe']})
+  const child = spawn(process.execPath, [...process.execArgv, opts.cliEntry, ...args], {
+    cwd: config.root,
+    env,
+    stdio: ['ignore', 'inherit', 'pipe'],
+  })
   let stderr = ''
   let closing = false
   const exit = new Promise<number | null>((resolve) => child.once('exit', resolve))

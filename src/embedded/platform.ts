@@ -1,7 +1,20 @@
 import {spawn} from 'node:child_process'
 import {closeSync, mkdirSync, openSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {PlatformError, apiKeyPath, migrationDirs, pidAlive, pollUntil, portFree, probeReady, urlOf, type HealthProbe, type PlatformConfig, type PlatformStatus, type ServiceStatus} from '../core/index.js'
+import {
+  PlatformError,
+  apiKeyPath,
+  migrationDirs,
+  pidAlive,
+  pollUntil,
+  portFree,
+  probeReady,
+  urlOf,
+  type HealthProbe,
+  type PlatformConfig,
+  type PlatformStatus,
+  type ServiceStatus,
+} from '../core/index.js'
 import {migrate, openDb, resolveDatabase, stopClusterOf, findPgBinaries, type EngineInfo} from '../db/index.js'
 import {portInUse} from '../server/index.js'
 import {startHosted, type HostedService, type HostOptions, type Topology} from './hosts.js'
@@ -45,7 +58,12 @@ export async function startPlatform(config: PlatformConfig, topology: Topology, 
   const database = await resolveDatabase(config, {
     own: true,
     onStep: opts.onStep,
-    onRestart: (err) => opts.onNote?.(err ? `the embedded PostgreSQL stopped and could not be started again: ${err.message}` : 'the embedded PostgreSQL stopped; started it again'),
+    onRestart: (err) =>
+      opts.onNote?.(
+        err
+          ? `the embedded PostgreSQL stopped and could not be started again: ${err.message}`
+          : 'the embedded PostgreSQL stopped; started it again',
+      ),
   })
   if (database.note) opts.onNote?.(database.note)
   try {
@@ -82,7 +100,13 @@ function localSocket(config: PlatformConfig, topology: Topology): string | undef
   return topology !== 'processes' && ownL01 && Buffer.byteLength(path) <= MAX_SOCKET_PATH ? path : undefined
 }
 
-async function startServices(config: PlatformConfig, topology: Topology, opts: StartPlatformOptions, engine: EngineInfo, release: () => Promise<void>): Promise<Platform> {
+async function startServices(
+  config: PlatformConfig,
+  topology: Topology,
+  opts: StartPlatformOptions,
+  engine: EngineInfo,
+  release: () => Promise<void>,
+): Promise<Platform> {
   // With a known L01 port both start at once (L09 tolerates an L01 still starting); with
   // port 0 L09 must wait to learn it.
   // L09 reaches L01 over a Unix socket in the state directory when they share a machine and
@@ -93,7 +117,10 @@ async function startServices(config: PlatformConfig, topology: Topology, opts: S
   let l01: HostedService
   let l09: HostedService
   if (config.dataLayer.port !== 0) {
-    const [a, b] = await Promise.allSettled([startHosted('l01-data-layer', config, topology, opts), startHosted('l09-api-gateway', l09Config(urlOf(config.dataLayer)), topology, opts)])
+    const [a, b] = await Promise.allSettled([
+      startHosted('l01-data-layer', config, topology, opts),
+      startHosted('l09-api-gateway', l09Config(urlOf(config.dataLayer)), topology, opts),
+    ])
     if (a.status === 'rejected' || b.status === 'rejected') {
       await Promise.all([a, b].map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)))
       throw a.status === 'rejected' ? a.reason : (b as PromiseRejectedResult).reason
@@ -139,7 +166,11 @@ async function startServices(config: PlatformConfig, topology: Topology, opts: S
   }
 }
 
-export async function platformStatus(config: PlatformConfig, probe: HealthProbe = probeReady, now: () => Date = () => new Date()): Promise<PlatformStatus> {
+export async function platformStatus(
+  config: PlatformConfig,
+  probe: HealthProbe = probeReady,
+  now: () => Date = () => new Date(),
+): Promise<PlatformStatus> {
   const state = readRunState(config)
   const apiKeyFile = apiKeyPath(config)
   if (!state) return {mode: 'embedded', running: false, apiKeyFile, services: []}
@@ -150,10 +181,29 @@ export async function platformStatus(config: PlatformConfig, probe: HealthProbe 
     state.services.map(async (s): Promise<ServiceStatus> => {
       const h = await probe(s.url)
       const detail = orphaned ? `its supervisor (pid ${state.pid}) is gone; \`platform down\` stops it` : h.detail
-      return {name: s.name, url: s.url, state: orphaned ? 'orphaned' : 'running', health: h.healthy && !orphaned ? 'healthy' : 'unhealthy', detail, uptimeSeconds}
+      return {
+        name: s.name,
+        url: s.url,
+        state: orphaned ? 'orphaned' : 'running',
+        health: h.healthy && !orphaned ? 'healthy' : 'unhealthy',
+        detail,
+        uptimeSeconds,
+      }
     }),
   )
-  return {mode: 'embedded', running: true, pid: state.pid, topology: state.topology, startedAt: state.startedAt, uptimeSeconds, database: state.database, engine: state.engine, logFile: state.logFile, apiKeyFile, services}
+  return {
+    mode: 'embedded',
+    running: true,
+    pid: state.pid,
+    topology: state.topology,
+    startedAt: state.startedAt,
+    uptimeSeconds,
+    database: state.database,
+    engine: state.engine,
+    logFile: state.logFile,
+    apiKeyFile,
+    services,
+  }
 }
 
 /** A running platform, if any: `up` reports it instead of starting a second one. */
@@ -167,7 +217,11 @@ export async function runningPlatform(config: PlatformConfig, probe: HealthProbe
  * waits until it has recorded itself and both services answer ready. A child that dies
  * first is reported with the end of its log.
  */
-export async function startDetached(config: PlatformConfig, args: string[], opts: {cliEntry: string; timeoutMs?: number; probe?: HealthProbe}): Promise<PlatformStatus> {
+export async function startDetached(
+  config: PlatformConfig,
+  args: string[],
+  opts: {cliEntry: string; timeoutMs?: number; probe?: HealthProbe},
+): Promise<PlatformStatus> {
   const files = runFiles(config)
   const probe = opts.probe ?? probeReady
   mkdirSync(config.stateDir, {recursive: true})
@@ -192,13 +246,20 @@ export async function startDetached(config: PlatformConfig, args: string[], opts
   const running = child.exitCode === null && pidAlive(child.pid!)
   if (running) process.kill(child.pid!, 'SIGTERM')
   const tail = readFileSync(files.log, 'utf8').trimEnd().split('\n').slice(-15).join('\n')
-  throw new PlatformError(running ? 'CHECK_FAILED' : 'ENVIRONMENT_UNAVAILABLE', `the platform did not become ready${running ? ' in time' : ''}; the end of ${files.log}:\n${tail}`, {
-    suggestion: 'fix what the log says, then run `platform up --detach` again',
-  })
+  throw new PlatformError(
+    running ? 'CHECK_FAILED' : 'ENVIRONMENT_UNAVAILABLE',
+    `the platform did not become ready${running ? ' in time' : ''}; the end of ${files.log}:\n${tail}`,
+    {
+      suggestion: 'fix what the log says, then run `platform up --detach` again',
+    },
+  )
 }
 
 /** Stops a running platform: SIGTERM, then SIGKILL after timeoutMs. Returns the stopped pid, if any. */
-export async function stopPlatform(config: PlatformConfig, timeoutMs = 15_000): Promise<{stopped?: number; forced: boolean; orphanDatabase: boolean}> {
+export async function stopPlatform(
+  config: PlatformConfig,
+  timeoutMs = 15_000,
+): Promise<{stopped?: number; forced: boolean; orphanDatabase: boolean}> {
   const state = readRunState(config)
   let forced = false
   if (state) {

@@ -36,7 +36,13 @@ async function alsoOnSocket(app: FastifyInstance, path: string): Promise<() => P
 }
 
 /** Listens, and on close drains the server before releasing its resources (also if listen fails). */
-async function serve(name: ServiceName, app: FastifyInstance, addr: ServiceAddress & {socket?: string}, backend: string, release: () => Promise<void>): Promise<RunningService> {
+async function serve(
+  name: ServiceName,
+  app: FastifyInstance,
+  addr: ServiceAddress & {socket?: string},
+  backend: string,
+  release: () => Promise<void>,
+): Promise<RunningService> {
   const {listen} = await import('../server/index.js')
   let closeSocket = async () => {}
   try {
@@ -83,7 +89,10 @@ export async function startDataLayer(config: PlatformConfig, opts: StartOptions 
 }
 
 /** L01 on the database `up` would choose (starting the embedded PostgreSQL if needed, and stopping it on close). */
-export async function startDataLayerWithDatabase(config: PlatformConfig, opts: StartOptions & {onNote?: (line: string) => void} = {}): Promise<RunningService> {
+export async function startDataLayerWithDatabase(
+  config: PlatformConfig,
+  opts: StartOptions & {onNote?: (line: string) => void} = {},
+): Promise<RunningService> {
   const database = await resolveDatabase(config, {own: true})
   if (database.note) opts.onNote?.(database.note)
   try {
@@ -99,7 +108,12 @@ export async function startDataLayerWithDatabase(config: PlatformConfig, opts: S
 /** L09 on this machine, in front of the L01 at config.gateway.l01Url. Refuses to start on a key mismatch. */
 export async function startGateway(config: PlatformConfig, opts: StartOptions = {}): Promise<RunningService> {
   const {buildGateway, L01Client} = await import('../gateway/index.js')
-  const l01 = new L01Client({baseUrl: config.gateway.l01Url, socketPath: config.gateway.l01Socket, apiKey: internalKey(config), timeoutMs: config.gateway.upstreamTimeoutMs})
+  const l01 = new L01Client({
+    baseUrl: config.gateway.l01Url,
+    socketPath: config.gateway.l01Socket,
+    apiKey: internalKey(config),
+    timeoutMs: config.gateway.upstreamTimeoutMs,
+  })
   const log = serviceLog(opts.log)
   let app: FastifyInstance
   try {

@@ -87,7 +87,11 @@ export class L01Client {
       const text = await res.body.text()
       return res.headers['idempotent-replay'] === 'true' ? {status: res.statusCode, text, replayed: true} : {status: res.statusCode, text}
     } catch (err) {
-      throw new PlatformError('UPSTREAM_UNAVAILABLE', `the data layer (L01) at ${this.baseUrl} is unavailable: ${describe(err, this.timeoutMs)}`, {cause: err})
+      throw new PlatformError(
+        'UPSTREAM_UNAVAILABLE',
+        `the data layer (L01) at ${this.baseUrl} is unavailable: ${describe(err, this.timeoutMs)}`,
+        {cause: err},
+      )
     }
   }
 
@@ -98,7 +102,8 @@ export class L01Client {
   patchAgent = (id: string, body: unknown, o?: CallOptions) => this.call('PATCH', `/agents/${seg(id)}`, {...o, body})
   deleteAgent = (id: string, o?: CallOptions) => this.call('DELETE', `/agents/${seg(id)}`, o)
   createGoal = (body: unknown, o?: CallOptions) => this.call('POST', '/goals/', {...o, body})
-  listGoals = (q: {agent_id?: string; status?: string} & PageQuery, o?: CallOptions) => this.call('GET', '/goals/', {...o, query: queryString(q)})
+  listGoals = (q: {agent_id?: string; status?: string} & PageQuery, o?: CallOptions) =>
+    this.call('GET', '/goals/', {...o, query: queryString(q)})
   getGoal = (id: string, o?: CallOptions) => this.call('GET', `/goals/${seg(id)}`, o)
   patchGoal = (id: string, body: unknown, o?: CallOptions) => this.call('PATCH', `/goals/${seg(id)}`, {...o, body})
   createTask = (body: unknown, o?: CallOptions) => this.call('POST', '/plans/tasks', {...o, body})
@@ -122,7 +127,8 @@ export class L01Client {
     }
     if (res.status === 401) {
       throw new PlatformError('CONFIG_INVALID', `the data layer (L01) at ${this.baseUrl} refused the gateway's internal key`, {
-        suggestion: 'give the gateway (L09) and the data layer (L01) the same L01_API_KEY; the embedded default keeps one in .platform/internal.key',
+        suggestion:
+          'give the gateway (L09) and the data layer (L01) the same L01_API_KEY; the embedded default keeps one in .platform/internal.key',
       })
     }
     return 'ok'

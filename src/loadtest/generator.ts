@@ -82,7 +82,14 @@ export class Generator {
     this.#cfg = cfg
     this.#scenario = scenario
     const connections = (this.#connections = cfg.rate ? 1024 : Math.max(1, Math.min(cfg.users.length, 1024)))
-    this.#pool = new Pool(cfg.target, {connections, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: cfg.timeoutMs, bodyTimeout: cfg.timeoutMs, connectTimeout: cfg.timeoutMs})
+    this.#pool = new Pool(cfg.target, {
+      connections,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      headersTimeout: cfg.timeoutMs,
+      bodyTimeout: cfg.timeoutMs,
+      connectTimeout: cfg.timeoutMs,
+    })
   }
 
   /**
@@ -264,7 +271,12 @@ export class Generator {
       this.#lag.disable()
     }
     const elu = performance.eventLoopUtilization(elu0)
-    return {lagP99Ms: Math.round(Math.max(0, this.#lag.percentile(99) / 1e6 - LAG_RESOLUTION_MS) * 100) / 100, utilisation: Math.round(elu.utilization * 1000) / 1000, sends: this.#sends, lateSends: this.#late}
+    return {
+      lagP99Ms: Math.round(Math.max(0, this.#lag.percentile(99) / 1e6 - LAG_RESOLUTION_MS) * 100) / 100,
+      utilisation: Math.round(elu.utilization * 1000) / 1000,
+      sends: this.#sends,
+      lateSends: this.#late,
+    }
   }
 
   /** Ends the run; with abandon (an interrupted run) requests in flight are dropped rather than awaited. */

@@ -29,10 +29,14 @@ export interface ProfileInput {
 export function resolveProfile(input: ProfileInput): Profile {
   const base = (PROFILES as Record<string, Profile>)[input.profile]
   if (!base && input.profile !== 'custom') {
-    throw new PlatformError('USAGE', `unknown profile "${input.profile}"`, {suggestion: `use one of: ${[...Object.keys(PROFILES), 'custom'].join(', ')}`})
+    throw new PlatformError('USAGE', `unknown profile "${input.profile}"`, {
+      suggestion: `use one of: ${[...Object.keys(PROFILES), 'custom'].join(', ')}`,
+    })
   }
   if (!base && (input.users === undefined || input.spawnRate === undefined || input.duration === undefined)) {
-    throw new PlatformError('USAGE', 'the custom profile needs --users, --spawn-rate and --duration', {suggestion: 'e.g. platform test load custom --users 300 --spawn-rate 30 --duration 2m'})
+    throw new PlatformError('USAGE', 'the custom profile needs --users, --spawn-rate and --duration', {
+      suggestion: 'e.g. platform test load custom --users 300 --spawn-rate 30 --duration 2m',
+    })
   }
   const p: Profile = {
     name: input.profile,
@@ -40,6 +44,7 @@ export function resolveProfile(input: ProfileInput): Profile {
     spawnRate: input.spawnRate ?? base!.spawnRate,
     durationS: input.duration !== undefined ? parseDuration(input.duration) : base!.durationS,
   }
-  if (p.users < 1 || p.spawnRate <= 0 || p.durationS <= 0) throw new PlatformError('USAGE', 'users, spawn rate and duration must be positive')
+  if (p.users < 1 || p.spawnRate <= 0 || p.durationS <= 0)
+    throw new PlatformError('USAGE', 'users, spawn rate and duration must be positive')
   return p
 }

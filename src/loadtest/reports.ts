@@ -53,7 +53,9 @@ export function renderJunit(summary: Summary): string {
   const cases: Case[] = summary.thresholds.map((t) => ({
     classname: t.scope,
     name: thresholdName(t),
-    failure: t.passed ? undefined : {message: t.text, text: `${t.text}\nactual: ${formatLimit(t, t.actual)}, limit: ${t.op} ${formatLimit(t, t.limit)}`},
+    failure: t.passed
+      ? undefined
+      : {message: t.text, text: `${t.text}\nactual: ${formatLimit(t, t.actual)}, limit: ${t.op} ${formatLimit(t, t.limit)}`},
   }))
   const stop = summary.interrupted
   if (stop) {
@@ -63,7 +65,11 @@ export function renderJunit(summary: Summary): string {
   }
   if (!summary.validity.valid) {
     const reasons = summary.validity.reasons.length ? summary.validity.reasons : ['the load generator was the bottleneck']
-    cases.push({classname: 'run', name: 'run validity', failure: {message: `run invalid: ${reasons.join('; ')}`, text: reasons.map((r) => `- ${r}`).join('\n')}})
+    cases.push({
+      classname: 'run',
+      name: 'run validity',
+      failure: {message: `run invalid: ${reasons.join('; ')}`, text: reasons.map((r) => `- ${r}`).join('\n')},
+    })
   }
   const b = summary.baseline
   if (b?.regressed) {
@@ -72,7 +78,10 @@ export function renderJunit(summary: Summary): string {
     cases.push({
       classname: 'run',
       name: 'baseline',
-      failure: {message: `regressed against ${b.file} (tolerance ${Number((b.tolerance * 100).toFixed(2))}%): ${worse.length} figure(s) worse`, text: lines.join('\n')},
+      failure: {
+        message: `regressed against ${b.file} (tolerance ${Number((b.tolerance * 100).toFixed(2))}%): ${worse.length} figure(s) worse`,
+        text: lines.join('\n'),
+      },
     })
   }
   const failures = cases.filter((c) => c.failure).length
@@ -94,7 +103,9 @@ export function renderJunit(summary: Summary): string {
     '    </properties>',
     ...cases.map((c) => {
       const open = `    <testcase classname="${attr(c.classname)}" name="${attr(c.name)}"`
-      return c.failure ? `${open}>\n      <failure message="${attr(c.failure.message)}">${xml(c.failure.text)}</failure>\n    </testcase>` : `${open}/>`
+      return c.failure
+        ? `${open}>\n      <failure message="${attr(c.failure.message)}">${xml(c.failure.text)}</failure>\n    </testcase>`
+        : `${open}/>`
     }),
     '  </testsuite>',
     '</testsuites>',
@@ -103,7 +114,11 @@ export function renderJunit(summary: Summary): string {
 }
 
 /** Writes the four report files into dir (created if needed) and returns their paths. */
-export async function writeReports(dir: string, summary: Summary, log: string[]): Promise<{html: string; json: string; junit: string; log: string}> {
+export async function writeReports(
+  dir: string,
+  summary: Summary,
+  log: string[],
+): Promise<{html: string; json: string; junit: string; log: string}> {
   await mkdir(dir, {recursive: true})
   const paths = {html: join(dir, 'report.html'), json: join(dir, 'summary.json'), junit: join(dir, 'junit.xml'), log: join(dir, 'run.log')}
   const template = await readFile(join(packageRoot(), 'templates', 'report.html'), 'utf8')
@@ -131,9 +146,13 @@ export function readSummary(file: string): Summary {
   const {version, interrupted} = data as {version: unknown; interrupted?: unknown}
   // Version 1 differs only in its time series, which a comparison does not read.
   if (version !== SUMMARY_VERSION && version !== 1)
-    throw new PlatformError('USAGE', `baseline ${file} is a summary of version ${JSON.stringify(version)}; this platform reads version ${SUMMARY_VERSION}`, {
-      suggestion: 'run the baseline again with this platform version and pass its summary.json',
-    })
+    throw new PlatformError(
+      'USAGE',
+      `baseline ${file} is a summary of version ${JSON.stringify(version)}; this platform reads version ${SUMMARY_VERSION}`,
+      {
+        suggestion: 'run the baseline again with this platform version and pass its summary.json',
+      },
+    )
   if (interrupted) {
     throw new PlatformError('USAGE', `baseline ${file} is from an interrupted run: it covers only part of its profile`, {suggestion})
   }

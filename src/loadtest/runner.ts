@@ -46,7 +46,11 @@ export const VALIDITY_LIMITS = {lagP99Ms: 100, utilisation: 0.8, lateFraction: 0
 
 const spawnGenerator = (cfg: GeneratorConfig): Worker => startWorker(import.meta.url, 'worker', {workerData: cfg})
 
-type Msg = ({type: 'interval'} & IntervalReport) | ({type: 'done'; health: GeneratorHealth} & IntervalReport) | {type: 'ready'} | {type: 'error'; message: string}
+type Msg =
+  | ({type: 'interval'} & IntervalReport)
+  | ({type: 'done'; health: GeneratorHealth} & IntervalReport)
+  | {type: 'ready'}
+  | {type: 'error'; message: string}
 
 /** The message of the given type that a worker sends next. */
 function next<T extends Msg['type']>(w: Worker, type: T): Promise<Extract<Msg, {type: T}>> {
@@ -73,7 +77,8 @@ function validity(health: GeneratorHealth[]): Validity {
   const late = health.reduce((s, h) => s + h.lateSends, 0)
   const reasons: string[] = []
   if (lag > VALIDITY_LIMITS.lagP99Ms) reasons.push(`generator event-loop lag p99 ${lag} ms > ${VALIDITY_LIMITS.lagP99Ms} ms`)
-  if (util > VALIDITY_LIMITS.utilisation) reasons.push(`generator event loop ${Math.round(util * 100)}% busy > ${VALIDITY_LIMITS.utilisation * 100}%`)
+  if (util > VALIDITY_LIMITS.utilisation)
+    reasons.push(`generator event loop ${Math.round(util * 100)}% busy > ${VALIDITY_LIMITS.utilisation * 100}%`)
   if (sends >= 20 && late / sends > VALIDITY_LIMITS.lateFraction) reasons.push(`${late} of ${sends} sends left over 50 ms late`)
   return {valid: reasons.length === 0, reasons, eventLoopLagP99Ms: lag, utilisation: util, lateSends: late, sends}
 }
@@ -103,12 +108,18 @@ export function verdictOf(s: Omit<Summary, 'verdict'>, aborted: string | undefin
     return {status: 'INTERRUPTED', sentence, exitCode: 130, aborted: true}
   }
   if (!s.validity.valid) return {status: 'INVALID', sentence: `INVALID: ${s.validity.reasons.join('; ')}`, exitCode: 5, aborted: !!aborted}
-  if (failed.length) return {status: 'FAILED', sentence: `FAILED: ${failed[0]!.text}${more(failed.length)}${tail}`, exitCode: 1, aborted: !!aborted}
+  if (failed.length)
+    return {status: 'FAILED', sentence: `FAILED: ${failed[0]!.text}${more(failed.length)}${tail}`, exitCode: 1, aborted: !!aborted}
   const worse = s.baseline?.changes.filter((c) => c.regressed) ?? []
   if (worse.length) {
     const w = worse[0]!
     const show = (v: number) => (w.metric === 'errors' ? `${Math.round(v * 10000) / 100}%` : `${v} ms`)
-    return {status: 'REGRESSED', sentence: `REGRESSED: ${w.metric} of ${w.scope} ${show(w.current)} vs baseline ${show(w.baseline)}${more(worse.length)}`, exitCode: 4, aborted: false}
+    return {
+      status: 'REGRESSED',
+      sentence: `REGRESSED: ${w.metric} of ${w.scope} ${show(w.current)} vs baseline ${show(w.baseline)}${more(worse.length)}`,
+      exitCode: 4,
+      aborted: false,
+    }
   }
   return {status: 'PASSED', sentence: `PASSED: ${figures}`, exitCode: 0, aborted: false}
 }
@@ -153,7 +164,10 @@ export async function runLoad(opts: RunOptions): Promise<Summary> {
     const elapsed = () => (Date.now() - startedAt.getTime()) / 1000
     let aborted: string | undefined
     let finished = false
-    void Promise.all(done).then(() => (finished = true), () => (finished = true))
+    void Promise.all(done).then(
+      () => (finished = true),
+      () => (finished = true),
+    )
 
     let last = 0
     const thresholdScopes = [...scenario.endpoints]
@@ -172,7 +186,12 @@ export async function runLoad(opts: RunOptions): Promise<Summary> {
       if (got.length === 0) continue
       const now = elapsed()
       got.forEach((p) => failures.merge(p.failures))
-      const point = agg.addInterval(got.map((p) => p.endpoints), now, now - last, got.reduce((s, p) => s + p.active, 0))
+      const point = agg.addInterval(
+        got.map((p) => p.endpoints),
+        now,
+        now - last,
+        got.reduce((s, p) => s + p.active, 0),
+      )
       last = now
       const total = agg.total(Math.max(now, 0.001))
       opts.onPoint?.(point, {
@@ -199,7 +218,12 @@ export async function runLoad(opts: RunOptions): Promise<Summary> {
     const finals = await Promise.all(done)
     const duration = Math.max(elapsed(), 0.001)
     finals.forEach((f) => failures.merge(f.failures))
-    agg.addInterval(finals.map((f) => f.endpoints), duration, duration - last, 0)
+    agg.addInterval(
+      finals.map((f) => f.endpoints),
+      duration,
+      duration - last,
+      0,
+    )
 
     const total = agg.total(duration)
     const endpoints = agg.endpoints(duration)
@@ -220,7 +244,9 @@ export async function runLoad(opts: RunOptions): Promise<Summary> {
       failures: failures.list(),
       thresholds: evaluate(opts.thresholds, total, endpoints),
       validity: validity(finals.map((f) => f.health)),
-      ...(opts.baseline ? {baseline: compareToBaseline({total, endpoints}, opts.baseline.summary, opts.baseline.file, opts.baseline.tolerance)} : {}),
+      ...(opts.baseline
+        ? {baseline: compareToBaseline({total, endpoints}, opts.baseline.summary, opts.baseline.file, opts.baseline.tolerance)}
+        : {}),
       ...(interrupted ? {interrupted: {signal: interrupted, plannedDuration: profile.durationS}} : {}),
     }
     return {...partial, verdict: verdictOf(partial, aborted)}

@@ -52,17 +52,24 @@ export async function preflight(target: string, apiKey: string): Promise<void> {
   let ready: Readiness = {healthy: false, detail: 'not asked'}
   await pollUntil(async () => ((ready = await probeReady(base, 3000)).healthy ? ready : undefined), {attempts: 3, everyMs: 500})
   if (!ready.healthy) {
-    throw new PlatformError('ENVIRONMENT_UNAVAILABLE', `the target ${base} is not ready: ${ready.detail}`, {suggestion: 'start it (platform up) or check --target'})
+    throw new PlatformError('ENVIRONMENT_UNAVAILABLE', `the target ${base} is not ready: ${ready.detail}`, {
+      suggestion: 'start it (platform up) or check --target',
+    })
   }
   const probe = await fetch(`${base}/api/v1/agents/?limit=1`, {headers: {'x-api-key': apiKey}, signal: AbortSignal.timeout(5000)})
   await probe.arrayBuffer()
   if (probe.status === 401) {
-    throw new PlatformError('UNAUTHORIZED', `the target ${base} refused the API key`, {suggestion: 'pass the right key with --api-key or PLATFORM_API_KEY'})
+    throw new PlatformError('UNAUTHORIZED', `the target ${base} refused the API key`, {
+      suggestion: 'pass the right key with --api-key or PLATFORM_API_KEY',
+    })
   }
 }
 
 /** The embedded platform for this run: the one already running here, else a throwaway one. */
-async function embeddedTarget(config: PlatformConfig, log: (l: string) => void): Promise<{target: string; apiKey: string; stop: () => Promise<void>}> {
+async function embeddedTarget(
+  config: PlatformConfig,
+  log: (l: string) => void,
+): Promise<{target: string; apiKey: string; stop: () => Promise<void>}> {
   const running = await runningPlatform(config)
   const gateway = running?.services.find((s) => s.name === 'l09-api-gateway')
   if (running && gateway?.url) {
@@ -124,7 +131,11 @@ function interruptedBefore(signal: AbortSignal | undefined): void {
   }
 }
 
-const stamp = (d: Date) => d.toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z')
+const stamp = (d: Date) =>
+  d
+    .toISOString()
+    .replace(/[:.]/g, '-')
+    .replace(/-\d{3}Z$/, 'Z')
 
 /**
  * One load test as the CLI runs it: checks the input, finds or starts the target,
@@ -134,7 +145,9 @@ export async function runSession(config: PlatformConfig, input: SessionInput, io
   const profile = resolveProfile(input)
   const scenario = contract
   const thresholds = effectiveThresholds(input.thresholds.map((t) => parseThreshold(t, scenario.endpoints)))
-  const baseline = input.baseline ? {file: resolve(input.baseline), summary: readSummary(resolve(input.baseline)), tolerance: input.tolerance} : undefined
+  const baseline = input.baseline
+    ? {file: resolve(input.baseline), summary: readSummary(resolve(input.baseline)), tolerance: input.tolerance}
+    : undefined
   const seed = input.seed ?? Math.floor(Math.random() * 2 ** 31)
   const lines: string[] = []
   const log = (l: string) => {

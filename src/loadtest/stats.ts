@@ -3,7 +3,12 @@ import type {EndpointStats, LatencyStats, SeriesPoint} from './types.js'
 
 /** Latencies are recorded in microseconds, up to an hour, to 3 significant digits. */
 export function newHistogram(): hdr.Histogram {
-  return hdr.build({lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3, useWebAssembly: false})
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 3_600_000_000,
+    numberOfSignificantValueDigits: 3,
+    useWebAssembly: false,
+  })
 }
 
 const toUs = (ms: number) => Math.max(1, Math.round(ms * 1000))
@@ -37,7 +42,8 @@ export class IntervalRecorder {
   /** The interval's counts, encoded for postMessage; starts a new interval. */
   drain(): Record<string, IntervalCounts> {
     const out: Record<string, IntervalCounts> = {}
-    for (const [endpoint, b] of this.#buckets) out[endpoint] = {hist: hdr.encodeIntoCompressedBase64(b.hist), count: b.count, failures: b.failures}
+    for (const [endpoint, b] of this.#buckets)
+      out[endpoint] = {hist: hdr.encodeIntoCompressedBase64(b.hist), count: b.count, failures: b.failures}
     this.#buckets.clear()
     return out
   }
@@ -117,7 +123,9 @@ export class Aggregator {
   }
 
   endpoints(seconds: number): EndpointStats[] {
-    return [...this.#endpoints.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([endpoint, b]) => ({endpoint, ...latencyStats(b, seconds)}))
+    return [...this.#endpoints.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([endpoint, b]) => ({endpoint, ...latencyStats(b, seconds)}))
   }
 
   /** The histogram and counts of one scope ('total' or an endpoint), for abort checks. */

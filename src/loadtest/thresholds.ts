@@ -28,7 +28,9 @@ export const DEFAULT_THRESHOLDS: readonly Threshold[] = [
 export function parseThreshold(text: string, endpoints: readonly string[]): Threshold {
   const m = SPEC.exec(text.trim())
   const usage = (why: string) =>
-    new PlatformError('USAGE', `--threshold "${text}": ${why}`, {suggestion: 'write it as METRIC<VALUE, e.g. p95<500, p99<1s, errors<1%, or "PATCH /api/v1/agents/:id p95<300"'})
+    new PlatformError('USAGE', `--threshold "${text}": ${why}`, {
+      suggestion: 'write it as METRIC<VALUE, e.g. p95<500, p99<1s, errors<1%, or "PATCH /api/v1/agents/:id p95<300"',
+    })
   if (!m) throw usage('not of the form [METHOD PATH] METRIC<VALUE')
   const [, method, path, rawMetric, op, rawValue, unit] = m
   const metric = rawMetric!.toLowerCase() as ThresholdMetric
@@ -72,9 +74,10 @@ export function evaluate(thresholds: readonly Threshold[], total: LatencyStats, 
       const actual = stats ? (t.metric === 'errors' ? stats.errorRate : stats[t.metric]) : Number.NaN
       const passed = stats !== undefined && stats.count > 0 && holds(actual, t.op, t.limit)
       const of = `${t.metric} of ${scope}`
-      const text = !stats || stats.count === 0
-        ? `${of}: no requests were made`
-        : `${of} ${fmt(t.metric, actual)} ${passed ? t.op : NEGATE[t.op]} ${fmt(t.metric, t.limit)}`
+      const text =
+        !stats || stats.count === 0
+          ? `${of}: no requests were made`
+          : `${of} ${fmt(t.metric, actual)} ${passed ? t.op : NEGATE[t.op]} ${fmt(t.metric, t.limit)}`
       results.push({scope, metric: t.metric, op: t.op, limit: t.limit, actual: Number.isNaN(actual) ? 0 : actual, passed, text})
     }
   }
@@ -86,7 +89,12 @@ export function evaluate(thresholds: readonly Threshold[], total: LatencyStats, 
  * come (at most maxRemaining, all assumed perfect) could no longer bring it back.
  * Only upper limits (< and <=) can become certain.
  */
-export function certainFailure(thresholds: readonly Threshold[], agg: Aggregator, scopes: readonly string[], maxRemaining: number): string | undefined {
+export function certainFailure(
+  thresholds: readonly Threshold[],
+  agg: Aggregator,
+  scopes: readonly string[],
+  maxRemaining: number,
+): string | undefined {
   for (const t of thresholds) {
     if (t.op === '>' || t.op === '>=') continue
     for (const scope of t.endpoint ? [t.endpoint] : ['total', ...scopes]) {

@@ -14,17 +14,20 @@ const fail = (err: Error) => {
 // The scenario comes by module URL (functions cannot be posted); messages wait for it, in order.
 const ready = loadScenario(cfg.scenario).then((scenario) => new Generator(cfg, scenario))
 port.on('message', (msg: Command) => {
-  void ready.then((gen) => {
-    if (msg.type === 'tick') port.postMessage({type: 'interval', ...gen.report()})
-    else if (msg.type === 'stop') gen.stop(msg.abandon)
-    else {
-      gen.run(msg.startEpochMs).then(async (health) => {
-        port.postMessage({type: 'done', health, ...gen.report()})
-        await gen.close()
-        port.close()
-      }, fail)
-    }
-  }, () => {})
+  void ready.then(
+    (gen) => {
+      if (msg.type === 'tick') port.postMessage({type: 'interval', ...gen.report()})
+      else if (msg.type === 'stop') gen.stop(msg.abandon)
+      else {
+        gen.run(msg.startEpochMs).then(async (health) => {
+          port.postMessage({type: 'done', health, ...gen.report()})
+          await gen.close()
+          port.close()
+        }, fail)
+      }
+    },
+    () => {},
+  )
 })
 // Ready once warm: the run's first requests are not the generator's cold start.
 ready.then((gen) => gen.warmUp()).then(() => port.postMessage({type: 'ready'}), fail)

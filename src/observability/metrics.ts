@@ -31,7 +31,12 @@ export interface MetricsRegistry {
 export function createMetrics(): MetricsRegistry {
   const registry = new Registry()
   const labelNames = ['method', 'route', 'status'] as const
-  const requests = new Counter({name: 'http_requests_total', help: 'HTTP requests by method, route template and status', labelNames, registers: [registry]})
+  const requests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests by method, route template and status',
+    labelNames,
+    registers: [registry],
+  })
   const duration = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request duration by method, route template and status',

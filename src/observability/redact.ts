@@ -21,10 +21,13 @@ const decodeName = (raw: string): string => {
 export function redactUrl(url: string): string {
   const q = url.indexOf('?')
   if (q < 0) return url
-  const pairs = url.slice(q + 1).split('&').map((pair) => {
-    const eq = pair.indexOf('=')
-    const name = eq < 0 ? pair : pair.slice(0, eq)
-    return isSecretName(decodeName(name)) ? `${name}=${REDACTED}` : pair
-  })
+  const pairs = url
+    .slice(q + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=')
+      const name = eq < 0 ? pair : pair.slice(0, eq)
+      return isSecretName(decodeName(name)) ? `${name}=${REDACTED}` : pair
+    })
   return `${url.slice(0, q)}?${pairs.join('&')}`
 }

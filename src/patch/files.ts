@@ -21,7 +21,7 @@ export function safeTarget(path: string): string {
     throw refuse(`container path ${path} contains ..`, 'name the target directory plainly, e.g. --to /app/dist/')
   }
   const norm = posix.normalize(path)
-  if (norm === '/') throw refuse('a patch cannot replace the container\'s root directory')
+  if (norm === '/') throw refuse("a patch cannot replace the container's root directory")
   return norm
 }
 

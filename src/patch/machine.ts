@@ -65,7 +65,11 @@ const STATES: Record<Exclude<State, End>, (run: Run) => Promise<State>> = {
   async 'back-up'(run) {
     const {deps, c, files} = run
     const saved: Map<string, Saved> = await runStep(deps)(`Save the container's copies of ${plural(files.length, 'file')}`, () =>
-      snapshot(deps.engine, c.id, files.map((f) => f.target)),
+      snapshot(
+        deps.engine,
+        c.id,
+        files.map((f) => f.target),
+      ),
     )
     const now = new Date()
     run.record = {
@@ -127,10 +131,15 @@ const STATES: Record<Exclude<State, End>, (run: Run) => Promise<State>> = {
   async smoke(run) {
     const smoke = run.deps.smoke
     if (!run.opts.smoke || !smoke) return 'applied'
-    const ok = await check(run, 'Smoke check through the gateway', async () => {
-      const failure = await smoke()
-      return failure && `the smoke check failed: ${failure}`
-    }, 'rolled-back')
+    const ok = await check(
+      run,
+      'Smoke check through the gateway',
+      async () => {
+        const failure = await smoke()
+        return failure && `the smoke check failed: ${failure}`
+      },
+      'rolled-back',
+    )
     return ok ? 'applied' : 'roll-back'
   },
 
@@ -141,7 +150,10 @@ const STATES: Record<Exclude<State, End>, (run: Run) => Promise<State>> = {
       await putBack(deps, c, [record!], run.opts.healthTimeoutMs, 'Put the saved files back')
       return failure!.end
     } catch (err) {
-      const state = await deps.engine.inspect(c.id).then((d) => `${d.state}${d.health ? `, ${d.health}` : ''}`, () => 'unknown')
+      const state = await deps.engine.inspect(c.id).then(
+        (d) => `${d.state}${d.health ? `, ${d.health}` : ''}`,
+        () => 'unknown',
+      )
       record!.reason = `${failure!.reason}; the rollback failed too: ${(err as Error).message} (container ${c.name} is ${state})`
       return 'rollback-failed'
     }

@@ -55,7 +55,11 @@ export interface Expected {
  * message naming each such file, or undefined when all are as expected.
  */
 export async function readBack(engine: Engine, id: string, expected: Expected[]): Promise<string | undefined> {
-  const now = await snapshot(engine, id, expected.map((e) => e.path))
+  const now = await snapshot(
+    engine,
+    id,
+    expected.map((e) => e.path),
+  )
   const problems = expected.flatMap((e) => {
     const s = now.get(e.path)!
     if (e.sha256 === undefined) return s.existed ? [`${e.path} was created again`] : []

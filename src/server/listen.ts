@@ -11,7 +11,9 @@ export async function listen(app: FastifyInstance, addr: {host: string; port: nu
       throw portInUse(what, addr)
     }
     if (code === 'EADDRNOTAVAIL' || code === 'EACCES') {
-      throw new PlatformError('PORT_IN_USE', `${what} cannot listen on ${addr.host}:${addr.port} (${code})`, {suggestion: 'choose another host or port'})
+      throw new PlatformError('PORT_IN_USE', `${what} cannot listen on ${addr.host}:${addr.port} (${code})`, {
+        suggestion: 'choose another host or port',
+      })
     }
     throw err
   }
@@ -23,7 +25,11 @@ export async function listen(app: FastifyInstance, addr: {host: string; port: nu
 
 export function portInUse(what: string, addr: {host: string; port: number}): PlatformError {
   const holder = portHolder(addr.port)
-  return new PlatformError('PORT_IN_USE', `${what} cannot listen on ${addr.host}:${addr.port}: the port is in use${holder ? ` by ${holder}` : ''}`, {
-    suggestion: `stop what holds port ${addr.port}, or choose another port (flag, platform.yaml or environment)`,
-  })
+  return new PlatformError(
+    'PORT_IN_USE',
+    `${what} cannot listen on ${addr.host}:${addr.port}: the port is in use${holder ? ` by ${holder}` : ''}`,
+    {
+      suggestion: `stop what holds port ${addr.port}, or choose another port (flag, platform.yaml or environment)`,
+    },
+  )
 }

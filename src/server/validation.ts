@@ -29,7 +29,9 @@ type Validate = ValidateFunction | ((data: unknown) => boolean)
  * `1e2`, ` 5` and `+5` as integers, so integer properties must be plain decimal digits first.
  */
 function digitsFirst(schema: {properties?: Record<string, {type?: unknown}>}, validate: ValidateFunction): Validate {
-  const integers = Object.entries(schema.properties ?? {}).filter(([, s]) => s.type === 'integer').map(([k]) => k)
+  const integers = Object.entries(schema.properties ?? {})
+    .filter(([, s]) => s.type === 'integer')
+    .map(([k]) => k)
   if (integers.length === 0) return validate
   const check = (data: unknown): boolean => {
     const given = (data ?? {}) as Record<string, unknown>

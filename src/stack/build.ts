@@ -33,18 +33,31 @@ export const buildContextDir = (config: PlatformConfig): string => join(config.s
 export async function stageBuildContext(config: PlatformConfig): Promise<string> {
   const root = packageRoot()
   if (!existsSync(join(root, 'dist', 'commands'))) {
-    throw new PlatformError('CONFIG_INVALID', `the CLI is not built (${join(root, 'dist')} is missing)`, {suggestion: 'run `npm run build` first'})
+    throw new PlatformError('CONFIG_INVALID', `the CLI is not built (${join(root, 'dist')} is missing)`, {
+      suggestion: 'run `npm run build` first',
+    })
   }
   const dir = buildContextDir(config)
   rmSync(dir, {recursive: true, force: true})
   mkdirSync(dir, {recursive: true})
-  for (const item of ['bin', 'dist', 'templates', 'package.json', 'package-lock.json', 'oclif.manifest.json', 'platform/Dockerfile', 'platform/migrations']) {
+  for (const item of [
+    'bin',
+    'dist',
+    'templates',
+    'package.json',
+    'package-lock.json',
+    'oclif.manifest.json',
+    'platform/Dockerfile',
+    'platform/migrations',
+  ]) {
     const from = item === 'platform/Dockerfile' ? stackFile(config, 'Dockerfile') : join(root, item)
     if (existsSync(from)) cpSync(from, join(dir, item === 'platform/Dockerfile' ? 'Dockerfile' : item), {recursive: true})
   }
   const {execa} = await import('execa')
   const ls = await execa('npm', ['ls', '--omit=dev', '--all', '--parseable'], {cwd: root, reject: false})
-  const packages = String(ls.stdout).split('\n').filter((p) => p.includes(`${root}/node_modules/`))
+  const packages = String(ls.stdout)
+    .split('\n')
+    .filter((p) => p.includes(`${root}/node_modules/`))
   for (const p of packages) {
     const rel = relative(root, p)
     if (!existsSync(join(dir, rel))) cpSync(p, join(dir, rel), {recursive: true, dereference: true})

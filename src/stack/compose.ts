@@ -22,13 +22,23 @@ export async function detectCompose(env: NodeJS.ProcessEnv): Promise<Compose> {
     return {
       flavour,
       async run(args, opts = {}) {
-        const sub = execa(bin, [...prefix, '-p', PROJECT, '-f', composeFile(env), ...args], {env, all: true, reject: false, buffer: {all: true}, lines: false})
+        const sub = execa(bin, [...prefix, '-p', PROJECT, '-f', composeFile(env), ...args], {
+          env,
+          all: true,
+          reject: false,
+          buffer: {all: true},
+          lines: false,
+        })
         sub.all?.on('data', (chunk: Buffer) => {
           for (const line of chunk.toString('utf8').split(/\r?\n/)) if (line.trim()) opts.onLine?.(line)
         })
         const r = await sub
         if (r.exitCode !== 0) {
-          const tail = String(r.all ?? '').trim().split('\n').slice(-8).join('\n')
+          const tail = String(r.all ?? '')
+            .trim()
+            .split('\n')
+            .slice(-8)
+            .join('\n')
           throw new PlatformError('CHECK_FAILED', `${flavour} ${args.join(' ')} failed (exit ${r.exitCode}):\n${tail}`, {
             suggestion: 'see the output above; `platform stack doctor` finds containers and ports in the way',
           })

@@ -20,8 +20,16 @@ const HIGH = 'a\ud800b'
 const LOW = '\udfffz'
 /** Number texts JSON.parse would change: Infinity, -0, rounded integers, a float's lost digits, an underflow to 0. */
 const INEXACT = [
-  '1e400', '-1e400', '-0', '-0.0', '9007199254740993', '-9007199254740993', '12345678901234567890', '1e300',
-  '0.10000000000000000001', '1e-400',
+  '1e400',
+  '-1e400',
+  '-0',
+  '-0.0',
+  '9007199254740993',
+  '-9007199254740993',
+  '12345678901234567890',
+  '1e300',
+  '0.10000000000000000001',
+  '1e-400',
 ]
 /** An array nested `depth` levels deep. */
 const nested = (depth: number): unknown => (depth === 0 ? 'leaf' : [nested(depth - 1)])
@@ -48,28 +56,145 @@ interface Route {
   badPath?: string
 }
 
-const agentWrong: Array<[string, unknown]> = [['name', 123], ['name', null], ['name', ''], ['name', 'x'.repeat(256)], ['agent_type', 5], ['status', 7], ['configuration', 'x'], ['configuration', [1]], ['metadata', [1]], ['resource_limits', true]]
-const goalWrong: Array<[string, unknown]> = [
-  ['goal_id', 5], ['agent_id', 5], ['goal_text', 5], ['goal_text', ''], ['description', false], ['priority', '5'], ['priority', 2.5], ['priority', 0], ['priority', 11], ['priority', null],
-  ['success_criteria', {}], ['success_criteria', 'a'], ['metadata', []], ['parent_goal_id', 1], ['goal_type', null],
+const agentWrong: Array<[string, unknown]> = [
+  ['name', 123],
+  ['name', null],
+  ['name', ''],
+  ['name', 'x'.repeat(256)],
+  ['agent_type', 5],
+  ['status', 7],
+  ['configuration', 'x'],
+  ['configuration', [1]],
+  ['metadata', [1]],
+  ['resource_limits', true],
 ]
-const planWrong: Array<[string, unknown]> = [['plan_id', 1], ['goal_id', 2], ['agent_id', 3], ['status', null], ['tasks', {}], ['dependency_graph', 'x'], ['metadata', []]]
+const goalWrong: Array<[string, unknown]> = [
+  ['goal_id', 5],
+  ['agent_id', 5],
+  ['goal_text', 5],
+  ['goal_text', ''],
+  ['description', false],
+  ['priority', '5'],
+  ['priority', 2.5],
+  ['priority', 0],
+  ['priority', 11],
+  ['priority', null],
+  ['success_criteria', {}],
+  ['success_criteria', 'a'],
+  ['metadata', []],
+  ['parent_goal_id', 1],
+  ['goal_type', null],
+]
+const planWrong: Array<[string, unknown]> = [
+  ['plan_id', 1],
+  ['goal_id', 2],
+  ['agent_id', 3],
+  ['status', null],
+  ['tasks', {}],
+  ['dependency_graph', 'x'],
+  ['metadata', []],
+]
 const taskWrong: Array<[string, unknown]> = [
-  ['task_id', 1], ['plan_id', 1], ['plan_id', ''], ['agent_id', true], ['name', 2], ['description', 3], ['task_type', []], ['inputs', []], ['input_data', 'x'], ['outputs', 5], ['output_data', []], ['metadata', 'm'], ['error', 5],
+  ['task_id', 1],
+  ['plan_id', 1],
+  ['plan_id', ''],
+  ['agent_id', true],
+  ['name', 2],
+  ['description', 3],
+  ['task_type', []],
+  ['inputs', []],
+  ['input_data', 'x'],
+  ['outputs', 5],
+  ['output_data', []],
+  ['metadata', 'm'],
+  ['error', 5],
 ]
 
 /** A PATCH cannot change the key: it is an unknown field there, and ignored. */
 const patchable = (wrong: Array<[string, unknown]>, key: string) => wrong.filter(([f]) => f !== key)
 
 const ROUTES: Record<string, Route> = {
-  'POST /agents/': {method: 'POST', url: () => '/agents/', valid: () => ({name: 'ok'}), wrong: agentWrong, required: ['name'], statuses: AGENT_STATUSES, text: 'name', hasAgentId: false},
-  'PATCH /agents/:id': {method: 'PATCH', url: () => `/agents/${fx.agentId}`, valid: () => ({status: 'active'}), wrong: agentWrong, required: [], statuses: AGENT_STATUSES, text: 'name', hasAgentId: false, badPath: '/agents/not-a-uuid'},
-  'POST /goals/': {method: 'POST', url: () => '/goals/', valid: () => ({goal_text: 'ok', agent_id: fx.agentId}), wrong: goalWrong, required: ['goal_text'], statuses: GOAL_STATUSES, text: 'goal_text', hasAgentId: true},
-  'PATCH /goals/:goal_id': {method: 'PATCH', url: () => `/goals/${fx.goalId}`, valid: () => ({priority: 3}), wrong: patchable(goalWrong, 'goal_id'), required: [], statuses: GOAL_STATUSES, text: 'description', hasAgentId: true},
-  'POST /plans/': {method: 'POST', url: () => '/plans/', valid: () => ({goal_id: fx.goalId}), wrong: planWrong, required: [], statuses: PLAN_STATUSES, text: 'goal_id', hasAgentId: true},
-  'PATCH /plans/:plan_id': {method: 'PATCH', url: () => `/plans/${fx.planId}`, valid: () => ({status: 'active'}), wrong: patchable(planWrong, 'plan_id'), required: [], statuses: PLAN_STATUSES, text: 'goal_id', hasAgentId: true},
-  'POST /plans/tasks': {method: 'POST', url: () => '/plans/tasks', valid: () => ({plan_id: 'p', description: 'ok'}), wrong: taskWrong, required: ['plan_id'], statuses: TASK_STATUSES, text: 'description', hasAgentId: true},
-  'PATCH /plans/tasks/:task_id': {method: 'PATCH', url: () => `/plans/tasks/${fx.taskId}`, valid: () => ({status: 'running'}), wrong: patchable(taskWrong, 'task_id'), required: [], statuses: TASK_STATUSES, text: 'name', hasAgentId: true},
+  'POST /agents/': {
+    method: 'POST',
+    url: () => '/agents/',
+    valid: () => ({name: 'ok'}),
+    wrong: agentWrong,
+    required: ['name'],
+    statuses: AGENT_STATUSES,
+    text: 'name',
+    hasAgentId: false,
+  },
+  'PATCH /agents/:id': {
+    method: 'PATCH',
+    url: () => `/agents/${fx.agentId}`,
+    valid: () => ({status: 'active'}),
+    wrong: agentWrong,
+    required: [],
+    statuses: AGENT_STATUSES,
+    text: 'name',
+    hasAgentId: false,
+    badPath: '/agents/not-a-uuid',
+  },
+  'POST /goals/': {
+    method: 'POST',
+    url: () => '/goals/',
+    valid: () => ({goal_text: 'ok', agent_id: fx.agentId}),
+    wrong: goalWrong,
+    required: ['goal_text'],
+    statuses: GOAL_STATUSES,
+    text: 'goal_text',
+    hasAgentId: true,
+  },
+  'PATCH /goals/:goal_id': {
+    method: 'PATCH',
+    url: () => `/goals/${fx.goalId}`,
+    valid: () => ({priority: 3}),
+    wrong: patchable(goalWrong, 'goal_id'),
+    required: [],
+    statuses: GOAL_STATUSES,
+    text: 'description',
+    hasAgentId: true,
+  },
+  'POST /plans/': {
+    method: 'POST',
+    url: () => '/plans/',
+    valid: () => ({goal_id: fx.goalId}),
+    wrong: planWrong,
+    required: [],
+    statuses: PLAN_STATUSES,
+    text: 'goal_id',
+    hasAgentId: true,
+  },
+  'PATCH /plans/:plan_id': {
+    method: 'PATCH',
+    url: () => `/plans/${fx.planId}`,
+    valid: () => ({status: 'active'}),
+    wrong: patchable(planWrong, 'plan_id'),
+    required: [],
+    statuses: PLAN_STATUSES,
+    text: 'goal_id',
+    hasAgentId: true,
+  },
+  'POST /plans/tasks': {
+    method: 'POST',
+    url: () => '/plans/tasks',
+    valid: () => ({plan_id: 'p', description: 'ok'}),
+    wrong: taskWrong,
+    required: ['plan_id'],
+    statuses: TASK_STATUSES,
+    text: 'description',
+    hasAgentId: true,
+  },
+  'PATCH /plans/tasks/:task_id': {
+    method: 'PATCH',
+    url: () => `/plans/tasks/${fx.taskId}`,
+    valid: () => ({status: 'running'}),
+    wrong: patchable(taskWrong, 'task_id'),
+    required: [],
+    statuses: TASK_STATUSES,
+    text: 'name',
+    hasAgentId: true,
+  },
 }
 
 interface Case {
@@ -87,19 +212,36 @@ interface Case {
 const NON_CANONICAL_UUIDS = () => {
   const id = randomUUID()
   const joined = `${id.slice(0, 8)}-${id.slice(9, 13)}${id.slice(14)}`
-  return ['not-a-uuid', '12345678-1234-1234-1234-12345678901', `${id}x`, "' OR 1=1 --", `urn:uuid:${id}`, `{${id}}`,
-    id.replaceAll('-', ''), ` ${id}`, joined]
+  return [
+    'not-a-uuid',
+    '12345678-1234-1234-1234-12345678901',
+    `${id}x`,
+    "' OR 1=1 --",
+    `urn:uuid:${id}`,
+    `{${id}}`,
+    id.replaceAll('-', ''),
+    ` ${id}`,
+    joined,
+  ]
 }
 
 function casesFor(route: string, r: Route): Case[] {
-  const json = (payload: Body | string, headers: Record<string, string> = {}) => (): InjectOptions => ({
-    method: r.method,
-    url: r.url(),
-    payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
-    headers: {'content-type': 'application/json', 'x-api-key': KEY, ...headers},
-  })
+  const json =
+    (payload: Body | string, headers: Record<string, string> = {}) =>
+    (): InjectOptions => ({
+      method: r.method,
+      url: r.url(),
+      payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
+      headers: {'content-type': 'application/json', 'x-api-key': KEY, ...headers},
+    })
   const bad = (what: string, body: () => Body, field: string, allowed?: readonly string[]): Case => ({
-    route, what, request: () => json(body())(), status: 400, code: 'VALIDATION_FAILED', field, allowed,
+    route,
+    what,
+    request: () => json(body())(),
+    status: 400,
+    code: 'VALIDATION_FAILED',
+    field,
+    allowed,
   })
   const without = (field: string) => () => {
     const b = r.valid()
@@ -111,9 +253,19 @@ function casesFor(route: string, r: Route): Case[] {
   const cases: Case[] = [
     {route, what: 'malformed JSON', request: json('{"name": "a",'), status: 400, code: 'VALIDATION_FAILED', field: 'body'},
     {route, what: 'an empty JSON body', request: json(''), status: 400, code: 'VALIDATION_FAILED'},
-    ...['[]', '[{"name": "a"}]', '"text"', '42', 'null', 'true'].map((p) => ({route, what: `the JSON body ${p}`, request: json(p), status: 400, code: 'VALIDATION_FAILED'})),
+    ...['[]', '[{"name": "a"}]', '"text"', '42', 'null', 'true'].map((p) => ({
+      route,
+      what: `the JSON body ${p}`,
+      request: json(p),
+      status: 400,
+      code: 'VALIDATION_FAILED',
+    })),
     ...['text/plain', 'application/x-www-form-urlencoded', 'application/xml'].map((type) => ({
-      route, what: `content-type ${type}`, request: json(JSON.stringify(v()), {'content-type': type}), status: 415, code: 'UNSUPPORTED_MEDIA_TYPE',
+      route,
+      what: `content-type ${type}`,
+      request: json(JSON.stringify(v()), {'content-type': type}),
+      status: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
     })),
     ...r.wrong.map(([field, value]) => bad(`${field}: ${JSON.stringify(value)}`, () => ({...v(), [field]: value}), field)),
     ...r.required.map((field) => bad(`no ${field}`, without(field), field)),
@@ -127,29 +279,71 @@ function casesFor(route: string, r: Route): Case[] {
     bad('a lone surrogate in a nested JSONB value', () => ({...v(), metadata: {deep: [{x: HIGH}]}}), 'metadata.deep.0.x'),
     bad('a lone surrogate in a JSONB key', () => ({...v(), metadata: {[LOW]: 1}}), `metadata.${LOW}`),
     // sent as text: JSON.stringify cannot write these numbers
-    ...INEXACT.map((n): Case => ({
-      route, what: `the JSONB number ${n}`, status: 400, code: 'VALIDATION_FAILED', field: 'metadata.list.1.n',
-      request: () => json(JSON.stringify({...v(), metadata: {list: [1, {n: 0}]}}).replace('"n":0', `"n":${n}`))(),
-    })),
-    {route, what: 'a body with a UTF-8 BOM', request: () => json(`\ufeff${JSON.stringify(v())}`)(), status: 400, code: 'VALIDATION_FAILED',
-      field: 'body'},
+    ...INEXACT.map(
+      (n): Case => ({
+        route,
+        what: `the JSONB number ${n}`,
+        status: 400,
+        code: 'VALIDATION_FAILED',
+        field: 'metadata.list.1.n',
+        request: () => json(JSON.stringify({...v(), metadata: {list: [1, {n: 0}]}}).replace('"n":0', `"n":${n}`))(),
+      }),
+    ),
     {
-      route, what: 'a body that is not valid UTF-8', status: 400, code: 'VALIDATION_FAILED', field: 'body',
+      route,
+      what: 'a body with a UTF-8 BOM',
+      request: () => json(`\ufeff${JSON.stringify(v())}`)(),
+      status: 400,
+      code: 'VALIDATION_FAILED',
+      field: 'body',
+    },
+    {
+      route,
+      what: 'a body that is not valid UTF-8',
+      status: 400,
+      code: 'VALIDATION_FAILED',
+      field: 'body',
       request: () => {
         const bytes = Buffer.concat([Buffer.from(JSON.stringify(v()).slice(0, -1)), Buffer.from(',"metadata":{"x":"\xff"}}', 'latin1')])
         return {...json(v())(), payload: bytes}
       },
     },
     // sent as text: the client's own JSON.stringify would overflow on it
-    {route, what: 'JSONB nested 10,000 deep', request: () => json(JSON.stringify({...v(), metadata: {deep: 0}}).replace('"deep":0', `"deep":${'['.repeat(10_000)}${']'.repeat(10_000)}`))(), status: 400, code: 'VALIDATION_FAILED', field: 'metadata.deep'},
+    {
+      route,
+      what: 'JSONB nested 10,000 deep',
+      request: () =>
+        json(JSON.stringify({...v(), metadata: {deep: 0}}).replace('"deep":0', `"deep":${'['.repeat(10_000)}${']'.repeat(10_000)}`))(),
+      status: 400,
+      code: 'VALIDATION_FAILED',
+      field: 'metadata.deep',
+    },
     // body, metadata and deep are three levels: the innermost array sits at MAX_DEPTH (0-based)
     bad(`JSONB nested just past ${MAX_DEPTH} levels`, () => ({...v(), metadata: {deep: nested(MAX_DEPTH - 1)}}), 'metadata.deep'),
     {route, what: 'a body over 1 MiB', request: json({...v(), [r.text]: 'x'.repeat(BODY_LIMIT)}), status: 413, code: 'PAYLOAD_TOO_LARGE'},
-    {route, what: 'no API key', request: () => ({...json(v())(), headers: {'content-type': 'application/json'}}), status: 401, code: 'UNAUTHORIZED'},
+    {
+      route,
+      what: 'no API key',
+      request: () => ({...json(v())(), headers: {'content-type': 'application/json'}}),
+      status: 401,
+      code: 'UNAUTHORIZED',
+    },
     {route, what: 'an empty API key', request: json(v(), {'x-api-key': ''}), status: 401, code: 'UNAUTHORIZED'},
     {route, what: 'a wrong API key', request: json(v(), {'x-api-key': `${KEY}x`}), status: 401, code: 'UNAUTHORIZED'},
-    {route, what: 'a wrong Bearer key', request: () => ({...json(v())(), headers: {'content-type': 'application/json', authorization: 'Bearer nope'}}), status: 401, code: 'UNAUTHORIZED'},
-    {route, what: 'no key and a malformed body', request: () => ({...json('{oops')(), headers: {'content-type': 'application/json'}}), status: 401, code: 'UNAUTHORIZED'},
+    {
+      route,
+      what: 'a wrong Bearer key',
+      request: () => ({...json(v())(), headers: {'content-type': 'application/json', authorization: 'Bearer nope'}}),
+      status: 401,
+      code: 'UNAUTHORIZED',
+    },
+    {
+      route,
+      what: 'no key and a malformed body',
+      request: () => ({...json('{oops')(), headers: {'content-type': 'application/json'}}),
+      status: 401,
+      code: 'UNAUTHORIZED',
+    },
   ]
   if (r.hasAgentId) {
     cases.push(
@@ -176,7 +370,15 @@ function casesFor(route: string, r: Route): Case[] {
     }
   }
   if (r.method === 'PATCH') {
-    for (const body of [{}, {unknown_field: 1}]) cases.push({route, what: `a body naming no updatable field ${JSON.stringify(body)}`, request: json(body), status: 400, code: 'VALIDATION_FAILED', field: 'body'})
+    for (const body of [{}, {unknown_field: 1}])
+      cases.push({
+        route,
+        what: `a body naming no updatable field ${JSON.stringify(body)}`,
+        request: json(body),
+        status: 400,
+        code: 'VALIDATION_FAILED',
+        field: 'body',
+      })
   }
   return cases
 }
@@ -226,7 +428,9 @@ describeEachDb('L01 bad input', (kind) => {
   async function snapshot(): Promise<Record<string, unknown>> {
     const out: Record<string, unknown> = {}
     for (const t of TABLES) {
-      const r = await db.query<{n: number; h: string}>(`SELECT count(*)::int AS n, md5(coalesce(string_agg(t::text, '|' ORDER BY seq), '')) AS h FROM mcp_documents.${t} t`)
+      const r = await db.query<{n: number; h: string}>(
+        `SELECT count(*)::int AS n, md5(coalesce(string_agg(t::text, '|' ORDER BY seq), '')) AS h FROM mcp_documents.${t} t`,
+      )
       out[t] = r.rows[0]
     }
     return out
@@ -278,9 +482,22 @@ describeEachDb('L01 bad input', (kind) => {
       return res.json()
     }
     const agent = await send('POST', '/agents/', {name: s, agent_type: s, metadata: {[s]: s, list: [s]}})
-    const goal = await send('POST', '/goals/', {goal_id: id('g'), agent_id: agent.id, agent_did: s, goal_text: s, success_criteria: [s, {[s]: s}]})
+    const goal = await send('POST', '/goals/', {
+      goal_id: id('g'),
+      agent_id: agent.id,
+      agent_did: s,
+      goal_text: s,
+      success_criteria: [s, {[s]: s}],
+    })
     const plan = await send('POST', '/plans/', {plan_id: id('p'), goal_id: goal.goal_id, tasks: [s], metadata: {[s]: s}})
-    const task = await send('POST', '/plans/tasks', {task_id: id('t'), plan_id: s, name: s, description: s, error: s, input_data: {[s]: [s]}})
+    const task = await send('POST', '/plans/tasks', {
+      task_id: id('t'),
+      plan_id: s,
+      name: s,
+      description: s,
+      error: s,
+      input_data: {[s]: [s]},
+    })
     const read = {
       agent: await send('GET', `/agents/${agent.id}`),
       goal: await send('GET', `/goals/${encodeURIComponent(goal.goal_id)}`),
@@ -294,7 +511,10 @@ describeEachDb('L01 bad input', (kind) => {
     expect(read.plan).toMatchObject({tasks: [s], metadata: {[s]: s}})
     expect(read.task).toMatchObject({plan_id: s, name: s, description: s, error: s, inputs: {[s]: [s]}})
     // the bytes in the database are the UTF-8 of the string sent, and a filter finds it
-    const stored = await db.query<{hex: string}>(`SELECT encode(convert_to(name, 'UTF8'), 'hex') AS hex FROM mcp_documents.tasks WHERE task_id = $1`, [task.task_id])
+    const stored = await db.query<{hex: string}>(
+      `SELECT encode(convert_to(name, 'UTF8'), 'hex') AS hex FROM mcp_documents.tasks WHERE task_id = $1`,
+      [task.task_id],
+    )
     expect(stored.rows[0]!.hex).toBe(Buffer.from(s, 'utf8').toString('hex'))
     const listed = await send('GET', `/plans/tasks?plan_id=${encodeURIComponent(s)}&limit=1`)
     expect(listed.items[0]).toEqual(task)
@@ -331,21 +551,41 @@ describeEachDb('L01 bad input', (kind) => {
     ['/plans/tasks', TASK_STATUSES, true],
   ]
   const QUERIES: Array<[string, string]> = [
-    ['limit=0', 'limit'], ['limit=1001', 'limit'], ['limit=abc', 'limit'], ['limit=1.5', 'limit'], ['limit=-5', 'limit'],
-    ['offset=-1', 'offset'], ['offset=abc', 'offset'], ['offset=1e30', 'offset'], ['offset=9223372036854775807', 'offset'],
-    ['status=bogus', 'status'], ['status=', 'status'],
+    ['limit=0', 'limit'],
+    ['limit=1001', 'limit'],
+    ['limit=abc', 'limit'],
+    ['limit=1.5', 'limit'],
+    ['limit=-5', 'limit'],
+    ['offset=-1', 'offset'],
+    ['offset=abc', 'offset'],
+    ['offset=1e30', 'offset'],
+    ['offset=9223372036854775807', 'offset'],
+    ['status=bogus', 'status'],
+    ['status=', 'status'],
     // integers are decimal digits only: no hex, exponent, sign, space or repeat
-    ['limit=0x10', 'limit'], ['limit=1e2', 'limit'], ['limit=%205', 'limit'], ['limit=+5', 'limit'], ['limit=5%20', 'limit'],
+    ['limit=0x10', 'limit'],
+    ['limit=1e2', 'limit'],
+    ['limit=%205', 'limit'],
+    ['limit=+5', 'limit'],
+    ['limit=5%20', 'limit'],
     ['limit=1&limit=2', 'limit'],
-    ['offset=0x10', 'offset'], ['offset=1e2', 'offset'], ['offset=-0', 'offset'],
+    ['offset=0x10', 'offset'],
+    ['offset=1e2', 'offset'],
+    ['offset=-0', 'offset'],
     // text a column cannot hold, or a query that does not decode
-    ['status=pending%00', 'status'], ['status=%ED%A0%80', 'status'], ['status=%FF', 'status'], ['status=%E0%A4%A', 'status'],
+    ['status=pending%00', 'status'],
+    ['status=%ED%A0%80', 'status'],
+    ['status=%FF', 'status'],
+    ['status=%E0%A4%A', 'status'],
   ]
   type Statuses = readonly string[] | undefined
   const LIST_CASES = LISTS.flatMap(([url, statuses, hasAgent]) => [
     ...QUERIES.map(([q, field]) => ({url: `${url}?${q}`, field, allowed: field === 'status' && !q.includes('%') ? statuses : undefined})),
-    ...(hasAgent ? NON_CANONICAL_UUIDS() : [])
-      .map((id) => ({url: `${url}?agent_id=${encodeURIComponent(id)}`, field: 'agent_id', allowed: undefined as Statuses})),
+    ...(hasAgent ? NON_CANONICAL_UUIDS() : []).map((id) => ({
+      url: `${url}?agent_id=${encodeURIComponent(id)}`,
+      field: 'agent_id',
+      allowed: undefined as Statuses,
+    })),
   ])
   it.each(LIST_CASES)('GET $url is 400 naming $field', async ({url, field, allowed}) => {
     const res = await app.inject({method: 'GET', url, headers: {'x-api-key': KEY}})
@@ -373,18 +613,17 @@ describeEachDb('L01 bad input', (kind) => {
     expect(body.message).toContain(field)
   })
 
-  it.each([
-    '/goals/%E0%A4%A',
-    `/goals/${'x'.repeat(5000)}`,
-    `/agents/${'a'.repeat(2000)}`,
-  ])('GET %s is a 4xx in the error shape, never a 500', async (url) => {
-    const res = await app.inject({method: 'GET', url, headers: {'x-api-key': KEY, 'x-request-id': 'bad-url-1'}})
-    expect(res.statusCode, res.body).toBeGreaterThanOrEqual(400)
-    expect(res.statusCode, res.body).toBeLessThan(500)
-    expect(res.headers['x-request-id']).toBe('bad-url-1')
-    expect(res.headers['content-type']).toMatch(/^application\/json/)
-    expectErrorBody(res.json(), res.statusCode === 404 ? 'NOT_FOUND' : 'VALIDATION_FAILED')
-  })
+  it.each(['/goals/%E0%A4%A', `/goals/${'x'.repeat(5000)}`, `/agents/${'a'.repeat(2000)}`])(
+    'GET %s is a 4xx in the error shape, never a 500',
+    async (url) => {
+      const res = await app.inject({method: 'GET', url, headers: {'x-api-key': KEY, 'x-request-id': 'bad-url-1'}})
+      expect(res.statusCode, res.body).toBeGreaterThanOrEqual(400)
+      expect(res.statusCode, res.body).toBeLessThan(500)
+      expect(res.headers['x-request-id']).toBe('bad-url-1')
+      expect(res.headers['content-type']).toMatch(/^application\/json/)
+      expectErrorBody(res.json(), res.statusCode === 404 ? 'NOT_FOUND' : 'VALIDATION_FAILED')
+    },
+  )
 
   it('the largest exact offset is an empty page', async () => {
     const res = await app.inject({method: 'GET', url: `/agents/?offset=${Number.MAX_SAFE_INTEGER}`, headers: {'x-api-key': KEY}})

@@ -71,7 +71,14 @@ describeEachDb('L01 data layer', (kind) => {
 
   it('creates an agent with the contract defaults, a generated id and did', async () => {
     const a = await ok('POST', '/agents/', {name: 'Research Bot 1', unknown_field: 'ignored'})
-    expect(a).toMatchObject({name: 'Research Bot 1', agent_type: 'general', status: 'created', configuration: {}, metadata: {}, resource_limits: {}})
+    expect(a).toMatchObject({
+      name: 'Research Bot 1',
+      agent_type: 'general',
+      status: 'created',
+      configuration: {},
+      metadata: {},
+      resource_limits: {},
+    })
     expect(a.id).toMatch(UUID)
     expect(a.did).toMatch(/^did:agent:research-bot-1:[0-9a-f]{8}$/)
     expect(a).not.toHaveProperty('unknown_field')
@@ -79,15 +86,25 @@ describeEachDb('L01 data layer', (kind) => {
     expect(await ok('GET', `/agents/${a.id}`)).toEqual(a)
   })
 
-  it.each(['!!!', '😀 Émoji Agent', 'x'.repeat(255), 'dots.and_under-scores'])('generates a well-formed, unique did for the name %j', async (name) => {
-    const [a, b] = [await ok('POST', '/agents/', {name}), await ok('POST', '/agents/', {name})]
-    expect(a.did).toMatch(/^did:agent:[a-z0-9._-]+:[0-9a-f]{8}$/)
-    expect(a.did).not.toBe(b.did)
-    expect(a.name).toBe(name)
-  })
+  it.each(['!!!', '😀 Émoji Agent', 'x'.repeat(255), 'dots.and_under-scores'])(
+    'generates a well-formed, unique did for the name %j',
+    async (name) => {
+      const [a, b] = [await ok('POST', '/agents/', {name}), await ok('POST', '/agents/', {name})]
+      expect(a.did).toMatch(/^did:agent:[a-z0-9._-]+:[0-9a-f]{8}$/)
+      expect(a.did).not.toBe(b.did)
+      expect(a.name).toBe(name)
+    },
+  )
 
   it('round-trips JSONB fields as objects, never as encoded strings', async () => {
-    const body = {name: 'jsonb', agent_type: 'specialized', status: 'active', configuration: {max_tokens: 500, temperature: 0.5}, metadata: {created_by: 'load_test', tags: ['a', {b: null}]}, resource_limits: {cpu: 2}}
+    const body = {
+      name: 'jsonb',
+      agent_type: 'specialized',
+      status: 'active',
+      configuration: {max_tokens: 500, temperature: 0.5},
+      metadata: {created_by: 'load_test', tags: ['a', {b: null}]},
+      resource_limits: {cpu: 2},
+    }
     const a = await ok('POST', '/agents/', body)
     expect(a).toMatchObject(body)
     const [fromList] = (await ok('GET', '/agents/?limit=1')).items
@@ -125,7 +142,11 @@ describeEachDb('L01 data layer', (kind) => {
     expect(await ok('GET', `/agents/${a.id}`)).toMatchObject({status: 'busy', name: 'renamed', did: a.did})
     await ok('DELETE', `/agents/${a.id}`, undefined, 204)
     const missing = randomUUID()
-    for (const [method, url] of [['GET', `/agents/${a.id}`], ['PATCH', `/agents/${missing}`], ['DELETE', `/agents/${a.id}`]] as const) {
+    for (const [method, url] of [
+      ['GET', `/agents/${a.id}`],
+      ['PATCH', `/agents/${missing}`],
+      ['DELETE', `/agents/${a.id}`],
+    ] as const) {
       const r = await call(method, url, method === 'PATCH' ? {status: 'idle'} : undefined)
       expect(r.status, `${method} ${url}`).toBe(404)
       expect(r.body.error).toBe('NOT_FOUND')
@@ -191,7 +212,15 @@ describeEachDb('L01 data layer', (kind) => {
     const criteria = ['answer found', {metric: 'recall', min: 0.9}, 3]
     const g = await ok('POST', '/goals/', {agent_id: agent.id, description: 'Find the answer', success_criteria: criteria})
     expect(g.goal_id).toMatch(UUID)
-    expect(g).toMatchObject({agent_id: agent.id, agent_did: `agent-${agent.id}`, goal_text: 'Find the answer', goal_type: 'compound', status: 'pending', priority: 5, metadata: {}})
+    expect(g).toMatchObject({
+      agent_id: agent.id,
+      agent_did: `agent-${agent.id}`,
+      goal_text: 'Find the answer',
+      goal_type: 'compound',
+      status: 'pending',
+      priority: 5,
+      metadata: {},
+    })
     expect(g.success_criteria).toEqual(criteria)
     expect(await ok('GET', `/goals/${g.goal_id}`)).toEqual(g)
     const bare = await ok('POST', '/goals/', {goal_text: 'no agent'})
@@ -202,7 +231,14 @@ describeEachDb('L01 data layer', (kind) => {
   it('keeps a client goal_id and agent_did; a duplicate goal_id is 409 and adds no row', async () => {
     const agent = await newAgent()
     const goalId = `goal-${randomUUID()}`
-    const g = await ok('POST', '/goals/', {goal_id: goalId, agent_id: agent.id, agent_did: 'did:custom', goal_text: 't', priority: 9, goal_type: 'atomic'})
+    const g = await ok('POST', '/goals/', {
+      goal_id: goalId,
+      agent_id: agent.id,
+      agent_did: 'did:custom',
+      goal_text: 't',
+      priority: 9,
+      goal_type: 'atomic',
+    })
     expect(g).toMatchObject({goal_id: goalId, agent_did: 'did:custom', priority: 9, goal_type: 'atomic'})
     const before = await count('goals')
     const dup = await call('POST', '/goals/', {goal_id: goalId, goal_text: 'again'})
@@ -259,7 +295,10 @@ describeEachDb('L01 data layer', (kind) => {
     const g = await ok('POST', '/goals/', {goal_text: 'old', success_criteria: ['a', 'b']})
     const p = await ok('PATCH', `/goals/${g.goal_id}`, {status: 'in_progress', priority: 2, description: 'new', success_criteria: ['c']})
     expect(p).toMatchObject({goal_id: g.goal_id, status: 'in_progress', priority: 2, goal_text: 'new', success_criteria: ['c']})
-    for (const [method, body] of [['GET', undefined], ['PATCH', {status: 'failed'}]] as const) {
+    for (const [method, body] of [
+      ['GET', undefined],
+      ['PATCH', {status: 'failed'}],
+    ] as const) {
       const r = await call(method, `/goals/no-such-goal-${randomUUID()}`, body)
       expect(r.status).toBe(404)
       expect(r.body.error).toBe('NOT_FOUND')
@@ -270,9 +309,21 @@ describeEachDb('L01 data layer', (kind) => {
 
   it('creates, reads and patches plans; a duplicate plan_id is 409; unknown is 404', async () => {
     const agent = await newAgent()
-    const p = await ok('POST', '/plans/', {agent_id: agent.id, goal_id: 'any-goal', tasks: [{step: 1}, 'two'], dependency_graph: {a: ['b']}})
+    const p = await ok('POST', '/plans/', {
+      agent_id: agent.id,
+      goal_id: 'any-goal',
+      tasks: [{step: 1}, 'two'],
+      dependency_graph: {a: ['b']},
+    })
     expect(p.plan_id).toMatch(UUID)
-    expect(p).toMatchObject({agent_id: agent.id, goal_id: 'any-goal', status: 'draft', tasks: [{step: 1}, 'two'], dependency_graph: {a: ['b']}, metadata: {}})
+    expect(p).toMatchObject({
+      agent_id: agent.id,
+      goal_id: 'any-goal',
+      status: 'draft',
+      tasks: [{step: 1}, 'two'],
+      dependency_graph: {a: ['b']},
+      metadata: {},
+    })
     expect(await ok('GET', `/plans/${p.plan_id}`)).toEqual(p)
     const patched = await ok('PATCH', `/plans/${p.plan_id}`, {status: 'active', tasks: [], dependency_graph: ['x']})
     expect(patched).toMatchObject({status: 'active', tasks: [], dependency_graph: ['x']})
@@ -307,13 +358,31 @@ describeEachDb('L01 data layer', (kind) => {
   it('creates a task: generated task_id, defaults, free plan_id, input/output aliases', async () => {
     const agent = await newAgent()
     const planId = randomUUID()
-    const t = await ok('POST', '/plans/tasks', {plan_id: planId, agent_id: agent.id, description: 'do it', task_type: 'analysis', input_data: {content: 'x', parameters: {priority: 3}}})
+    const t = await ok('POST', '/plans/tasks', {
+      plan_id: planId,
+      agent_id: agent.id,
+      description: 'do it',
+      task_type: 'analysis',
+      input_data: {content: 'x', parameters: {priority: 3}},
+    })
     expect(t.task_id).toMatch(UUID)
-    expect(t).toMatchObject({plan_id: planId, agent_id: agent.id, task_type: 'analysis', status: 'pending', inputs: {content: 'x', parameters: {priority: 3}}, outputs: {}, metadata: {}, started_at: null, completed_at: null})
+    expect(t).toMatchObject({
+      plan_id: planId,
+      agent_id: agent.id,
+      task_type: 'analysis',
+      status: 'pending',
+      inputs: {content: 'x', parameters: {priority: 3}},
+      outputs: {},
+      metadata: {},
+      started_at: null,
+      completed_at: null,
+    })
     expect(t).not.toHaveProperty('input_data')
     expect(await count('plans', 'plan_id = $1', [planId])).toBe(0)
     expect(await ok('GET', `/plans/tasks/${t.task_id}`)).toEqual(t)
-    expect((await ok('POST', '/plans/tasks', {plan_id: 'not a uuid at all; any text', inputs: {a: 1}, input_data: {b: 2}})).inputs).toEqual({a: 1})
+    expect((await ok('POST', '/plans/tasks', {plan_id: 'not a uuid at all; any text', inputs: {a: 1}, input_data: {b: 2}})).inputs).toEqual(
+      {a: 1},
+    )
     const p = await ok('PATCH', `/plans/tasks/${t.task_id}`, {output_data: {result: 'r', timestamp: 't'}})
     expect(p.outputs).toEqual({result: 'r', timestamp: 't'})
     expect((await ok('PATCH', `/plans/tasks/${t.task_id}`, {outputs: {only: 'this'}})).outputs).toEqual({only: 'this'})
@@ -415,7 +484,14 @@ describeEachDb('L01 data layer', (kind) => {
     const agent = await newAgent()
     const before = await count('goals')
     const results = await Promise.all(
-      Array.from({length: 200}, (_, i) => app.inject({method: 'POST', url: '/goals/', headers: {'x-api-key': KEY}, payload: {agent_id: agent.id, description: `parallel ${i}`, priority: (i % 10) + 1}})),
+      Array.from({length: 200}, (_, i) =>
+        app.inject({
+          method: 'POST',
+          url: '/goals/',
+          headers: {'x-api-key': KEY},
+          payload: {agent_id: agent.id, description: `parallel ${i}`, priority: (i % 10) + 1},
+        }),
+      ),
     )
     expect(results.map((r) => r.statusCode)).toEqual(Array(200).fill(201))
     expect(new Set(results.map((r) => r.json().goal_id)).size).toBe(200)

@@ -28,7 +28,12 @@ describe.skipIf(!findPgBin() && process.env.CI !== 'true')('PostgreSQL stopped u
     try {
       const written: string[] = []
       for (let i = 0; i < 20; i++) {
-        const r = await gw.inject({method: 'POST', url: '/api/v1/goals/', payload: {description: `goal ${i}`, priority: 1 + (i % 10)}, headers})
+        const r = await gw.inject({
+          method: 'POST',
+          url: '/api/v1/goals/',
+          payload: {description: `goal ${i}`, priority: 1 + (i % 10)},
+          headers,
+        })
         expect(r.statusCode).toBe(201)
         written.push(r.json().goal_id)
       }

@@ -35,7 +35,11 @@ describe('L09 gateway in front of a real L01 (PGlite)', () => {
     const agent = await call('POST', '/api/v1/agents/', {name: 'through the gateway', configuration: {max_tokens: 500}})
     expect(agent.status).toBe(201)
     const id = agent.body.id as string
-    expect((await call('GET', `/api/v1/agents/${id}`)).body).toMatchObject({id, name: 'through the gateway', configuration: {max_tokens: 500}})
+    expect((await call('GET', `/api/v1/agents/${id}`)).body).toMatchObject({
+      id,
+      name: 'through the gateway',
+      configuration: {max_tokens: 500},
+    })
     const list = await call('GET', '/api/v1/agents?limit=5')
     expect(list.status).toBe(200)
     expect(list.body).toMatchObject({limit: 5, offset: 0})
@@ -49,7 +53,12 @@ describe('L09 gateway in front of a real L01 (PGlite)', () => {
     expect((await call('GET', `/api/v1/goals/${goal.body.goal_id}`)).body).toEqual(goal.body)
     expect((await call('PATCH', `/api/v1/goals/${goal.body.goal_id}`, {status: 'completed'})).body.status).toBe('completed')
 
-    const task = await call('POST', '/api/v1/tasks/', {plan_id: 'free-text-plan', agent_id: id, description: 'a task', input_data: {content: 'c'}})
+    const task = await call('POST', '/api/v1/tasks/', {
+      plan_id: 'free-text-plan',
+      agent_id: id,
+      description: 'a task',
+      input_data: {content: 'c'},
+    })
     expect(task.status).toBe(201)
     expect(task.body).toMatchObject({plan_id: 'free-text-plan', name: 'a task', inputs: {content: 'c'}})
     expect((await call('GET', `/api/v1/tasks/${task.body.task_id}`)).body).toEqual(task.body)
@@ -66,14 +75,18 @@ describe('L09 gateway in front of a real L01 (PGlite)', () => {
 
   it('accepts a DELETE that says content-type: application/json and has no body (as the load scenario sends it)', async () => {
     const agent = await call('POST', '/api/v1/agents/', {name: 'to delete'})
-    const r = await gw.inject({method: 'DELETE', url: `/api/v1/agents/${agent.body.id}`, headers: {...auth, 'content-type': 'application/json', 'content-length': '0'}})
+    const r = await gw.inject({
+      method: 'DELETE',
+      url: `/api/v1/agents/${agent.body.id}`,
+      headers: {...auth, 'content-type': 'application/json', 'content-length': '0'},
+    })
     expect(r.statusCode).toBe(204)
     expect((await call('GET', `/api/v1/agents/${agent.body.id}`)).status).toBe(404)
     const post = await gw.inject({method: 'POST', url: '/api/v1/agents/', headers: {...auth, 'content-type': 'application/json'}})
     expect(post.statusCode).toBe(400)
   })
 
-  it('forwards the caller\'s request id to L01 and echoes it', async () => {
+  it("forwards the caller's request id to L01 and echoes it", async () => {
     const r = await call('GET', '/api/v1/agents/', undefined, {...auth, 'x-request-id': 'trace-me-123'})
     expect(r.headers['x-request-id']).toBe('trace-me-123')
     expect(l01.seen.at(-1)!.id).toBe('trace-me-123')
@@ -83,7 +96,7 @@ describe('L09 gateway in front of a real L01 (PGlite)', () => {
   it.each([
     ['no key', {}],
     ['a wrong key', {'x-api-key': 'wrong'}],
-    ['the internal key (L01\'s, not a client key)', {'x-api-key': INTERNAL_KEY}],
+    ["the internal key (L01's, not a client key)", {'x-api-key': INTERNAL_KEY}],
     ['a wrong bearer', {authorization: 'Bearer nope'}],
   ])('answers 401 UNAUTHORIZED to %s, without calling L01', async (_name, headers) => {
     const before = l01.seen.length
@@ -157,7 +170,7 @@ describe('L09 gateway in front of a real L01 (PGlite)', () => {
     await wrong.close()
     expect(isPlatformError(err, 'CONFIG_INVALID')).toBe(true)
     expect((err as {suggestion: string}).suggestion).toContain('L01_API_KEY')
-    expect((err as Error).message).toContain('refused the gateway\'s internal key')
+    expect((err as Error).message).toContain("refused the gateway's internal key")
   })
 })
 

@@ -39,7 +39,7 @@ const CASES: Array<{name: string; bytes: string; status: number; code: string; e
   {name: 'a missing Host header', bytes: head(['GET /health/live HTTP/1.1', ID]), ...bad, echo: true},
 ]
 
-describe('refusals below the routes, in the contract\'s shape, on both services', () => {
+describe("refusals below the routes, in the contract's shape, on both services", () => {
   let db: Db
   let l01: L01Handle
   let gw: FastifyInstance

@@ -154,10 +154,14 @@ describeEachDb('idempotent creates', (kind) => {
     await post('/agents/', ROUTES[0].body(), old)
     await db.query(`UPDATE mcp_documents.idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = $1`, [old])
     // expired records are purged now and then by keyed creates, in small batches
-    await waitFor('the expired record to be purged', async () => {
-      await post('/plans/', ROUTES[2].body(), randomUUID())
-      return (await db.query('SELECT 1 FROM mcp_documents.idempotency_keys WHERE key = $1', [old])).rows.length === 0
-    }, {every: 0, ms: 60_000})
+    await waitFor(
+      'the expired record to be purged',
+      async () => {
+        await post('/plans/', ROUTES[2].body(), randomUUID())
+        return (await db.query('SELECT 1 FROM mcp_documents.idempotency_keys WHERE key = $1', [old])).rows.length === 0
+      },
+      {every: 0, ms: 60_000},
+    )
     expect(await rows('idempotency_keys', 'key', key)).toBe(1)
   })
 
@@ -248,10 +252,14 @@ describeEachDb('idempotent creates', (kind) => {
       expect(busy.json().error).toBe('CONFLICT')
       stall.release()
       await stall.done
-      const retry = await waitFor('the retry to be answered with the first create', async () => {
-        const r = await send()
-        return r.statusCode === 201 ? r : undefined
-      }, {every: 20, ms: 10_000})
+      const retry = await waitFor(
+        'the retry to be answered with the first create',
+        async () => {
+          const r = await send()
+          return r.statusCode === 201 ? r : undefined
+        },
+        {every: 20, ms: 10_000},
+      )
       expect(retry.headers['idempotent-replay']).toBe('true')
       expect(await rows('agents', 'name', body.name)).toBe(1)
     } finally {

@@ -14,7 +14,11 @@ const LIMIT = 10_000
 
 /** The rendering L01 used before PostgreSQL built the JSON: every column but seq, dates as toISOString(). */
 function nodeRendering(row: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(row).filter(([k]) => k !== 'seq').map(([k, v]) => [k, v instanceof Date ? v.toISOString() : v]))
+  return Object.fromEntries(
+    Object.entries(row)
+      .filter(([k]) => k !== 'seq')
+      .map(([k, v]) => [k, v instanceof Date ? v.toISOString() : v]),
+  )
 }
 
 describeEachDb('L01 lists', (kind) => {
@@ -45,15 +49,34 @@ describeEachDb('L01 lists', (kind) => {
     )
 
   it('renders rows exactly as before, field for field, in a list and alone', async () => {
-    const agent = (await app.inject({method: 'POST', url: '/agents/', headers: {'x-api-key': KEY}, payload: {name: 'rendered', metadata: {a: [1, {b: null}], s: 'é"\\'}}})).json()
-    const goal = await app.inject({method: 'POST', url: '/goals/', headers: {'x-api-key': KEY}, payload: {agent_id: agent.id, description: 'd', success_criteria: ['x', 2]}})
-    const task = await app.inject({method: 'POST', url: '/plans/tasks', headers: {'x-api-key': KEY}, payload: {plan_id: 'render', status: 'running', input_data: {k: 1.5}}})
+    const agent = (
+      await app.inject({
+        method: 'POST',
+        url: '/agents/',
+        headers: {'x-api-key': KEY},
+        payload: {name: 'rendered', metadata: {a: [1, {b: null}], s: 'é"\\'}},
+      })
+    ).json()
+    const goal = await app.inject({
+      method: 'POST',
+      url: '/goals/',
+      headers: {'x-api-key': KEY},
+      payload: {agent_id: agent.id, description: 'd', success_criteria: ['x', 2]},
+    })
+    const task = await app.inject({
+      method: 'POST',
+      url: '/plans/tasks',
+      headers: {'x-api-key': KEY},
+      payload: {plan_id: 'render', status: 'running', input_data: {k: 1.5}},
+    })
     for (const [table, key, id, url] of [
       ['agents', 'id', agent.id, `/agents/?status=created`],
       ['goals', 'goal_id', goal.json().goal_id, `/goals/?agent_id=${agent.id}`],
       ['tasks', 'task_id', task.json().task_id, '/plans/tasks?plan_id=render'],
     ] as const) {
-      const stored = nodeRendering((await db.query<Record<string, unknown>>(`SELECT * FROM mcp_documents.${table} WHERE ${key} = $1`, [id])).rows[0]!)
+      const stored = nodeRendering(
+        (await db.query<Record<string, unknown>>(`SELECT * FROM mcp_documents.${table} WHERE ${key} = $1`, [id])).rows[0]!,
+      )
       const page = await list(url)
       expect(page.items.find((r) => r[key] === id)).toStrictEqual(stored)
       const one = await app.inject({method: 'GET', url: `/${table === 'tasks' ? 'plans/tasks' : table}/${id}`, headers: {'x-api-key': KEY}})
@@ -100,7 +123,10 @@ describeEachDb('L01 lists', (kind) => {
       `INSERT INTO mcp_documents.goals (goal_id, agent_id, goal_text) SELECT 'g-' || g, $1, 'seeded' FROM generate_series(1, $2::int) g`,
       [agent.id, LIMIT + 1],
     )
-    await db.query(`INSERT INTO mcp_documents.tasks (task_id, plan_id, name) SELECT 't-' || g, 'big-plan', 'seeded' FROM generate_series(1, $1::int) g`, [LIMIT])
+    await db.query(
+      `INSERT INTO mcp_documents.tasks (task_id, plan_id, name) SELECT 't-' || g, 'big-plan', 'seeded' FROM generate_series(1, $1::int) g`,
+      [LIMIT],
+    )
     expect(await list(`/goals/?agent_id=${agent.id}&limit=1`)).toMatchObject({total_exact: false})
     expect(await list(`/goals/?agent_id=${agent.id}&limit=1&count=exact`)).toMatchObject({total: LIMIT + 1, total_exact: true})
     expect(await list(`/goals/?agent_id=${agent.id}&status=completed`)).toMatchObject({total: 0, total_exact: true, items: []})

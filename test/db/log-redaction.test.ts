@@ -19,7 +19,15 @@ function logSink(): {stream: Writable; lines: () => Array<Record<string, unknown
     },
   })
   const text = () => chunks.join('')
-  return {stream, text, lines: () => text().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)}
+  return {
+    stream,
+    text,
+    lines: () =>
+      text()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  }
 }
 
 describe('keys in the query string', () => {
@@ -55,7 +63,7 @@ describe('keys in the query string', () => {
     expect(l01.seen.some((s) => s.url.includes(SECRET))).toBe(false)
   })
 
-  it('writes no secret to either service\'s log, on refused, open and unknown routes alike', async () => {
+  it("writes no secret to either service's log, on refused, open and unknown routes alike", async () => {
     await gw.inject({url: `/api/v1/agents/?api_key=${SECRET}`})
     await gw.inject({url: `/health?token=${SECRET}&verbose=1`})
     await gw.inject({url: `/nowhere?password=${SECRET}`})

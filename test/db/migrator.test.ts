@@ -12,7 +12,11 @@ function copyOfMigrations(): string {
   return dir
 }
 
-const errorOf = async (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e)
+const errorOf = async (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
 
 describeEachDb('migrator', (kind) => {
   let db: Db
@@ -27,7 +31,9 @@ describeEachDb('migrator', (kind) => {
     const files = listMigrations(dir)
     const first = await migrate(db, {dir})
     expect(first.applied.map((m) => m.file)).toEqual(files.map((f) => f.file))
-    const rows = await db.query<{version: string; checksum: string}>('SELECT version, checksum FROM public.platform_migrations ORDER BY version')
+    const rows = await db.query<{version: string; checksum: string}>(
+      'SELECT version, checksum FROM public.platform_migrations ORDER BY version',
+    )
     expect(rows.rows).toEqual(files.map((f) => ({version: f.version, checksum: sha256(readFileSync(join(dir, f.file), 'utf8'))})))
     const second = await migrate(db, {dir})
     expect(second.applied).toEqual([])
@@ -71,11 +77,21 @@ describeEachDb('migrator', (kind) => {
 
   it('enforces the contract enums and JSONB shapes with CHECK constraints', async () => {
     await migrate(db, {dir})
-    await expect(db.query(`INSERT INTO mcp_documents.agents (did, name, status) VALUES ('d1', 'a', 'sleeping')`)).rejects.toMatchObject({code: 'VALIDATION_FAILED'})
-    await expect(db.query(`INSERT INTO mcp_documents.goals (goal_id, goal_text, priority) VALUES ('g', 't', 11)`)).rejects.toMatchObject({code: 'VALIDATION_FAILED'})
-    await expect(db.query(`INSERT INTO mcp_documents.tasks (task_id, plan_id, name, status) VALUES ('t', 'p', 'n', 'done')`)).rejects.toMatchObject({code: 'VALIDATION_FAILED'})
-    await expect(db.query(`INSERT INTO mcp_documents.goals (goal_id, goal_text, success_criteria) VALUES ('g', 't', '{}')`)).rejects.toMatchObject({code: 'VALIDATION_FAILED'})
-    const r = await db.query<{status: string; configuration: unknown}>(`INSERT INTO mcp_documents.agents (did, name) VALUES ('d2', 'a') RETURNING status, configuration`)
+    await expect(db.query(`INSERT INTO mcp_documents.agents (did, name, status) VALUES ('d1', 'a', 'sleeping')`)).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+    })
+    await expect(db.query(`INSERT INTO mcp_documents.goals (goal_id, goal_text, priority) VALUES ('g', 't', 11)`)).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+    })
+    await expect(
+      db.query(`INSERT INTO mcp_documents.tasks (task_id, plan_id, name, status) VALUES ('t', 'p', 'n', 'done')`),
+    ).rejects.toMatchObject({code: 'VALIDATION_FAILED'})
+    await expect(
+      db.query(`INSERT INTO mcp_documents.goals (goal_id, goal_text, success_criteria) VALUES ('g', 't', '{}')`),
+    ).rejects.toMatchObject({code: 'VALIDATION_FAILED'})
+    const r = await db.query<{status: string; configuration: unknown}>(
+      `INSERT INTO mcp_documents.agents (did, name) VALUES ('d2', 'a') RETURNING status, configuration`,
+    )
     expect(r.rows[0]).toEqual({status: 'created', configuration: {}})
   })
 
@@ -114,31 +130,32 @@ describeEachDb('migrator', (kind) => {
 })
 
 describeEachDb('concurrent migrators', (kind) => {
-  if (kind === 'pg') it('two migrators started at once apply each file exactly once', async () => {
-    const url = await createPgDatabase()
-    const dir = copyOfMigrations()
-    const a = await openDb({databaseUrl: url})
-    const b = await openDb({databaseUrl: url})
-    try {
-      const [ra, rb] = await Promise.all([migrate(a, {dir}), migrate(b, {dir})])
-      const files = listMigrations(dir).map((m) => m.file)
-      expect([...ra.applied, ...rb.applied].map((m) => m.file).sort()).toEqual(files)
-      const rows = await a.query<{n: number}>('SELECT count(*)::int AS n FROM public.platform_migrations')
-      expect(rows.rows[0]!.n).toBe(files.length)
-    } finally {
-      await a.close()
-      await b.close()
-    }
-  })
-
-  else it('two migrators on one PGlite apply each file exactly once', async () => {
-    const db = await freshDb(kind)
-    const dir = copyOfMigrations()
-    try {
-      const [ra, rb] = await Promise.all([migrate(db, {dir}), migrate(db, {dir})])
-      expect(ra.applied.length + rb.applied.length).toBe(listMigrations(dir).length)
-    } finally {
-      await db.close()
-    }
-  })
+  if (kind === 'pg')
+    it('two migrators started at once apply each file exactly once', async () => {
+      const url = await createPgDatabase()
+      const dir = copyOfMigrations()
+      const a = await openDb({databaseUrl: url})
+      const b = await openDb({databaseUrl: url})
+      try {
+        const [ra, rb] = await Promise.all([migrate(a, {dir}), migrate(b, {dir})])
+        const files = listMigrations(dir).map((m) => m.file)
+        expect([...ra.applied, ...rb.applied].map((m) => m.file).sort()).toEqual(files)
+        const rows = await a.query<{n: number}>('SELECT count(*)::int AS n FROM public.platform_migrations')
+        expect(rows.rows[0]!.n).toBe(files.length)
+      } finally {
+        await a.close()
+        await b.close()
+      }
+    })
+  else
+    it('two migrators on one PGlite apply each file exactly once', async () => {
+      const db = await freshDb(kind)
+      const dir = copyOfMigrations()
+      try {
+        const [ra, rb] = await Promise.all([migrate(db, {dir}), migrate(db, {dir})])
+        expect(ra.applied.length + rb.applied.length).toBe(listMigrations(dir).length)
+      } finally {
+        await db.close()
+      }
+    })
 })

@@ -13,7 +13,10 @@ it('two paths to one directory take one lock, and the error names the directory 
   try {
     symlinkSync(real, link)
     const second = openDb({dataDir: link})
-    await expect(second).rejects.toMatchObject({code: 'DATABASE_LOCKED', message: `the database ${real} is in use by process ${process.pid} (this process)`})
+    await expect(second).rejects.toMatchObject({
+      code: 'DATABASE_LOCKED',
+      message: `the database ${real} is in use by process ${process.pid} (this process)`,
+    })
     expect(db.location).toBe(real)
   } finally {
     await db.close()

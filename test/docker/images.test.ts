@@ -14,10 +14,12 @@ import {waitFor} from '../support/wait.js'
 import {buildTestImages, docker, dockerAvailable, startDockerd, type Dockerd, type TestImages} from '../support/docker.js'
 
 const skip = !dockerAvailable() && process.env.CI !== 'true'
-if (skip) console.warn('[platform tests] no Docker daemon answers and dockerd cannot be started here: the docker tier is skipped. Run the tests as root with docker.io installed (`npm test` installs it), or set DOCKER_HOST.')
+if (skip)
+  console.warn(
+    '[platform tests] no Docker daemon answers and dockerd cannot be started here: the docker tier is skipped. Run the tests as root with docker.io installed (`npm test` installs it), or set DOCKER_HOST.',
+  )
 
 const PLATFORM_DOCKERFILE = join(dirname(fileURLToPath(import.meta.url)), '../../platform/Dockerfile')
-
 
 describe.skipIf(skip)('offline test images', () => {
   let dockerd: Dockerd | undefined
@@ -69,7 +71,9 @@ describe.skipIf(skip)('offline test images', () => {
 
   it('node: runs Node 20, has a node user and a busybox shell', async () => {
     expect(await out(['run', '--rm', images.node, 'node', '-e', 'console.log(process.version)'])).toMatch(/^v20\./)
-    expect(await out(['run', '--rm', '--user', 'node', images.node, 'sh', '-c', 'id -un && echo written > /tmp/f && cat /tmp/f'])).toBe('node\nwritten')
+    expect(await out(['run', '--rm', '--user', 'node', images.node, 'sh', '-c', 'id -un && echo written > /tmp/f && cat /tmp/f'])).toBe(
+      'node\nwritten',
+    )
   })
 
   it("node: is a BASE_IMAGE for the platform's own Dockerfile (WORKDIR/COPY/ENV/ENTRYPOINT, no RUN)", async () => {
@@ -87,7 +91,11 @@ describe.skipIf(skip)('offline test images', () => {
     const tag = `${prefix}-app:latest`
     builtImages.push(tag)
     // The classic builder, as docker-compose 1.29 builds.
-    await docker(host, ['build', '--quiet', '--file', PLATFORM_DOCKERFILE, '--build-arg', `BASE_IMAGE=${images.node}`, '--tag', tag, context], {env: {DOCKER_BUILDKIT: '0'}})
+    await docker(
+      host,
+      ['build', '--quiet', '--file', PLATFORM_DOCKERFILE, '--build-arg', `BASE_IMAGE=${images.node}`, '--tag', tag, context],
+      {env: {DOCKER_BUILDKIT: '0'}},
+    )
     expect(JSON.parse(await out(['run', '--rm', tag]))).toEqual({args: ['--help'], env: 'production', cwd: '/app', localhost: '127.0.0.1'})
   })
 
@@ -95,9 +103,24 @@ describe.skipIf(skip)('offline test images', () => {
     const data = await volume('pgdata')
     const env = ['-e', 'POSTGRES_USER=platform', '-e', 'POSTGRES_DB=platform']
     const start = async (name: string, password: string) => {
-      await docker(host, ['run', '--detach', '--name', name, ...env, '-e', `POSTGRES_PASSWORD=${password}`, '-v', `${data}:/var/lib/postgresql/data`, '-p', '127.0.0.1::5432', images.postgres])
+      await docker(host, [
+        'run',
+        '--detach',
+        '--name',
+        name,
+        ...env,
+        '-e',
+        `POSTGRES_PASSWORD=${password}`,
+        '-v',
+        `${data}:/var/lib/postgresql/data`,
+        '-p',
+        '127.0.0.1::5432',
+        images.postgres,
+      ])
       // The stack's healthcheck, verbatim.
-      await waitFor(`pg_isready in ${name}`, () => succeeds(['exec', name, 'pg_isready', '-U', 'platform', '-d', 'platform']), {detail: logs(name)})
+      await waitFor(`pg_isready in ${name}`, () => succeeds(['exec', name, 'pg_isready', '-U', 'platform', '-d', 'platform']), {
+        detail: logs(name),
+      })
       return published(name, 5432)
     }
     const connect = async (address: string, password: string) => {
@@ -134,9 +157,21 @@ describe.skipIf(skip)('offline test images', () => {
 
   it("prometheus: runs as nobody on a new named volume, with its default config, and answers /-/ready (also to the stack's wget healthcheck)", async () => {
     const name = container('prometheus')
-    await docker(host, ['run', '--detach', '--name', name, '-v', `${await volume('prometheus')}:/prometheus`, '-p', '127.0.0.1::9090', images.prometheus])
+    await docker(host, [
+      'run',
+      '--detach',
+      '--name',
+      name,
+      '-v',
+      `${await volume('prometheus')}:/prometheus`,
+      '-p',
+      '127.0.0.1::9090',
+      images.prometheus,
+    ])
     const address = await published(name, 9090)
-    const ready = await waitFor('prometheus /-/ready', async () => (await fetch(`http://${address}/-/ready`)).status === 200, {detail: logs(name)})
+    const ready = await waitFor('prometheus /-/ready', async () => (await fetch(`http://${address}/-/ready`)).status === 200, {
+      detail: logs(name),
+    })
     expect(ready).toBe(true)
     expect(await succeeds(['exec', name, 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:9090/-/ready'])).toBe(true)
     expect(await out(['exec', name, 'id', '-un'])).toBe('nobody')
@@ -146,7 +181,18 @@ describe.skipIf(skip)('offline test images', () => {
 
   it('busybox: serves a file with httpd', async () => {
     const name = container('httpd')
-    await docker(host, ['run', '--detach', '--name', name, '-p', '127.0.0.1::8080', images.busybox, 'sh', '-c', 'mkdir -p /www && echo "served by busybox" > /www/index.html && exec busybox httpd -f -p 8080 -h /www'])
+    await docker(host, [
+      'run',
+      '--detach',
+      '--name',
+      name,
+      '-p',
+      '127.0.0.1::8080',
+      images.busybox,
+      'sh',
+      '-c',
+      'mkdir -p /www && echo "served by busybox" > /www/index.html && exec busybox httpd -f -p 8080 -h /www',
+    ])
     const address = await published(name, 8080)
     const body = await waitFor(
       'busybox httpd',

@@ -34,7 +34,6 @@ import type {Finding} from '../../src/stack/index.js'
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex')
 
-
 /** Writes files (path -> content) under dir, creating directories. */
 function writeTree(dir: string, files: Record<string, string>): void {
   for (const [path, content] of Object.entries(files)) {
@@ -94,7 +93,14 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
   }
   const exists = async (container: string, path: string) => (await containerFile(container, path)) !== undefined
   const inspect = async (container: string) => {
-    const [id, image, state, health] = (await out(['inspect', '--format', '{{.Id}} {{.Image}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}', container])).split(' ')
+    const [id, image, state, health] = (
+      await out([
+        'inspect',
+        '--format',
+        '{{.Id}} {{.Image}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}',
+        container,
+      ])
+    ).split(' ')
     return {id: id!, image: image!, state: state!, health: health ?? ''}
   }
 
@@ -104,18 +110,38 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
    * --init: httpd as PID 1 would ignore SIGTERM and make every restart wait 10 s. With rewrite,
    * its command writes /www/index.html at every start, as entrypoints that render a page do.
    */
-  async function startWeb(role: string, opts: {rewrite?: boolean} = {}): Promise<{name: string; service: string; port: number; url: string}> {
+  async function startWeb(
+    role: string,
+    opts: {rewrite?: boolean} = {},
+  ): Promise<{name: string; service: string; port: number; url: string}> {
     const service = `${role}-${suffix}`
     const name = `${SCENE}_${service}_1`
     const port = await freePort()
     const index = opts.rewrite ? 'echo original > /www/index.html' : '[ -f /www/index.html ] || echo v1 > /www/index.html'
     await docker(h, [
-      'run', '--detach', '--init', '--name', name,
-      '--label', OWN, '--label', `com.docker.compose.project=${SCENE}`, '--label', `com.docker.compose.service=${service}`,
-      '-p', `127.0.0.1:${port}:8080`,
-      '--health-cmd', 'wget -q -O - http://127.0.0.1:8080/health.txt | grep -q ok', '--health-interval', '1s', '--health-retries', '2',
+      'run',
+      '--detach',
+      '--init',
+      '--name',
+      name,
+      '--label',
+      OWN,
+      '--label',
+      `com.docker.compose.project=${SCENE}`,
+      '--label',
+      `com.docker.compose.service=${service}`,
+      '-p',
+      `127.0.0.1:${port}:8080`,
+      '--health-cmd',
+      'wget -q -O - http://127.0.0.1:8080/health.txt | grep -q ok',
+      '--health-interval',
+      '1s',
+      '--health-retries',
+      '2',
       images!.busybox,
-      'sh', '-c', `mkdir -p /www; ${index}; [ -f /www/health.txt ] || echo ok > /www/health.txt; exec httpd -f -p 8080 -h /www`,
+      'sh',
+      '-c',
+      `mkdir -p /www; ${index}; [ -f /www/health.txt ] || echo ok > /www/health.txt; exec httpd -f -p 8080 -h /www`,
     ])
     await waitFor(`${name} to be healthy`, async () => (await inspect(name)).health === 'healthy')
     return {name, service, port, url: `http://127.0.0.1:${port}`}
@@ -128,7 +154,12 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
   const applied = async (s: ReturnType<typeof scene>, args: string[]) => {
     const r = await s.cli(['patch', 'apply', ...args, '--json'])
     expect(r.code, r.stdout + r.stderr).toBe(0)
-    return JSON.parse(r.stdout) as {id: string; outcome: string; container: string; files: Array<{path: string; local: string; existed: boolean}>}
+    return JSON.parse(r.stdout) as {
+      id: string
+      outcome: string
+      container: string
+      files: Array<{path: string; local: string; existed: boolean}>
+    }
   }
 
   async function cleanupWeb(): Promise<void> {
@@ -177,7 +208,10 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
         outcome: 'applied',
       })
       const byPath = Object.fromEntries(record!.files.map((f) => [f.path, f]))
-      expect(byPath['/www/index.html']).toMatchObject({before: {existed: true, sha256: originalSha}, after: {sha256: sha(`patched page ${suffix}\n`)}})
+      expect(byPath['/www/index.html']).toMatchObject({
+        before: {existed: true, sha256: originalSha},
+        after: {sha256: sha(`patched page ${suffix}\n`)},
+      })
       expect(byPath['/www/docs/deep/er/page.html']).toMatchObject({before: {existed: false}, after: {sha256: sha(`nested ${suffix}\n`)}})
       expect(Date.parse(record!.createdAt)).toBeLessThanOrEqual(Date.parse(record!.updatedAt))
     }, 120_000)
@@ -295,7 +329,8 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
     /** The route module as the image has it. */
     let original: Buffer
 
-    const api = (path: string) => fetch(`http://127.0.0.1:${ports.l09}/api/v1${path}`, {headers: {'x-api-key': key}, signal: AbortSignal.timeout(5000)})
+    const api = (path: string) =>
+      fetch(`http://127.0.0.1:${ports.l09}/api/v1${path}`, {headers: {'x-api-key': key}, signal: AbortSignal.timeout(5000)})
     /** L01's agent list as L09 relays it (retried while L09 reconnects to a restarted L01). */
     const agentList = () =>
       waitFor('GET /api/v1/agents/ through L09 to answer 200', async () => {
@@ -303,7 +338,12 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
         return r.status === 200 ? ((await r.json()) as {items: unknown[]; hotPatch?: string}) : false
       })
     const l01Container = async () => {
-      const filters = ['--filter', `label=com.docker.compose.project=${PROJECT}`, '--filter', 'label=com.docker.compose.service=l01-data-layer']
+      const filters = [
+        '--filter',
+        `label=com.docker.compose.project=${PROJECT}`,
+        '--filter',
+        'label=com.docker.compose.service=l01-data-layer',
+      ]
       const [name] = lines(await out(['ps', ...filters, '--format', '{{.Names}}']))
       if (!name) throw new Error('no running l01-data-layer container')
       return {id: (await inspect(name)).id, name}
@@ -328,12 +368,16 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
       const [bin, ...prefix] = v2 ? ['docker', 'compose'] : ['docker-compose']
       const file = join(packageRoot(), 'platform', 'docker-compose.app.yml')
       const keys = {L01_API_KEY: readFileSync(join(home.cwd, '.platform', 'internal.key'), 'utf8').trim(), PLATFORM_API_KEYS: key}
-      const compose = await execa(bin!, [...prefix, '-p', PROJECT, '-f', file, 'up', '-d', '--force-recreate', '--no-deps', 'l01-data-layer'], {
-        env: {...env, ...keys},
-        reject: false,
-        all: true,
-        timeout: 120_000,
-      })
+      const compose = await execa(
+        bin!,
+        [...prefix, '-p', PROJECT, '-f', file, 'up', '-d', '--force-recreate', '--no-deps', 'l01-data-layer'],
+        {
+          env: {...env, ...keys},
+          reject: false,
+          all: true,
+          timeout: 120_000,
+        },
+      )
       expect(compose.exitCode, compose.all).toBe(0)
       return waitFor('the recreated l01-data-layer to be healthy', async () => {
         const c = await l01Container()
@@ -405,7 +449,13 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
       const d = await doctor(s)
       expect(d.code).toBe(1)
       expect(d.findings.filter((f) => f.kind === 'drift')).toEqual([
-        {kind: 'drift', service: 'l01-data-layer', container: l01.name, message: expect.stringContaining(result.id), fix: expect.stringContaining('rebuild')},
+        {
+          kind: 'drift',
+          service: 'l01-data-layer',
+          container: l01.name,
+          message: expect.stringContaining(result.id),
+          fix: expect.stringContaining('rebuild'),
+        },
       ])
     }, 240_000)
 
@@ -413,9 +463,15 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
       const s = scene(() => env)
       const l01 = await l01Container()
       const before = (await containerSha(l01.name, L01_APP))!
-      writeTree(join(s.cwd, 'broken'), {'app.js': `${original.toString('utf8')}\nexport const = ;\n`, 'PATCH-NOTE.txt': 'created by the broken patch\n'})
+      writeTree(join(s.cwd, 'broken'), {
+        'app.js': `${original.toString('utf8')}\nexport const = ;\n`,
+        'PATCH-NOTE.txt': 'created by the broken patch\n',
+      })
 
-      const r = await s.cli(['patch', 'apply', 'l01-data-layer', 'broken', '--to', '/app/dist/src/data-layer/', '--health-timeout', '60s'], 240_000)
+      const r = await s.cli(
+        ['patch', 'apply', 'l01-data-layer', 'broken', '--to', '/app/dist/src/data-layer/', '--health-timeout', '60s'],
+        240_000,
+      )
       expect(r.code, r.stdout + r.stderr).toBe(1)
       expect(r.stderr).toContain('Rolled back: the container exited after the restart')
       expect(r.stderr).toContain(`${l01.name} has its previous files again and is healthy.`)
@@ -453,7 +509,10 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
         },
       ])
       const status = await s.cli(['status', '--docker', '--json'], 60_000)
-      expect((JSON.parse(status.stdout) as {services: Array<{name: string; patches?: number}>}).services.find((x) => x.name === 'l01-data-layer')?.patches).toBeUndefined()
+      expect(
+        (JSON.parse(status.stdout) as {services: Array<{name: string; patches?: number}>}).services.find((x) => x.name === 'l01-data-layer')
+          ?.patches,
+      ).toBeUndefined()
 
       const r = await s.cli(['patch', 'reapply', 'l01-data-layer', '--json'], 180_000)
       expect(r.code, r.stdout + r.stderr).toBe(0)
@@ -472,7 +531,13 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
       const drift = await doctor(s)
       expect(drift.code).toBe(1)
       expect(drift.findings.filter((f) => f.kind === 'drift')).toEqual([
-        {kind: 'drift', service: 'l01-data-layer', container: recreated.name, message: expect.stringContaining(result.id), fix: expect.stringContaining('rebuild')},
+        {
+          kind: 'drift',
+          service: 'l01-data-layer',
+          container: recreated.name,
+          message: expect.stringContaining(result.id),
+          fix: expect.stringContaining('rebuild'),
+        },
       ])
       // Run again, there is nothing left to re-apply.
       const again = await s.cli(['patch', 'reapply', 'l01-data-layer', '--json'], 60_000)
@@ -486,7 +551,7 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
     it('a --to with .., a relative --to and a local symlink pointing outside the patched directory are refused (exit 2); nothing is copied or recorded', async () => {
       const s = scene()
       const web = await startWeb('refuses-paths')
-      writeTree(join(s.cwd, 'x'), {'x': 'escaped\n'})
+      writeTree(join(s.cwd, 'x'), {x: 'escaped\n'})
       const traversal = await s.cli(['patch', 'apply', web.service, 'x/x', '--to', '/www/../etc/x', '--force'])
       expect(traversal.code, traversal.stdout + traversal.stderr).toBe(2)
       expect(traversal.stderr).toContain('container path /www/../etc/x contains ..')
@@ -510,7 +575,7 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
       expect(await inspect(web.name)).toMatchObject({state: 'running', health: 'healthy'})
     }, 120_000)
 
-    it('a stopped container is refused with its state (exit 1), a missing one (exit 2), another project\'s without --force (exit 2); no record is made', async () => {
+    it("a stopped container is refused with its state (exit 1), a missing one (exit 2), another project's without --force (exit 2); no record is made", async () => {
       const s = scene()
       const web = await startWeb('foreign')
       const stopped = await startWeb('stopped')
@@ -538,7 +603,9 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
       const web = await startWeb('lock')
       writeTree(join(s.cwd, 'one'), {'same.html': 'one\n'})
       writeTree(join(s.cwd, 'two'), {'same.html': 'two\n'})
-      const [one, two] = await Promise.all(['one', 'two'].map((d) => s.cli(['patch', 'apply', web.service, `${d}/same.html`, '--to', '/www/same.html', '--force', '--json'])))
+      const [one, two] = await Promise.all(
+        ['one', 'two'].map((d) => s.cli(['patch', 'apply', web.service, `${d}/same.html`, '--to', '/www/same.html', '--force', '--json'])),
+      )
       expect(one!.code, one!.stdout + one!.stderr).toBe(0)
       expect(two!.code, two!.stdout + two!.stderr).toBe(0)
 
@@ -562,7 +629,10 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
       const web = await startWeb('killed')
       const original = await containerSha(web.name, '/www/index.html')
       writeTree(join(s.cwd, 'killed'), {'index.html': 'half-done\n'})
-      const child = spawnCli(['patch', 'apply', web.service, 'killed/index.html', '--to', '/www/index.html', '--force', '--pause-after-copy', '20000'], {cwd: s.cwd, env: baseEnv})
+      const child = spawnCli(
+        ['patch', 'apply', web.service, 'killed/index.html', '--to', '/www/index.html', '--force', '--pause-after-copy', '20000'],
+        {cwd: s.cwd, env: baseEnv},
+      )
       const dir = join(s.cwd, '.platform', 'patches')
       let record: PatchRecord
       try {

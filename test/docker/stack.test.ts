@@ -30,8 +30,6 @@ const SERVICES = ['postgres', 'l01-data-layer', 'l09-api-gateway', 'prometheus']
 import type {ServiceStatus as Service} from '../../src/core/index.js'
 import type {Finding} from '../../src/stack/index.js'
 
-
-
 describe.skipIf(!host)('the Docker stack through the built CLI (project platform)', () => {
   const h = host!
   const suffix = randomBytes(4).toString('hex')
@@ -46,26 +44,36 @@ describe.skipIf(!host)('the Docker stack through the built CLI (project platform
   let appImageBefore: string | undefined
   let key = ''
 
-  const cli = (args: string[], timeoutMs = 240_000, extra: NodeJS.ProcessEnv = {}) => runCli(args, {cwd, env: {...env, ...extra}, timeoutMs})
+  const cli = (args: string[], timeoutMs = 240_000, extra: NodeJS.ProcessEnv = {}) =>
+    runCli(args, {cwd, env: {...env, ...extra}, timeoutMs})
   const out = async (args: string[]) => String((await docker(h, args)).stdout).trim()
   const lines = (text: string) => text.split('\n').filter(Boolean)
   /** Names of the containers (all states) carrying a label. */
   const labelled = async (label: string) => lines(await out(['ps', '--all', '--filter', `label=${label}`, '--format', '{{.Names}}']))
   const volumeExists = async (name: string) => (await docker(h, ['volume', 'inspect', name], {reject: false})).exitCode === 0
-  const scene = (args: string[]) => execa('docker-compose', ['-p', SCENE, '-f', sceneFile, ...args], {env: {DOCKER_HOST: h}, reject: false, all: true, timeout: 120_000})
+  const scene = (args: string[]) =>
+    execa('docker-compose', ['-p', SCENE, '-f', sceneFile, ...args], {env: {DOCKER_HOST: h}, reject: false, all: true, timeout: 120_000})
   /** A file of a volume, read by a throwaway busybox container that mounts it read-only. */
-  const readVolume = async (volume: string, path: string) => out(['run', '--rm', '-v', `${volume}:/data:ro`, images!.busybox, 'cat', `/data/${path}`])
+  const readVolume = async (volume: string, path: string) =>
+    out(['run', '--rm', '-v', `${volume}:/data:ro`, images!.busybox, 'cat', `/data/${path}`])
   const api = (path: string, init: RequestInit = {}) =>
-    fetch(`http://127.0.0.1:${ports.l09}/api/v1${path}`, {...init, headers: {'x-api-key': key, 'content-type': 'application/json', ...(init.headers as Record<string, string>)}})
+    fetch(`http://127.0.0.1:${ports.l09}/api/v1${path}`, {
+      ...init,
+      headers: {'x-api-key': key, 'content-type': 'application/json', ...(init.headers as Record<string, string>)},
+    })
 
   /** Prometheus's targets API on the platform's host port shows L01 and L09 up (the scrape interval is 5 s). */
   const scrapesBoth = () =>
-    waitFor('Prometheus to report l01-data-layer and l09-api-gateway up', async () => {
-      const r = await fetch(`http://127.0.0.1:${ports.prometheus}/api/v1/targets`, {signal: AbortSignal.timeout(3000)})
-      const body = (await r.json()) as {data: {activeTargets: Array<{labels: {job: string}; health: string}>}}
-      const health = Object.fromEntries(body.data.activeTargets.map((t) => [t.labels.job, t.health]))
-      return health['l01-data-layer'] === 'up' && health['l09-api-gateway'] === 'up' ? health : false
-    }, {ms: 90_000})
+    waitFor(
+      'Prometheus to report l01-data-layer and l09-api-gateway up',
+      async () => {
+        const r = await fetch(`http://127.0.0.1:${ports.prometheus}/api/v1/targets`, {signal: AbortSignal.timeout(3000)})
+        const body = (await r.json()) as {data: {activeTargets: Array<{labels: {job: string}; health: string}>}}
+        const health = Object.fromEntries(body.data.activeTargets.map((t) => [t.labels.job, t.health]))
+        return health['l01-data-layer'] === 'up' && health['l09-api-gateway'] === 'up' ? health : false
+      },
+      {ms: 90_000},
+    )
 
   /** Everything this file creates, whatever state a failed test left; the images stay. */
   async function cleanup(): Promise<void> {
@@ -75,7 +83,8 @@ describe.skipIf(!host)('the Docker stack through the built CLI (project platform
     // Belt and braces, should the CLI or compose have failed half-way.
     const left = [...(await labelled(`com.docker.compose.project=${PROJECT}`)), ...(await labelled(`com.docker.compose.project=${SCENE}`))]
     if (left.length) await docker(h, ['rm', '--force', '--volumes', ...left], {reject: false})
-    for (const v of [`${PROJECT}_pgdata`, `${PROJECT}_prometheus-data`, `${SCENE}_prometheus-data`]) await docker(h, ['volume', 'rm', '--force', v], {reject: false})
+    for (const v of [`${PROJECT}_pgdata`, `${PROJECT}_prometheus-data`, `${SCENE}_prometheus-data`])
+      await docker(h, ['volume', 'rm', '--force', v], {reject: false})
     for (const n of [`${PROJECT}_default`, `${SCENE}_default`]) await docker(h, ['network', 'rm', n], {reject: false})
   }
 
@@ -162,7 +171,14 @@ volumes:
 
   it('without Docker, every docker command exits 3 saying Docker is not reachable, with no stack trace', async () => {
     const before = await labelled(`com.docker.compose.project=${PROJECT}`)
-    const commands = [['up', '--docker'], ['down', '--docker'], ['status', '--docker'], ['logs', '--docker'], ['stack', 'doctor'], ['stack', 'relocate', 'prometheus', '--yes']]
+    const commands = [
+      ['up', '--docker'],
+      ['down', '--docker'],
+      ['status', '--docker'],
+      ['logs', '--docker'],
+      ['stack', 'doctor'],
+      ['stack', 'relocate', 'prometheus', '--yes'],
+    ]
     const results = await Promise.all(commands.map((args) => cli(args, 60_000, {DOCKER_HOST: 'unix:///nonexistent.sock'})))
     for (const [i, r] of results.entries()) {
       const said = `${commands[i]!.join(' ')}:\n${r.stdout}${r.stderr}`
@@ -185,7 +201,10 @@ volumes:
 
     key = readFileSync(join(cwd, '.platform', 'api.key'), 'utf8').trim()
     expect(key.length).toBeGreaterThanOrEqual(32)
-    const smoke = await cli(['test', 'smoke', '--target', `http://127.0.0.1:${ports.l09}`, '--api-key', key, '--duration', '8s', '--json'], 120_000)
+    const smoke = await cli(
+      ['test', 'smoke', '--target', `http://127.0.0.1:${ports.l09}`, '--api-key', key, '--duration', '8s', '--json'],
+      120_000,
+    )
     expect(smoke.code, smoke.stdout.slice(0, 4000) + smoke.stderr).toBe(0)
     const report = JSON.parse(smoke.stdout) as {total: {count: number; failures: number}; failures: unknown[]}
     expect(report.total.count).toBeGreaterThan(0)
@@ -200,14 +219,22 @@ volumes:
   }, 300_000)
 
   it('status --json (guessing the mode) and status --docker --json report every service running and healthy in project platform', async () => {
-    const expected = (s: string) => ({
-      postgres: {image: images!.postgres, ports: [`127.0.0.1:${ports.postgres}->5432`]},
-      'l01-data-layer': {image: APP_IMAGE, ports: [`127.0.0.1:${ports.l01}->8001`], url: `http://127.0.0.1:${ports.l01}`},
-      'l09-api-gateway': {image: APP_IMAGE, ports: [`127.0.0.1:${ports.l09}->8009`], url: `http://127.0.0.1:${ports.l09}`},
-      prometheus: {image: images!.prometheus, ports: [`127.0.0.1:${ports.prometheus}->9090`], url: `http://127.0.0.1:${ports.prometheus}`},
-    })[s]!
+    const expected = (s: string) =>
+      ({
+        postgres: {image: images!.postgres, ports: [`127.0.0.1:${ports.postgres}->5432`]},
+        'l01-data-layer': {image: APP_IMAGE, ports: [`127.0.0.1:${ports.l01}->8001`], url: `http://127.0.0.1:${ports.l01}`},
+        'l09-api-gateway': {image: APP_IMAGE, ports: [`127.0.0.1:${ports.l09}->8009`], url: `http://127.0.0.1:${ports.l09}`},
+        prometheus: {
+          image: images!.prometheus,
+          ports: [`127.0.0.1:${ports.prometheus}->9090`],
+          url: `http://127.0.0.1:${ports.prometheus}`,
+        },
+      })[s]!
     await stackUp()
-    for (const args of [['status', '--json'], ['status', '--docker', '--json']]) {
+    for (const args of [
+      ['status', '--json'],
+      ['status', '--docker', '--json'],
+    ]) {
       const r = await cli(args, 60_000)
       expect(r.code, r.stderr).toBe(0)
       const status = JSON.parse(r.stdout) as {mode: string; running: boolean; apiKeyFile: string; database?: string; services: Service[]}
@@ -230,7 +257,10 @@ volumes:
     const printed = lines(logs.stdout)
     expect(printed).toHaveLength(5)
     // Its request log: one JSON line per request, named after the service, never prefixed (one service).
-    expect(printed.some((l) => l.startsWith('{') && (JSON.parse(l) as {name?: string}).name === 'l01-data-layer'), logs.stdout).toBe(true)
+    expect(
+      printed.some((l) => l.startsWith('{') && (JSON.parse(l) as {name?: string}).name === 'l01-data-layer'),
+      logs.stdout,
+    ).toBe(true)
 
     const unknown = await cli(['logs', 'no-such-service'], 60_000)
     expect(unknown.code).toBe(2)
@@ -253,7 +283,13 @@ volumes:
     expect(report.ok).toBe(false)
     const wrong = report.findings.filter((f) => f.kind === 'wrong-project' && f.container === old)
     expect(wrong).toEqual([
-      {kind: 'wrong-project', service: 'prometheus', container: old, message: expect.stringContaining(`compose project ${SCENE}`), fix: `platform stack relocate prometheus --from ${SCENE}`},
+      {
+        kind: 'wrong-project',
+        service: 'prometheus',
+        container: old,
+        message: expect.stringContaining(`compose project ${SCENE}`),
+        fix: `platform stack relocate prometheus --from ${SCENE}`,
+      },
     ])
     // The port is held by that same prometheus: reported once, as the wrong project, not again as a port conflict.
     expect(report.findings.filter((f) => f.kind === 'port-conflict' && f.container === old)).toEqual([])
@@ -273,7 +309,10 @@ volumes:
   }, 300_000)
 
   it('a relocation stopped right after its stop step finishes when run again', async () => {
-    const old = await misplacedPrometheus({'relocation-marker': 'written-in-story-portal-app', 'second-marker': 'written-before-the-interruption'})
+    const old = await misplacedPrometheus({
+      'relocation-marker': 'written-in-story-portal-app',
+      'second-marker': 'written-before-the-interruption',
+    })
     // The first step of `stack relocate`, and then nothing: as if it was killed there.
     await docker(h, ['stop', old!])
     expect(await out(['inspect', '--format', '{{.State.Status}}', old!])).toBe('exited')
@@ -301,7 +340,10 @@ volumes:
     const labels = JSON.parse(await out(['inspect', '--format', '{{json .Config.Labels}}', instances[0]!])) as Record<string, string>
     expect(labels).toMatchObject({'com.docker.compose.project': PROJECT, 'com.docker.compose.service': 'prometheus'})
     expect(await out(['inspect', '--format', '{{.State.Status}} {{.State.Health.Status}}', instances[0]!])).toBe('running healthy')
-    const mounts = JSON.parse(await out(['inspect', '--format', '{{json .Mounts}}', instances[0]!])) as Array<{Name?: string; Destination: string}>
+    const mounts = JSON.parse(await out(['inspect', '--format', '{{json .Mounts}}', instances[0]!])) as Array<{
+      Name?: string
+      Destination: string
+    }>
     expect(mounts.find((m) => m.Destination === '/prometheus')?.Name).toBe(`${PROJECT}_prometheus-data`)
     expect(await labelled(`com.docker.compose.project=${SCENE}`)).toEqual([])
 
@@ -322,7 +364,9 @@ volumes:
     await stackUp()
     // Not the directory `up` ran in: no keys and no staged build context there (docker-compose 1.29 wants one).
     const elsewhere = mkdtempSync(join(tmpdir(), 'platform-stack-elsewhere-'))
-    const down = await runCli(['down', '--json'], {cwd: elsewhere, env, timeoutMs: 120_000}).finally(() => rmSync(elsewhere, {recursive: true, force: true}))
+    const down = await runCli(['down', '--json'], {cwd: elsewhere, env, timeoutMs: 120_000}).finally(() =>
+      rmSync(elsewhere, {recursive: true, force: true}),
+    )
     expect(down.code, down.stderr).toBe(0)
     const result = JSON.parse(down.stdout) as {mode: string; removed: string[]}
     expect(result.mode).toBe('docker')
@@ -334,7 +378,19 @@ volumes:
 
   it('up --docker with a host port held by a foreign container names it, exits non-zero and starts nothing', async () => {
     await stackDown()
-    await docker(h, ['run', '--detach', '--name', foreign, '-p', `127.0.0.1:${ports.l09}:8080`, images!.busybox, 'httpd', '-f', '-p', '8080'])
+    await docker(h, [
+      'run',
+      '--detach',
+      '--name',
+      foreign,
+      '-p',
+      `127.0.0.1:${ports.l09}:8080`,
+      images!.busybox,
+      'httpd',
+      '-f',
+      '-p',
+      '8080',
+    ])
     try {
       const up = await cli(['up', '--docker'])
       expect(up.code).not.toBe(0)

@@ -26,12 +26,19 @@ describe('the CLI as oclif users know it (built bin/run.js)', () => {
   })
 
   it('a description is never broken where its source line ended, only where the terminal wraps it', async () => {
-    const manifest = JSON.parse(readFileSync(new URL('../../oclif.manifest.json', import.meta.url), 'utf8')) as {commands: Record<string, {description?: string}>}
+    const manifest = JSON.parse(readFileSync(new URL('../../oclif.manifest.json', import.meta.url), 'utf8')) as {
+      commands: Record<string, {description?: string}>
+    }
     const ids = Object.keys(manifest.commands).filter((id) => manifest.commands[id]!.description)
     expect(ids.length).toBeGreaterThan(10)
     for (const id of ids) {
       const r = await runCli(['help', ...id.split(':')], {env: {OCLIF_COLUMNS: '2000'}})
-      const description = r.stdout.split('\nDESCRIPTION\n')[1]!.split('\n\n').slice(1).join('\n\n').split(/\n[A-Z]+\n/)[0]!
+      const description = r.stdout
+        .split('\nDESCRIPTION\n')[1]!
+        .split('\n\n')
+        .slice(1)
+        .join('\n\n')
+        .split(/\n[A-Z]+\n/)[0]!
       // Wide enough for any paragraph: each line of the description ends a sentence.
       for (const line of description.trim().split('\n').filter(Boolean)) expect(line, `${id}: ${line}`).toMatch(/[.:!?)`]$/)
     }
@@ -55,10 +62,17 @@ describe('the CLI as oclif users know it (built bin/run.js)', () => {
     expect(script.code, script.stderr).toBe(0)
     const complete = (line: string) => {
       const words = line.split(' ')
-      const r = spawnSync('bash', ['-c', `eval "$SETUP"; COMP_WORDS=(${line}); COMP_CWORD=${words.length - 1}; COMP_LINE="${line}"; COMP_POINT=\${#COMP_LINE}; _platform_autocomplete; echo "\${COMPREPLY[*]}"`], {
-        env: {...process.env, ...env, SETUP: script.stdout},
-        encoding: 'utf8',
-      })
+      const r = spawnSync(
+        'bash',
+        [
+          '-c',
+          `eval "$SETUP"; COMP_WORDS=(${line}); COMP_CWORD=${words.length - 1}; COMP_LINE="${line}"; COMP_POINT=\${#COMP_LINE}; _platform_autocomplete; echo "\${COMPREPLY[*]}"`,
+        ],
+        {
+          env: {...process.env, ...env, SETUP: script.stdout},
+          encoding: 'utf8',
+        },
+      )
       return r.stdout.trim().split(' ')
     }
     expect(complete('platform test lo')).toEqual(['load'])
@@ -67,7 +81,18 @@ describe('the CLI as oclif users know it (built bin/run.js)', () => {
 
   it('`test load --threshold p95<300 normal` keeps normal as the profile', async () => {
     // An unreachable target: the run stops at its preflight, after the arguments were parsed.
-    const r = await runCli(['test', 'load', '--threshold', 'p95<300', 'normal', '--target', 'http://127.0.0.1:1', '--api-key', 'k', '--json'])
+    const r = await runCli([
+      'test',
+      'load',
+      '--threshold',
+      'p95<300',
+      'normal',
+      '--target',
+      'http://127.0.0.1:1',
+      '--api-key',
+      'k',
+      '--json',
+    ])
     expect(JSON.parse(r.stdout)).toMatchObject({error: 'ENVIRONMENT_UNAVAILABLE'})
     expect(r.code).toBe(3)
   })

@@ -20,7 +20,9 @@ describe('the platform CLI (built bin/run.js)', () => {
   })
 
   it('every command has a summary and examples', async () => {
-    const manifest = JSON.parse(readFileSync(new URL('../../oclif.manifest.json', import.meta.url), 'utf8')) as {commands: Record<string, {summary?: string; examples?: string[]}>}
+    const manifest = JSON.parse(readFileSync(new URL('../../oclif.manifest.json', import.meta.url), 'utf8')) as {
+      commands: Record<string, {summary?: string; examples?: string[]}>
+    }
     const ids = Object.keys(manifest.commands)
     expect(ids).toEqual(expect.arrayContaining(['db:migrate', 'db:status', 'db:new', 'db:reset', 'serve:data-layer']))
     for (const id of ids) {
@@ -32,7 +34,10 @@ describe('the platform CLI (built bin/run.js)', () => {
   it.each([['--help'], ['--version'], ['db', '--help']])('%s loads no server, database or Docker code', async (...args) => {
     const trace = join(tmp(), 'imports.txt')
     writeFileSync(trace, '')
-    const r = await runCli(args, {nodeArgs: ['--import', new URL('../support/trace-imports.mjs', import.meta.url).pathname], env: {TRACE_IMPORTS: trace}})
+    const r = await runCli(args, {
+      nodeArgs: ['--import', new URL('../support/trace-imports.mjs', import.meta.url).pathname],
+      env: {TRACE_IMPORTS: trace},
+    })
     expect(r.code).toBe(0)
     const loaded = readFileSync(trace, 'utf8')
     expect(loaded).toContain('/bin/run.js') // the trace works
@@ -75,7 +80,7 @@ describe('the platform CLI (built bin/run.js)', () => {
     expect(existsSync(join(cwd, '.platform', 'postgres', 'postmaster.pid'))).toBe(false) // each stopped what it started
   }, 120_000)
 
-  it('db new writes into the project, never the package; migrate applies the platform\'s migrations, then the project\'s', async () => {
+  it("db new writes into the project, never the package; migrate applies the platform's migrations, then the project's", async () => {
     const cwd = tmp()
     const own = readdirSync(migrationsDir())
     const next = String(Math.max(...own.map((f) => Number(f.slice(0, 4)))) + 1).padStart(4, '0')
@@ -102,7 +107,11 @@ describe('the platform CLI (built bin/run.js)', () => {
 
   it.each([
     ['postgresql://nobody:s3cret@127.0.0.1:1/none', 3, 'the database at 127.0.0.1:1 is unavailable: connection refused'],
-    ['postgresql://nobody:s3cret@no-such-host.invalid:5544/none', 3, 'the database at no-such-host.invalid:5544 is unavailable: no such host'],
+    [
+      'postgresql://nobody:s3cret@no-such-host.invalid:5544/none',
+      3,
+      'the database at no-such-host.invalid:5544 is unavailable: no such host',
+    ],
     ['not a url s3cret', 2, 'DATABASE_URL is not a PostgreSQL URL'],
   ])('DATABASE_URL=%s: its own cause, exit %i, no password, no stack trace', async (url, code, message) => {
     const r = await runCli(['db', 'status'], {cwd: tmp(), env: {DATABASE_URL: url}})
@@ -117,6 +126,10 @@ describe('the platform CLI (built bin/run.js)', () => {
     expect(r.code).toBe(2)
     const json = await runCli(['db', 'migrate', '--no-such-flag', '--json'])
     expect(json.code).toBe(2)
-    expect(JSON.parse(json.stdout)).toEqual({error: 'USAGE', message: 'Nonexistent flag: --no-such-flag', suggestion: 'see `platform db migrate --help`'})
+    expect(JSON.parse(json.stdout)).toEqual({
+      error: 'USAGE',
+      message: 'Nonexistent flag: --no-such-flag',
+      suggestion: 'see `platform db migrate --help`',
+    })
   })
 })

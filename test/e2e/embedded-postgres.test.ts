@@ -26,7 +26,11 @@ async function project(mode = 0o755) {
   }
   const key = () => readFileSync(join(cwd, '.platform', 'api.key'), 'utf8').trim()
   const createAgent = async (name: string) => {
-    const r = await fetch(`http://127.0.0.1:${l09}/api/v1/agents/`, {method: 'POST', headers: {'x-api-key': key(), 'content-type': 'application/json'}, body: JSON.stringify({name})})
+    const r = await fetch(`http://127.0.0.1:${l09}/api/v1/agents/`, {
+      method: 'POST',
+      headers: {'x-api-key': key(), 'content-type': 'application/json'},
+      body: JSON.stringify({name}),
+    })
     expect(r.status).toBe(201)
     return ((await r.json()) as {id: string}).id
   }
@@ -133,7 +137,9 @@ describe('the embedded PostgreSQL (built bin/run.js)', () => {
       expect(upA.engine.port).not.toBe(upB.engine.port)
       expect(upA.engine.dataDir).toBe(a.cluster)
       // As root PostgreSQL runs as the postgres user, who cannot enter b: its cluster lives outside, named by b's path.
-      expect(upB.engine.dataDir).toMatch(process.getuid?.() === 0 ? /^\/var\/lib\/platform\/clusters\/[0-9a-f]{16}$/ : /\.platform\/postgres$/)
+      expect(upB.engine.dataDir).toMatch(
+        process.getuid?.() === 0 ? /^\/var\/lib\/platform\/clusters\/[0-9a-f]{16}$/ : /\.platform\/postgres$/,
+      )
       const id = await a.createAgent('only in a')
       expect((await a.readAgent(id)).status).toBe(200)
       expect((await b.readAgent(id)).status).toBe(404)
@@ -169,7 +175,11 @@ describe('the embedded PostgreSQL (built bin/run.js)', () => {
     expect((await p.cli('db', 'copy', '--from', 'pglite', '--to', 'postgres')).code).toBe(1) // the target is no longer empty
 
     const fallback = await project()
-    const r = await runCli(['up', '--detach', '--json'], {cwd: fallback.cwd, env: {...fallback.env, PLATFORM_PG_BIN: join(fallback.cwd, 'no-binaries-here')}, timeoutMs: 120_000})
+    const r = await runCli(['up', '--detach', '--json'], {
+      cwd: fallback.cwd,
+      env: {...fallback.env, PLATFORM_PG_BIN: join(fallback.cwd, 'no-binaries-here')},
+      timeoutMs: 120_000,
+    })
     try {
       expect(r.code, r.stderr).toBe(0)
       expect(JSON.parse(r.stdout).engine.engine).toBe('pglite')

@@ -25,7 +25,7 @@ for (const engine of ENGINES) {
     const children: Array<ReturnType<typeof spawnCli>> = []
     afterEach(() => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')))
 
-    it('L01 stopped past L09\'s timeout: 503s, then the replay of the one row created', async () => {
+    it("L01 stopped past L09's timeout: 503s, then the replay of the one row created", async () => {
       const cwd = mkdtempSync(join(tmpdir(), 'platform-e2e-'))
       const port = await freePort()
       const l01 = spawnCli(['serve', 'data-layer', '--port', String(port)], {cwd, env: await engine.env()})
@@ -56,12 +56,19 @@ for (const engine of ENGINES) {
 
         // L01 works through what it was sent; a retry meanwhile may find the first still running (409)
         const statuses: number[] = []
-        const done = await waitFor('a retry to be answered with the created row', async () => {
-          const r = await create()
-          statuses.push(r.statusCode)
-          return r.statusCode === 201 ? r : undefined
-        }, {every: 50, ms: 20_000})
-        expect(statuses.every((s) => s === 201 || s === 409 || s === 503), statuses.join()).toBe(true)
+        const done = await waitFor(
+          'a retry to be answered with the created row',
+          async () => {
+            const r = await create()
+            statuses.push(r.statusCode)
+            return r.statusCode === 201 ? r : undefined
+          },
+          {every: 50, ms: 20_000},
+        )
+        expect(
+          statuses.every((s) => s === 201 || s === 409 || s === 503),
+          statuses.join(),
+        ).toBe(true)
         expect(done.headers['idempotent-replay']).toBe('true')
         expect(done.json()).toMatchObject({plan_id: plan, name: 'once'})
         expect(await count()).toBe(1)

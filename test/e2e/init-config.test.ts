@@ -17,7 +17,13 @@ describe('platform init, config and key (built bin/run.js)', () => {
 
     const first = await cli('init', '--stack')
     expect(first.code, first.stderr).toBe(0)
-    for (const path of ['platform.yaml', '.gitignore', 'platform/docker-compose.app.yml', 'platform/Dockerfile', 'platform/prometheus/prometheus.yml']) {
+    for (const path of [
+      'platform.yaml',
+      '.gitignore',
+      'platform/docker-compose.app.yml',
+      'platform/Dockerfile',
+      'platform/prometheus/prometheus.yml',
+    ]) {
       expect(first.stdout, path).toContain(`wrote ${path}`)
       expect(existsSync(join(cwd, path)), path).toBe(true)
     }
@@ -34,7 +40,10 @@ describe('platform init, config and key (built bin/run.js)', () => {
     writeFileSync(join(cwd, 'platform.yaml'), 'gateway:\n  port: 9009\n')
     const again = await cli('init', '--stack', '--json')
     expect(again.code).toBe(0)
-    expect(JSON.parse(again.stdout)).toEqual({written: [], kept: ['platform.yaml', 'platform/docker-compose.app.yml', 'platform/Dockerfile', 'platform/prometheus/prometheus.yml']})
+    expect(JSON.parse(again.stdout)).toEqual({
+      written: [],
+      kept: ['platform.yaml', 'platform/docker-compose.app.yml', 'platform/Dockerfile', 'platform/prometheus/prometheus.yml'],
+    })
     expect(readFileSync(join(cwd, 'platform.yaml'), 'utf8')).toBe('gateway:\n  port: 9009\n')
     expect(readFileSync(join(cwd, '.gitignore'), 'utf8')).toBe('.platform/\nreports/\n')
     const forced = await cli('init', '--force', '--json')
@@ -58,7 +67,11 @@ describe('platform init, config and key (built bin/run.js)', () => {
     expect(doc.settings['data_layer.port']).toEqual({value: 18001, source: 'environment', from: 'L01_PORT'})
     expect(doc.settings.data_dir).toEqual({value: 'elsewhere', source: 'flag', from: '--data-dir'})
     expect(doc.settings['gateway.host']).toEqual({value: '127.0.0.1', source: 'default'})
-    expect(doc.settings.database_url).toEqual({value: 'postgresql://app:****@db.example:5432/platform', source: 'environment', from: 'DATABASE_URL'})
+    expect(doc.settings.database_url).toEqual({
+      value: 'postgresql://app:****@db.example:5432/platform',
+      source: 'environment',
+      from: 'DATABASE_URL',
+    })
     const human = await runCli(['config'], {cwd, env})
     expect(human.stdout).toMatch(/^gateway\.port\s+9009\s+file$/m)
     expect(human.stdout).toMatch(/^data_layer\.port\s+18001\s+environment \(L01_PORT\)$/m)

@@ -39,8 +39,13 @@ async function loadTest(args: string[], opts: {cwd?: string; env?: NodeJS.Proces
 /** `test load custom` against a fake target. */
 const custom = (t: FakeTarget, ...more: string[]) => ['load', 'custom', '--target', t.url, '--api-key', t.apiKey, ...more]
 /** What went wrong in a run, for assertion messages. */
-const explain = (s: Summary, stderr = '') => `${s.verdict.sentence}; validity ${JSON.stringify(s.validity)}; failures ${JSON.stringify(s.failures.slice(0, 3))}\n${stderr}`
-const failed = (s: Summary) => s.thresholds.filter((t) => !t.passed).map((t) => `${t.metric} of ${t.scope}`).sort()
+const explain = (s: Summary, stderr = '') =>
+  `${s.verdict.sentence}; validity ${JSON.stringify(s.validity)}; failures ${JSON.stringify(s.failures.slice(0, 3))}\n${stderr}`
+const failed = (s: Summary) =>
+  s.thresholds
+    .filter((t) => !t.passed)
+    .map((t) => `${t.metric} of ${t.scope}`)
+    .sort()
 
 async function withTarget<T>(fn: (t: FakeTarget) => Promise<T>): Promise<T> {
   const t = await startFakeTarget()
@@ -74,13 +79,18 @@ describe('against the embedded platform (started and stopped by the CLI)', () =>
   it('the scenario exercises every endpoint of the contract without a failure (real PostgreSQL when available)', async () => {
     // Seed 15 gives every endpoint at least a few requests in 20 s; choices follow from the seed.
     const DATABASE_URL = pgUrl() ? await createPgDatabase() : undefined
-    const {code, s, stderr} = await loadTest(['load', 'custom', '--users', '40', '--spawn-rate', '40', '--duration', '20s', '--seed', '15'], {env: {DATABASE_URL}, timeoutMs: 120_000})
+    const {code, s, stderr} = await loadTest(
+      ['load', 'custom', '--users', '40', '--spawn-rate', '40', '--duration', '20s', '--seed', '15'],
+      {env: {DATABASE_URL}, timeoutMs: 120_000},
+    )
     expect(s.seed).toBe(15)
     const counts = Object.fromEntries(s.endpoints.map((e) => [e.endpoint, [e.count > 0, e.failures]]))
     expect(counts, explain(s, stderr)).toEqual(Object.fromEntries(ENDPOINTS.map((e) => [e, [true, 0]])))
     expect(s.total.failures).toBe(0)
     expect(code, explain(s, stderr)).toBe(0)
-    expect(readFileSync(join(s.reportDir, 'run.log'), 'utf8')).toContain(DATABASE_URL ? 'embedded platform (DATABASE_URL)' : 'embedded platform (embedded PostgreSQL')
+    expect(readFileSync(join(s.reportDir, 'run.log'), 'utf8')).toContain(
+      DATABASE_URL ? 'embedded platform (DATABASE_URL)' : 'embedded platform (embedded PostgreSQL',
+    )
   }, 150_000)
 })
 
@@ -196,7 +206,9 @@ describe('against a fake target', () => {
       t.set(LIST_GOALS, {delayMs: 700})
       const junit = join(tmp(), 'out', 'junit.xml')
       // Seed 51 patches several different agents within 8 s.
-      const {code, s} = await loadTest(custom(t, '--users', '20', '--spawn-rate', '20', '--duration', '8s', '--seed', '51', '--junit', junit))
+      const {code, s} = await loadTest(
+        custom(t, '--users', '20', '--spawn-rate', '20', '--duration', '8s', '--seed', '51', '--junit', junit),
+      )
       expect(code).toBe(1)
       expect(s.verdict.status).toBe('FAILED')
       expect(s.verdict.sentence).toMatch(/^FAILED: /)
@@ -219,7 +231,9 @@ describe('against a fake target', () => {
       // The endpoint thresholds that failed are exactly those two; the total fails with them.
       expect(failed(s)).toEqual([`errors of ${PATCH_AGENT}`, 'errors of total', `p95 of ${LIST_GOALS}`, 'p95 of total'])
       const xml = readFileSync(junit, 'utf8')
-      const failures = [...xml.matchAll(/<testcase classname="([^"]*)" name="(\w+) [^"]*">\s*<failure/g)].map((m) => `${m[2]} of ${m[1]}`).sort()
+      const failures = [...xml.matchAll(/<testcase classname="([^"]*)" name="(\w+) [^"]*">\s*<failure/g)]
+        .map((m) => `${m[2]} of ${m[1]}`)
+        .sort()
       expect(failures).toEqual(failed(s))
 
       // Ids came only from 201s: every id in a path was handed out by the target, and none was unknown.
@@ -241,10 +255,17 @@ describe('against a fake target', () => {
       t.set(CREATE_GOAL, {drop: true, firstOnly: true})
       const args = custom(t, '--users', '10', '--spawn-rate', '10', '--duration', '5s', '--seed', '7', '--idempotency')
       const {s, stderr} = await loadTest(args)
-      for (const [endpoint, first] of [[CREATE_AGENT, 503], [CREATE_GOAL, 0], ['POST /api/v1/tasks/', 201]] as const) {
+      for (const [endpoint, first] of [
+        [CREATE_AGENT, 503],
+        [CREATE_GOAL, 0],
+        ['POST /api/v1/tasks/', 201],
+      ] as const) {
         const sent = t.requests.filter((r) => r.endpoint === endpoint)
         expect(sent.length, `${endpoint}: ${explain(s, stderr)}`).toBeGreaterThan(0)
-        expect(sent.filter((r) => r.idempotencyKey === undefined), endpoint).toEqual([])
+        expect(
+          sent.filter((r) => r.idempotencyKey === undefined),
+          endpoint,
+        ).toEqual([])
         const byKey = new Map<string | undefined, typeof sent>()
         for (const r of sent) byKey.set(r.idempotencyKey, [...(byKey.get(r.idempotencyKey) ?? []), r])
         // a 503 or a dropped connection: one retry with the same key, which succeeds; a 201: no retry
@@ -353,9 +374,27 @@ describe.concurrent('usage and environment errors', () => {
 
   it.each<[string, number, string, RegExp, () => Promise<string[]>]>([
     ['an unknown threshold metric', 2, 'USAGE', /unknown metric "p42"/, async () => ['smoke', '--threshold', 'p42<500']],
-    ['an unknown endpoint in a threshold', 2, 'USAGE', /unknown endpoint "GET \/api\/v1\/nope"/, async () => ['smoke', '--threshold', 'GET /api/v1/nope p95<5']],
-    ['a custom profile without its figures', 2, 'USAGE', /needs --users, --spawn-rate and --duration/, async () => ['load', 'custom', '--users', '5']],
-    ['a target nobody listens on', 3, 'ENVIRONMENT_UNAVAILABLE', /is not ready/, async () => ['smoke', '--target', `http://127.0.0.1:${await freePort()}`, '--api-key', 'k']],
+    [
+      'an unknown endpoint in a threshold',
+      2,
+      'USAGE',
+      /unknown endpoint "GET \/api\/v1\/nope"/,
+      async () => ['smoke', '--threshold', 'GET /api/v1/nope p95<5'],
+    ],
+    [
+      'a custom profile without its figures',
+      2,
+      'USAGE',
+      /needs --users, --spawn-rate and --duration/,
+      async () => ['load', 'custom', '--users', '5'],
+    ],
+    [
+      'a target nobody listens on',
+      3,
+      'ENVIRONMENT_UNAVAILABLE',
+      /is not ready/,
+      async () => ['smoke', '--target', `http://127.0.0.1:${await freePort()}`, '--api-key', 'k'],
+    ],
     ['a wrong API key', 2, 'UNAUTHORIZED', /refused the API key/, async () => ['smoke', '--target', t.url, '--api-key', 'wrong-key']],
   ])('%s: exit %i, one JSON error document', async (_, exit, error, message, args) => {
     const r = await runCli(['test', ...(await args()), '--json'], {cwd: tmp(), timeoutMs: 20_000})

@@ -8,7 +8,8 @@ import {freePort} from '../support/postgres.js'
 import {missingService} from '../support/tiers.js'
 
 const promtool = spawnSync('promtool', ['--version']).status === 0
-if (!promtool) missingService('promtool is not installed', 'Install Debian\'s prometheus package, or run `npm test` as root (it installs it).')
+if (!promtool)
+  missingService('promtool is not installed', "Install Debian's prometheus package, or run `npm test` as root (it installs it).")
 
 /** What Prometheus' own checker says about a scrape: its exit status and its complaints. */
 function check(text: string): {status: number | null; output: string} {
@@ -47,7 +48,8 @@ describe.skipIf(!promtool)('/metrics of both services (built bin/run.js) passes 
   }, 90_000)
 
   it('the checker is strict enough to refuse a gauge named *_total (the default gauges prom-client used to serve)', () => {
-    const bad = '# HELP nodejs_active_handles_total Total number of active handles.\n# TYPE nodejs_active_handles_total gauge\nnodejs_active_handles_total 3\n'
+    const bad =
+      '# HELP nodejs_active_handles_total Total number of active handles.\n# TYPE nodejs_active_handles_total gauge\nnodejs_active_handles_total 3\n'
     const r = check(bad)
     expect(r.status).not.toBe(0)
     expect(r.output).toContain('non-counter metrics should not have "_total" suffix')

@@ -9,26 +9,78 @@ import {SUMMARY_VERSION, type EndpointStats, type Summary} from '../../src/loadt
 
 const CHROMIUM = '/usr/bin/chromium'
 const missing = !existsSync(CHROMIUM)
-if (missing && process.env.CI !== 'true') console.warn(`[platform tests] ${CHROMIUM} not found: the report browser tests are skipped. Install Debian's chromium package to enable them.`)
+if (missing && process.env.CI !== 'true')
+  console.warn(
+    `[platform tests] ${CHROMIUM} not found: the report browser tests are skipped. Install Debian's chromium package to enable them.`,
+  )
 
 const stats = (endpoint: string, count: number, failures: number, p50: number): EndpointStats => ({
-  endpoint, count, failures, errorRate: failures / count, rps: count / 30, min: p50 / 3, mean: p50 * 1.1, p50, p90: p50 * 2, p95: p50 * 3, p99: p50 * 5, max: p50 * 8,
+  endpoint,
+  count,
+  failures,
+  errorRate: failures / count,
+  rps: count / 30,
+  min: p50 / 3,
+  mean: p50 * 1.1,
+  p50,
+  p90: p50 * 2,
+  p95: p50 * 3,
+  p99: p50 * 5,
+  max: p50 * 8,
 })
 
 function summary(full: boolean): Summary {
-  const endpoints = [stats('GET /api/v1/agents', 3000, 0, 12), stats('POST /api/v1/agents', 900, 12, 35), stats('PATCH /api/v1/agents/:id', 600, 30, 240)]
+  const endpoints = [
+    stats('GET /api/v1/agents', 3000, 0, 12),
+    stats('POST /api/v1/agents', 900, 12, 35),
+    stats('PATCH /api/v1/agents/:id', 600, 30, 240),
+  ]
   return {
-    version: SUMMARY_VERSION, profile: 'smoke', target: 'http://127.0.0.1:8080', startedAt: '2026-11-22T09:00:00.000Z', duration: 30, users: 20, spawnRate: 4, model: 'open', rate: 150, seed: 7,
+    version: SUMMARY_VERSION,
+    profile: 'smoke',
+    target: 'http://127.0.0.1:8080',
+    startedAt: '2026-11-22T09:00:00.000Z',
+    duration: 30,
+    users: 20,
+    spawnRate: 4,
+    model: 'open',
+    rate: 150,
+    seed: 7,
     total: {...stats('total', 4500, 42, 16), rps: 150},
     endpoints: full ? endpoints : [],
-    series: full ? Array.from({length: 10}, (_, i) => ({t: (i + 1) * 3, rps: 100 + i * 6, p50: 12 + i, p95: 40 + i * 9, p99: 90 + i * 20, errors: i > 6 ? 8 : 0, users: Math.min(20, (i + 1) * 4)})) : [],
-    failures: full ? [{
-      endpoint: 'PATCH /api/v1/agents/:id', status: 500, message: 'INTERNAL: </script><script>alert(1)</script> <b>not bold</b>', count: 30, firstSeen: {t: 22.5, users: 20},
-      sample: {request: {method: 'PATCH', url: 'http://127.0.0.1:8080/api/v1/agents/1', body: {name: 'x'}}, response: {status: 500, body: '<img src=x onerror=alert(2)>'}},
-    }] : [],
-    thresholds: full ? [{scope: 'total', metric: 'p95', op: '<', limit: 100, actual: 48, passed: true, text: 'p95 of total 48 ms < 100 ms'}] : [],
+    series: full
+      ? Array.from({length: 10}, (_, i) => ({
+          t: (i + 1) * 3,
+          rps: 100 + i * 6,
+          p50: 12 + i,
+          p95: 40 + i * 9,
+          p99: 90 + i * 20,
+          errors: i > 6 ? 8 : 0,
+          users: Math.min(20, (i + 1) * 4),
+        }))
+      : [],
+    failures: full
+      ? [
+          {
+            endpoint: 'PATCH /api/v1/agents/:id',
+            status: 500,
+            message: 'INTERNAL: </script><script>alert(1)</script> <b>not bold</b>',
+            count: 30,
+            firstSeen: {t: 22.5, users: 20},
+            sample: {
+              request: {method: 'PATCH', url: 'http://127.0.0.1:8080/api/v1/agents/1', body: {name: 'x'}},
+              response: {status: 500, body: '<img src=x onerror=alert(2)>'},
+            },
+          },
+        ]
+      : [],
+    thresholds: full
+      ? [{scope: 'total', metric: 'p95', op: '<', limit: 100, actual: 48, passed: true, text: 'p95 of total 48 ms < 100 ms'}]
+      : [],
     validity: {valid: true, reasons: [], eventLoopLagP99Ms: 3, utilisation: 0.2, lateSends: 0, sends: 4500},
-    verdict: full ? {status: 'PASSED', sentence: 'PASSED: every threshold held', exitCode: 0, aborted: false} : {status: 'INVALID', sentence: 'INVALID: no requests were sent', exitCode: 5, aborted: true},
+    verdict: full
+      ? {status: 'PASSED', sentence: 'PASSED: every threshold held', exitCode: 0, aborted: false}
+      : {status: 'INVALID', sentence: 'INVALID: no requests were sent', exitCode: 5, aborted: true},
   }
 }
 
@@ -38,7 +90,16 @@ describe.skipIf(missing && process.env.CI !== 'true')('report.html in headless C
   beforeAll(async () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-quic',
+      ],
     })
   })
   afterAll(async () => browser?.close())
@@ -49,9 +110,14 @@ describe.skipIf(missing && process.env.CI !== 'true')('report.html in headless C
     const page = await browser.newPage()
     const errors: string[] = []
     const requests: string[] = []
-    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()) })
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text())
+    })
     page.on('pageerror', (e) => errors.push(e.message))
-    page.on('dialog', (d) => { errors.push(`dialog: ${d.message()}`); void d.dismiss() })
+    page.on('dialog', (d) => {
+      errors.push(`dialog: ${d.message()}`)
+      void d.dismiss()
+    })
     page.on('request', (r) => requests.push(r.url()))
     await page.goto(pathToFileURL(html).href, {waitUntil: 'load'})
     return {page, errors, requests: () => requests.filter((u) => u !== pathToFileURL(html).href)}
@@ -63,11 +129,17 @@ describe.skipIf(missing && process.env.CI !== 'true')('report.html in headless C
     const charts = page.locator('.chart')
     expect(await charts.count()).toBe(3)
     for (let i = 0; i < 3; i++) {
-      const ds = await charts.nth(i).locator('path.line').evaluateAll((ps) => ps.map((p) => p.getAttribute('d') ?? ''))
+      const ds = await charts
+        .nth(i)
+        .locator('path.line')
+        .evaluateAll((ps) => ps.map((p) => p.getAttribute('d') ?? ''))
       expect(ds.length, `chart ${i}`).toBeGreaterThan(0)
       for (const d of ds) {
         expect(d, `chart ${i}`).toMatch(/^M[\d.]+,[\d.]+( L[\d.]+,[\d.]+)+$/)
-        const [w, h] = await charts.nth(i).locator('svg').evaluate((svg) => svg.getAttribute('viewBox')!.split(' ').slice(2).map(Number))
+        const [w, h] = await charts
+          .nth(i)
+          .locator('svg')
+          .evaluate((svg) => svg.getAttribute('viewBox')!.split(' ').slice(2).map(Number))
         for (const [, x, y] of d.matchAll(/([\d.]+),([\d.]+)/g)) {
           expect(Number(x), `chart ${i}: ${d}`).toBeLessThanOrEqual(w!)
           expect(Number(y), `chart ${i}: ${d}`).toBeLessThanOrEqual(h!)

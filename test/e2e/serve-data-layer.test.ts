@@ -28,7 +28,11 @@ describe('platform serve data-layer (built bin/run.js, PGlite on disk)', () => {
     const first = await serve(cwd, port)
     const key = readFileSync(join(cwd, '.platform', 'internal.key'), 'utf8').trim()
     const post = async (path: string, body: object) => {
-      const r = await fetch(`${base}${path}`, {method: 'POST', headers: {'content-type': 'application/json', 'x-api-key': key, 'x-request-id': 'e2e-req-1'}, body: JSON.stringify(body)})
+      const r = await fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: {'content-type': 'application/json', 'x-api-key': key, 'x-request-id': 'e2e-req-1'},
+        body: JSON.stringify(body),
+      })
       expect(r.status).toBe(201)
       expect(r.headers.get('x-request-id')).toBe('e2e-req-1')
       return (await r.json()) as Record<string, string>

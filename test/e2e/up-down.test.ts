@@ -38,7 +38,11 @@ describe('platform up / status / down (built bin/run.js, the embedded PostgreSQL
     const key = readFileSync(keyFile, 'utf8').trim()
     expect(key.length).toBeGreaterThanOrEqual(32)
 
-    const created = await fetch(`${gw}/api/v1/agents/`, {method: 'POST', headers: {'x-api-key': key, 'content-type': 'application/json'}, body: JSON.stringify({name: 'persists'})})
+    const created = await fetch(`${gw}/api/v1/agents/`, {
+      method: 'POST',
+      headers: {'x-api-key': key, 'content-type': 'application/json'},
+      body: JSON.stringify({name: 'persists'}),
+    })
     expect(created.status).toBe(201)
     const agent = (await created.json()) as {id: string}
 

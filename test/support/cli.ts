@@ -14,7 +14,10 @@ export interface CliResult {
   stderr: string
 }
 
-export function runCli(args: string[], opts: {cwd?: string; env?: NodeJS.ProcessEnv; nodeArgs?: string[]; timeoutMs?: number} = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  opts: {cwd?: string; env?: NodeJS.ProcessEnv; nodeArgs?: string[]; timeoutMs?: number} = {},
+): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -26,7 +29,11 @@ export function runCli(args: string[], opts: {cwd?: string; env?: NodeJS.Process
 }
 
 export function spawnCli(args: string[], opts: {cwd?: string; env?: NodeJS.ProcessEnv} = {}): ChildProcess & {output: () => string} {
-  const child = spawn(process.execPath, [BIN, ...args], {cwd: opts.cwd, env: {...process.env, ...USER_ENV, ...opts.env}, stdio: ['ignore', 'pipe', 'pipe']})
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: opts.cwd,
+    env: {...process.env, ...USER_ENV, ...opts.env},
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let out = ''
   child.stdout!.on('data', (d) => (out += d))
   child.stderr!.on('data', (d) => (out += d))
@@ -57,10 +64,16 @@ export async function waitForOk(url: string, timeoutMs = 30_000): Promise<void> 
  * Runs the CLI in a real pseudo-terminal (util-linux `script`), so stdin and stdout are TTYs, and types input into it.
  * Colour is left to the terminal: NO_COLOR and FORCE_COLOR are only what opts.env sets.
  */
-export function inTerminal(args: string[], opts: {cwd: string; env?: NodeJS.ProcessEnv; input?: string}): Promise<{code: number | null; output: string}> {
+export function inTerminal(
+  args: string[],
+  opts: {cwd: string; env?: NodeJS.ProcessEnv; input?: string},
+): Promise<{code: number | null; output: string}> {
   const {NO_COLOR: _n, FORCE_COLOR: _f, ...env} = process.env
   const command = [process.execPath, BIN, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ')
-  const child = spawn('script', ['-qec', command, '/dev/null'], {cwd: opts.cwd, env: {...env, NODE_ENV: 'production', TERM: 'xterm-256color', ...opts.env}})
+  const child = spawn('script', ['-qec', command, '/dev/null'], {
+    cwd: opts.cwd,
+    env: {...env, NODE_ENV: 'production', TERM: 'xterm-256color', ...opts.env},
+  })
   let output = ''
   child.stdout.on('data', (d) => (output += d))
   // stdin stays open while the CLI runs: at its end `script` would end the session.

@@ -52,7 +52,11 @@ const OWN_HOST = `unix://${SOCKET}`
 const DEFAULT_SOCKET = '/var/run/docker.sock'
 
 /** `docker` against one daemon; --host beats DOCKER_HOST and any docker context. */
-export function docker(host: string, args: string[], opts: {reject?: boolean; timeout?: number; env?: Record<string, string>; input?: string} = {}): Promise<Result> {
+export function docker(
+  host: string,
+  args: string[],
+  opts: {reject?: boolean; timeout?: number; env?: Record<string, string>; input?: string} = {},
+): Promise<Result> {
   return execa('docker', ['--host', host, ...args], {reject: opts.reject ?? true, timeout: opts.timeout, env: opts.env, input: opts.input})
 }
 
@@ -69,7 +73,13 @@ async function answers(host: string): Promise<boolean> {
 
 function answersSync(host: string): boolean {
   try {
-    return execFileSync('docker', ['--host', host, 'info', '--format', '{{.ServerVersion}}'], {stdio: 'pipe', timeout: 10_000, encoding: 'utf8'}).trim() !== ''
+    return (
+      execFileSync('docker', ['--host', host, 'info', '--format', '{{.ServerVersion}}'], {
+        stdio: 'pipe',
+        timeout: 10_000,
+        encoding: 'utf8',
+      }).trim() !== ''
+    )
   } catch {
     return false
   }
@@ -155,25 +165,33 @@ export async function startDockerd(): Promise<Dockerd> {
       if (await answers(OWN_HOST)) return keep(OWN_HOST)
       if (!alive(earlier)) break
     }
-    if (alive(earlier)) throw new Error(`dockerd pid ${earlier} (${PIDFILE}) does not answer on ${SOCKET}; stop it. Last lines of ${LOG}:\n${logTail()}`)
+    if (alive(earlier))
+      throw new Error(`dockerd pid ${earlier} (${PIDFILE}) does not answer on ${SOCKET}; stop it. Last lines of ${LOG}:\n${logTail()}`)
   }
 
   if (process.getuid?.() !== 0) {
-    throw new Error('the docker tier needs a Docker daemon: set DOCKER_HOST to one that answers, or run the tests as root so they can start dockerd (npm test installs docker.io)')
+    throw new Error(
+      'the docker tier needs a Docker daemon: set DOCKER_HOST to one that answers, or run the tests as root so they can start dockerd (npm test installs docker.io)',
+    )
   }
   const dockerd = which('dockerd')
-  if (!dockerd) throw new Error('dockerd is not installed: install Debian\'s docker.io (test/support/test-all.sh does it as root)')
+  if (!dockerd) throw new Error("dockerd is not installed: install Debian's docker.io (test/support/test-all.sh does it as root)")
 
   mkdirSync(DOCKERD_DIR, {recursive: true})
   // Our own (empty) config, so a host /etc/docker/daemon.json (e.g. with "hosts") cannot clash with our flags.
   writeFileSync(join(DOCKERD_DIR, 'daemon.json'), '{}\n')
   const log = openSync(LOG, 'w')
   const args = [
-    '--config-file', join(DOCKERD_DIR, 'daemon.json'),
-    '--data-root', join(DOCKERD_DIR, 'data'),
-    '--exec-root', join(DOCKERD_DIR, 'exec'),
-    '--pidfile', PIDFILE,
-    '--host', OWN_HOST,
+    '--config-file',
+    join(DOCKERD_DIR, 'daemon.json'),
+    '--data-root',
+    join(DOCKERD_DIR, 'data'),
+    '--exec-root',
+    join(DOCKERD_DIR, 'exec'),
+    '--pidfile',
+    PIDFILE,
+    '--host',
+    OWN_HOST,
   ]
   // Detached: a test run that dies without stop() leaves a daemon the next run reuses.
   const child = spawn(dockerd, args, {detached: true, stdio: ['ignore', log, log], env: {...process.env, PATH: SBIN_PATH}})
@@ -223,7 +241,26 @@ const IMPORT_CHANGES = new Set(['CMD', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'HEALTHCHE
 const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 const PG = '/usr/lib/postgresql/15'
 /** Enough for `docker exec ... sh`, healthchecks (wget) and the postgres entrypoint. */
-const TOOLS = ['sh', 'cat', 'chmod', 'cp', 'echo', 'env', 'grep', 'id', 'kill', 'ls', 'mkdir', 'mktemp', 'ps', 'rm', 'sed', 'sleep', 'test', 'wget'] as const
+const TOOLS = [
+  'sh',
+  'cat',
+  'chmod',
+  'cp',
+  'echo',
+  'env',
+  'grep',
+  'id',
+  'kill',
+  'ls',
+  'mkdir',
+  'mktemp',
+  'ps',
+  'rm',
+  'sed',
+  'sleep',
+  'test',
+  'wget',
+] as const
 
 /**
  * Stands in for the official image's docker-entrypoint.sh, for what the platform stack uses:
@@ -293,7 +330,12 @@ const RECIPES: Record<keyof TestImages, Recipe> = {
   },
   postgres: {
     tag: 'platform-test/postgres:15-v1',
-    copy: [...['postgres', 'initdb', 'pg_ctl', 'pg_isready', 'psql'].map((b) => `${PG}/bin/${b}`), `${PG}/lib`, '/usr/share/postgresql/15', '/usr/share/zoneinfo'],
+    copy: [
+      ...['postgres', 'initdb', 'pg_ctl', 'pg_isready', 'psql'].map((b) => `${PG}/bin/${b}`),
+      `${PG}/lib`,
+      '/usr/share/postgresql/15',
+      '/usr/share/zoneinfo',
+    ],
     // JIT needs libLLVM (~100 MB); without its provider PostgreSQL simply runs without JIT.
     exclude: /\/(llvmjit[^/]*|bitcode)$/,
     applets: TOOLS,
@@ -408,7 +450,9 @@ async function makeRootfs(recipe: Recipe, root: string): Promise<Array<{path: st
   copyFile(root, BUSYBOX)
   const applets =
     recipe.applets === 'all'
-      ? execFileSync(BUSYBOX, ['--list'], {encoding: 'utf8'}).split('\n').filter((a) => a && a !== 'busybox')
+      ? execFileSync(BUSYBOX, ['--list'], {encoding: 'utf8'})
+          .split('\n')
+          .filter((a) => a && a !== 'busybox')
       : recipe.applets
   for (const applet of applets) {
     const link = join(root, 'bin', applet)
@@ -436,7 +480,8 @@ async function makeRootfs(recipe: Recipe, root: string): Promise<Array<{path: st
     writeFileSync(join(root, f.path), f.content, {mode: f.mode ?? 0o644})
   }
   for (const o of owned) {
-    if (readdirSync(join(root, o.path)).some((e) => !owned.some((x) => x.path === join(o.path, e)))) throw new Error(`${o.path} must stay empty to be owned by ${o.owner}`)
+    if (readdirSync(join(root, o.path)).some((e) => !owned.some((x) => x.path === join(o.path, e))))
+      throw new Error(`${o.path} must stay empty to be owned by ${o.owner}`)
   }
   return owned.sort((a, b) => a.path.localeCompare(b.path))
 }
@@ -450,9 +495,33 @@ async function buildImage(host: string, recipe: Recipe): Promise<void> {
     // Everything root-owned (and readable, whatever the umask was) except the owned directories,
     // which are empty and appended with their owner and own mode.
     const member = (p: string) => `.${p}`
-    await execa('tar', ['--create', '--file', tarball, '--numeric-owner', '--owner=0', '--group=0', '--mode=go+rX', '--anchored', ...owned.map((o) => `--exclude=${member(o.path)}`), '-C', root, '.'])
+    await execa('tar', [
+      '--create',
+      '--file',
+      tarball,
+      '--numeric-owner',
+      '--owner=0',
+      '--group=0',
+      '--mode=go+rX',
+      '--anchored',
+      ...owned.map((o) => `--exclude=${member(o.path)}`),
+      '-C',
+      root,
+      '.',
+    ])
     for (const o of owned) {
-      await execa('tar', ['--append', '--file', tarball, '--numeric-owner', `--owner=${o.owner}`, `--group=${o.owner}`, '--no-recursion', '-C', root, member(o.path)])
+      await execa('tar', [
+        '--append',
+        '--file',
+        tarball,
+        '--numeric-owner',
+        `--owner=${o.owner}`,
+        `--group=${o.owner}`,
+        '--no-recursion',
+        '-C',
+        root,
+        member(o.path),
+      ])
     }
     // Instructions `docker import --change` refuses (STOPSIGNAL, in 20.10) go into a context-free
     // build FROM the imported image: metadata only, no RUN, so still offline and quick.
@@ -482,12 +551,15 @@ export async function buildTestImages(host: string): Promise<TestImages> {
   return Object.fromEntries(names.map((n) => [n, RECIPES[n].tag])) as unknown as TestImages
 }
 
-
 /** The image the docker tier builds the platform's app as. */
 export const APP_IMAGE = 'platform-app:test'
 
 /** The environment that points the CLI's stack at the test engine, the offline images and these host ports. */
-export function stackEnv(host: string, images: TestImages, ports?: {l01: number; l09: number; prometheus: number; postgres: number}): NodeJS.ProcessEnv {
+export function stackEnv(
+  host: string,
+  images: TestImages,
+  ports?: {l01: number; l09: number; prometheus: number; postgres: number},
+): NodeJS.ProcessEnv {
   return {
     DOCKER_HOST: host,
     PLATFORM_BASE_IMAGE: images.node,

@@ -54,10 +54,20 @@ export interface FakeTarget {
   close(): Promise<void>
 }
 
-const KINDS = {agents: {key: 'id', param: ':id', noun: 'agent'}, goals: {key: 'goal_id', param: ':goal_id', noun: 'goal'}, tasks: {key: 'task_id', param: ':task_id', noun: 'task'}} as const
+const KINDS = {
+  agents: {key: 'id', param: ':id', noun: 'agent'},
+  goals: {key: 'goal_id', param: ':goal_id', noun: 'goal'},
+  tasks: {key: 'task_id', param: ':task_id', noun: 'task'},
+} as const
 type Kind = keyof typeof KINDS
 const ROUTE = /^\/api\/v1\/(agents|goals|tasks)(?:\/([^/]+))?\/?$/
-const CODES: Record<number, string> = {400: 'VALIDATION_FAILED', 404: 'NOT_FOUND', 409: 'CONFLICT', 500: 'INTERNAL', 503: 'UPSTREAM_UNAVAILABLE'}
+const CODES: Record<number, string> = {
+  400: 'VALIDATION_FAILED',
+  404: 'NOT_FOUND',
+  409: 'CONFLICT',
+  500: 'INTERNAL',
+  503: 'UPSTREAM_UNAVAILABLE',
+}
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = []
@@ -161,7 +171,8 @@ export async function startFakeTarget(apiKey = 'fake-target-key-0123456789abcdef
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: Error) => {
-      if (!res.headersSent) res.writeHead(500, {'content-type': 'application/json'}).end(JSON.stringify({error: 'INTERNAL', message: err.message}))
+      if (!res.headersSent)
+        res.writeHead(500, {'content-type': 'application/json'}).end(JSON.stringify({error: 'INTERNAL', message: err.message}))
     })
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))

@@ -22,7 +22,9 @@ export interface Cluster {
 export function findPgBin(): string | undefined {
   const base = '/usr/lib/postgresql'
   if (!existsSync(base)) return undefined
-  const versions = readdirSync(base).filter((v) => existsSync(join(base, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a))
+  const versions = readdirSync(base)
+    .filter((v) => existsSync(join(base, v, 'bin', 'initdb')))
+    .sort((a, b) => Number(b) - Number(a))
   return versions[0] ? join(base, versions[0], 'bin') : undefined
 }
 
@@ -46,7 +48,8 @@ function postgresIds(): {uid: number; gid: number} {
 
 export async function startCluster(): Promise<Cluster> {
   const bin = findPgBin()
-  if (!bin) throw new Error('PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb); test/support/test-all.sh installs it as root')
+  if (!bin)
+    throw new Error('PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb); test/support/test-all.sh installs it as root')
   const asRoot = process.getuid?.() === 0
   const dir = mkdtempSync(join(tmpdir(), 'platform-pg-'))
   const data = join(dir, 'data')
@@ -56,7 +59,10 @@ export async function startCluster(): Promise<Cluster> {
     chmodSync(dir, 0o700)
   }
   const run = (cmd: string, args: string[]) =>
-    execFileSync(asRoot ? 'runuser' : join(bin, cmd), asRoot ? ['-u', 'postgres', '--', join(bin, cmd), ...args] : args, {stdio: 'pipe', cwd: dir})
+    execFileSync(asRoot ? 'runuser' : join(bin, cmd), asRoot ? ['-u', 'postgres', '--', join(bin, cmd), ...args] : args, {
+      stdio: 'pipe',
+      cwd: dir,
+    })
   run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C'])
   const port = await freePort()
   const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`

@@ -19,7 +19,11 @@ let dockerd: Dockerd | undefined
 export async function setup(project: TestProject): Promise<void> {
   project.provide('dockerHost', undefined)
   project.provide('images', undefined)
-  if (!dockerAvailable()) return missingService('Docker is not available', 'Run `npm test` as root: it installs docker.io and the tests start dockerd themselves.')
+  if (!dockerAvailable())
+    return missingService(
+      'Docker is not available',
+      'Run `npm test` as root: it installs docker.io and the tests start dockerd themselves.',
+    )
   dockerd = await startDockerd()
   project.provide('dockerHost', dockerd.host)
   project.provide('images', await buildTestImages(dockerd.host))

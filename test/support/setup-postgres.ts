@@ -20,7 +20,8 @@ let postmastersBefore = new Set<number>()
 export async function setup(project: TestProject): Promise<void> {
   postmastersBefore = new Set(ourPostmasters().map((p) => p.pid))
   project.provide('pgUrl', undefined)
-  if (!findPgBin()) return missingService('PostgreSQL is not installed', 'Install postgresql-15, or run `npm test` as root (it installs it).')
+  if (!findPgBin())
+    return missingService('PostgreSQL is not installed', 'Install postgresql-15, or run `npm test` as root (it installs it).')
   cluster = await startCluster()
   project.provide('pgUrl', cluster.url)
 }

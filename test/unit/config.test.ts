@@ -32,7 +32,8 @@ describe('the JSON Schema of platform.yaml (templates/platform.schema.json)', ()
       expect(settings[key]!.source, key).toBe('default')
       const value = settings[key]!.value
       // Paths are taken relative to the project.
-      const expected = typeof node.default === 'string' && typeof value === 'string' && value.startsWith('/') ? resolve(root, node.default) : node.default
+      const expected =
+        typeof node.default === 'string' && typeof value === 'string' && value.startsWith('/') ? resolve(root, node.default) : node.default
       if (node.default !== undefined) expect(value, key).toEqual(expected)
       if (node.default !== undefined) expect(KEYS[key]!(node.default), key).toBeUndefined() // the reader accepts it
     }
@@ -51,7 +52,9 @@ describe('the platform.yaml starter', () => {
 
   it('uncommented, sets each key to its default (the keys without one stay commented)', () => {
     const lines = text.split('\n')
-    const picked = lines.filter((l, i) => /^# ( {2})?[a-z_]+:( |$)/.test(l) && !lines[i - 1]?.includes('(not set by default)')).map((l) => l.slice(2))
+    const picked = lines
+      .filter((l, i) => /^# ( {2})?[a-z_]+:( |$)/.test(l) && !lines[i - 1]?.includes('(not set by default)'))
+      .map((l) => l.slice(2))
     // A section whose keys all stay commented stays commented too.
     const uncommented = picked.filter((l, i) => !l.endsWith(':') || picked[i + 1]?.startsWith('  ')).join('\n')
     const dir = tmp()

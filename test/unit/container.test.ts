@@ -146,7 +146,7 @@ describe('the container lock', () => {
     expect(waited).toEqual(Array(2).fill(`waiting: container web is in use by process ${process.pid} (this process)`))
   })
 
-  it('gives up after its timeout with LOCKED naming the holder, never running fn; fn\'s own failure releases it', async () => {
+  it("gives up after its timeout with LOCKED naming the holder, never running fn; fn's own failure releases it", async () => {
     const engine = new FakeEngine()
     const cfg = config()
     const web = engine.add({name: 'web'})

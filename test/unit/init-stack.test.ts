@@ -10,7 +10,7 @@ const project = () => mkdtempSync(join(tmpdir(), 'platform-init-stack-'))
 const keys = {L01_API_KEY: 'internal-key-0123456789abcdef0123', PLATFORM_API_KEYS: 'api-key-0123456789abcdef01234567'}
 
 describe('the stack of a project set up with `platform init --stack`', () => {
-  it('is the project\'s own compose file, so its edits reach `up --docker`', () => {
+  it("is the project's own compose file, so its edits reach `up --docker`", () => {
     const root = project()
     initProject(root, {stack: true})
     const file = join(root, 'platform', 'docker-compose.app.yml')
@@ -20,7 +20,7 @@ describe('the stack of a project set up with `platform init --stack`', () => {
     expect(readServices(env).map((s) => s.name)).toContain('extra')
   })
 
-  it('is the package\'s where the project has none', () => {
+  it("is the package's where the project has none", () => {
     const root = project()
     initProject(root) // platform.yaml only
     const env = composeEnv(loadConfig({cwd: root, env: {}}), keys)

@@ -14,10 +14,26 @@ import {compareToBaseline} from '../../src/loadtest/baseline.js'
 import {FailureGroups, failureMessage, normalise} from '../../src/loadtest/failures.js'
 import {parseDuration, resolveProfile} from '../../src/loadtest/profiles.js'
 import {Rng} from '../../src/loadtest/random.js'
-import {UserState, kindOf, loadScenario, step, type ApiRequest, type ApiResponse, type Send, type UserKind} from '../../src/loadtest/scenario.js'
+import {
+  UserState,
+  kindOf,
+  loadScenario,
+  step,
+  type ApiRequest,
+  type ApiResponse,
+  type Send,
+  type UserKind,
+} from '../../src/loadtest/scenario.js'
 import {AGENT_USER, ENDPOINTS, GOAL_USER, TASK_USER, USER_KINDS} from '../../src/loadtest/scenarios/contract.js'
 import {Aggregator, IntervalRecorder} from '../../src/loadtest/stats.js'
-import {DEFAULT_THRESHOLDS, certainFailure, effectiveThresholds, evaluate, parseThreshold, type Threshold} from '../../src/loadtest/thresholds.js'
+import {
+  DEFAULT_THRESHOLDS,
+  certainFailure,
+  effectiveThresholds,
+  evaluate,
+  parseThreshold,
+  type Threshold,
+} from '../../src/loadtest/thresholds.js'
 import {SUMMARY_VERSION, type EndpointStats, type LatencyStats, type Progress, type Summary} from '../../src/loadtest/types.js'
 import {startFakeTarget} from '../support/fake-target.js'
 
@@ -37,7 +53,18 @@ function usageError(fn: () => unknown): PlatformError {
 }
 
 const stats = (count: number, failures: number, p95: number, more: Partial<LatencyStats> = {}): LatencyStats => ({
-  count, failures, errorRate: count ? failures / count : 0, rps: count / 10, min: 1, mean: p95 / 2, p50: p95 / 3, p90: p95 * 0.9, p95, p99: p95 * 1.5, max: p95 * 2, ...more,
+  count,
+  failures,
+  errorRate: count ? failures / count : 0,
+  rps: count / 10,
+  min: 1,
+  mean: p95 / 2,
+  p50: p95 / 3,
+  p90: p95 * 0.9,
+  p95,
+  p99: p95 * 1.5,
+  max: p95 * 2,
+  ...more,
 })
 const ep = (endpoint: string, s: LatencyStats): EndpointStats => ({endpoint, ...s})
 
@@ -79,14 +106,40 @@ describe('effectiveThresholds', () => {
   const user = (text: string) => parseThreshold(text, ENDPOINTS)
   it.each<[string, string[], Array<Partial<Threshold>>]>([
     ['none: the defaults', [], [...DEFAULT_THRESHOLDS]],
-    ['a p95 of all scopes replaces the default p95', ['p95<300'], [{metric: 'errors', limit: 0.01, user: false}, {metric: 'p95', limit: 300, user: true}]],
-    ['an errors threshold replaces the default errors', ['errors<5%'], [{metric: 'p95', limit: 500, user: false}, {metric: 'errors', limit: 0.05, user: true}]],
+    [
+      'a p95 of all scopes replaces the default p95',
+      ['p95<300'],
+      [
+        {metric: 'errors', limit: 0.01, user: false},
+        {metric: 'p95', limit: 300, user: true},
+      ],
+    ],
+    [
+      'an errors threshold replaces the default errors',
+      ['errors<5%'],
+      [
+        {metric: 'p95', limit: 500, user: false},
+        {metric: 'errors', limit: 0.05, user: true},
+      ],
+    ],
     [
       'an endpoint-scoped p95 keeps the default p95 for the rest',
       [`${PATCH_AGENT} p95<300`],
-      [{metric: 'p95', limit: 500, user: false}, {metric: 'errors', user: false}, {endpoint: PATCH_AGENT, metric: 'p95', limit: 300, user: true}],
+      [
+        {metric: 'p95', limit: 500, user: false},
+        {metric: 'errors', user: false},
+        {endpoint: PATCH_AGENT, metric: 'p95', limit: 300, user: true},
+      ],
     ],
-    ['p99 adds to both defaults', ['p99<1s'], [{metric: 'p95', user: false}, {metric: 'errors', user: false}, {metric: 'p99', limit: 1000, user: true}]],
+    [
+      'p99 adds to both defaults',
+      ['p99<1s'],
+      [
+        {metric: 'p95', user: false},
+        {metric: 'errors', user: false},
+        {metric: 'p99', limit: 1000, user: true},
+      ],
+    ],
   ])('%s', (_, given, want) => {
     const got = effectiveThresholds(given.map(user))
     expect(got).toHaveLength(want.length)
@@ -102,7 +155,12 @@ describe('evaluate', () => {
 
   it('checks each default threshold against the total and every endpoint', () => {
     expect(results.map((r) => `${r.metric} ${r.scope}`)).toEqual([
-      'p95 total', `p95 ${PATCH_AGENT}`, 'p95 GET /api/v1/agents/', 'errors total', `errors ${PATCH_AGENT}`, 'errors GET /api/v1/agents/',
+      'p95 total',
+      `p95 ${PATCH_AGENT}`,
+      'p95 GET /api/v1/agents/',
+      'errors total',
+      `errors ${PATCH_AGENT}`,
+      'errors GET /api/v1/agents/',
     ])
   })
 
@@ -124,11 +182,13 @@ describe('evaluate', () => {
 
   it('reads the metric the threshold names (p99, max, mean)', () => {
     const s = stats(10, 0, 100, {p99: 700, max: 2500, mean: 40})
-    expect(evaluate(['p99<600', 'max<2s', 'mean<50'].map((t) => parseThreshold(t, ENDPOINTS)), s, []).map((r) => r.text)).toEqual([
-      'p99 of total 700 ms >= 600 ms',
-      'max of total 2500 ms >= 2000 ms',
-      'mean of total 40 ms < 50 ms',
-    ])
+    expect(
+      evaluate(
+        ['p99<600', 'max<2s', 'mean<50'].map((t) => parseThreshold(t, ENDPOINTS)),
+        s,
+        [],
+      ).map((r) => r.text),
+    ).toEqual(['p99 of total 700 ms >= 600 ms', 'max of total 2500 ms >= 2000 ms', 'mean of total 40 ms < 50 ms'])
   })
 })
 
@@ -165,7 +225,13 @@ describe('certainFailure (Aggregator fed with encoded intervals)', () => {
   it.each<[string, () => Aggregator, Threshold[], number, string | undefined]>([
     ['errors: 10 of at most 200 is certain to stay >= 1%', errorsAgg, th('errors<1%'), 100, 'errors of total is certain to be >= 1%'],
     ['errors: 10 of up to 10,100 could still end < 1%', errorsAgg, th('errors<1%'), 10_000, undefined],
-    ['an endpoint-scoped errors threshold fails on its own endpoint', errorsAgg, th(`${PATCH_AGENT} errors<50%`), 5, `errors of ${PATCH_AGENT} is certain to be >= 50%`],
+    [
+      'an endpoint-scoped errors threshold fails on its own endpoint',
+      errorsAgg,
+      th(`${PATCH_AGENT} errors<50%`),
+      5,
+      `errors of ${PATCH_AGENT} is certain to be >= 50%`,
+    ],
     ['p95: 10 of 100 over the limit and nothing to come', slowAgg, th('p95<=500'), 0, 'p95 of total is certain to exceed 500 ms'],
     ['p95: 10 slow requests are under 5% of 1,100', slowAgg, th('p95<=500'), 1000, undefined],
     ['p95 per endpoint: the slow endpoint is named', slowAgg, th(`${LIST} p99<800`), 10, `p99 of ${LIST} is certain to exceed 800 ms`],
@@ -186,10 +252,16 @@ describe('failure messages and groups', () => {
     ['CONFLICT: feedface deadbeef stays', 'CONFLICT: feedface deadbeef stays'], // hex-looking words without digits are words
     // What tells causes apart stays: the service's name, host and port, the route, the code.
     ['the data layer (L01) at http://127.0.0.1:8001 is unavailable', 'the data layer (L01) at http://127.0.0.1:8001 is unavailable'],
-    ['UPSTREAM_UNAVAILABLE: L01 at http://l01-data-layer:8001 did not answer in 5000 ms', 'UPSTREAM_UNAVAILABLE: L01 at http://l01-data-layer:8001 did not answer in <n> ms'],
+    [
+      'UPSTREAM_UNAVAILABLE: L01 at http://l01-data-layer:8001 did not answer in 5000 ms',
+      'UPSTREAM_UNAVAILABLE: L01 at http://l01-data-layer:8001 did not answer in <n> ms',
+    ],
     ['connect ECONNREFUSED 127.0.0.1:8009', 'connect ECONNREFUSED 127.0.0.1:8009'],
     ['connect ECONNREFUSED [::1]:8001', 'connect ECONNREFUSED [::1]:8001'],
-    ['GET http://127.0.0.1:8009/api/v1/agents/3f2a5c1e-0b7d-4e5f-9a8b-1c2d3e4f5a6b: HTTP 404', 'GET http://127.0.0.1:8009/api/v1/agents/<uuid>: HTTP <n>'],
+    [
+      'GET http://127.0.0.1:8009/api/v1/agents/3f2a5c1e-0b7d-4e5f-9a8b-1c2d3e4f5a6b: HTTP 404',
+      'GET http://127.0.0.1:8009/api/v1/agents/<uuid>: HTTP <n>',
+    ],
     ['NOT_FOUND: no route GET /api/v1/agents/123/x?limit=5', 'NOT_FOUND: no route GET /api/v1/agents/<n>/x?limit=<n>'],
   ])('normalise(%j) = %j', (message, want) => {
     expect(normalise(message)).toBe(want)
@@ -257,16 +329,29 @@ describe('failure messages and groups', () => {
   it('one cause is one group, whatever its ids and timings; another host, port, route or code is another group', () => {
     const g = new FailureGroups()
     const fail = (endpoint: string, message: string) =>
-      g.add({endpoint, method: 'GET', path: '/api/v1/agents/'}, {status: 503, body: {error: 'UPSTREAM_UNAVAILABLE', message}}, `UPSTREAM_UNAVAILABLE: ${message}`, {t: 1, users: 1})
+      g.add(
+        {endpoint, method: 'GET', path: '/api/v1/agents/'},
+        {status: 503, body: {error: 'UPSTREAM_UNAVAILABLE', message}},
+        `UPSTREAM_UNAVAILABLE: ${message}`,
+        {t: 1, users: 1},
+      )
     const LIST = 'GET /api/v1/agents/'
-    for (let i = 0; i < 11; i++) fail(LIST, `the data layer (L01) at http://127.0.0.1:8001 did not answer within ${5000 + i} ms (request ${ids[i % 3]})`)
+    for (let i = 0; i < 11; i++)
+      fail(LIST, `the data layer (L01) at http://127.0.0.1:8001 did not answer within ${5000 + i} ms (request ${ids[i % 3]})`)
     fail(LIST, 'the data layer (L01) at http://127.0.0.1:8002 did not answer within 5000 ms (request x)')
     fail(LIST, 'the data layer (L01) at http://10.0.0.7:8001 did not answer within 5000 ms (request x)')
     fail('GET /api/v1/goals/', 'the data layer (L01) at http://127.0.0.1:8001 did not answer within 5000 ms (request x)')
-    g.add({endpoint: LIST, method: 'GET', path: '/'}, {status: 503, body: {}}, 'DATABASE_UNAVAILABLE: the data layer (L01) at http://127.0.0.1:8001', {t: 1, users: 1})
+    g.add(
+      {endpoint: LIST, method: 'GET', path: '/'},
+      {status: 503, body: {}},
+      'DATABASE_UNAVAILABLE: the data layer (L01) at http://127.0.0.1:8001',
+      {t: 1, users: 1},
+    )
     const list = g.list()
     expect(list.map((x) => x.count)).toEqual([11, 1, 1, 1, 1])
-    expect(list[0]!.message).toBe('UPSTREAM_UNAVAILABLE: the data layer (L01) at http://127.0.0.1:8001 did not answer within <n> ms (request <uuid>)')
+    expect(list[0]!.message).toBe(
+      'UPSTREAM_UNAVAILABLE: the data layer (L01) at http://127.0.0.1:8001 did not answer within <n> ms (request <uuid>)',
+    )
   })
 
   it('keeps a huge response body small in the sample', () => {
@@ -282,8 +367,20 @@ describe('compareToBaseline', () => {
   const GET = 'GET /api/v1/agents/'
   function summary(total: LatencyStats, endpoints: EndpointStats[] = []): Summary {
     return {
-      version: SUMMARY_VERSION, profile: 'custom', target: 'http://x', startedAt: '2026-01-01T00:00:00.000Z', duration: 10, users: 1, spawnRate: 1, model: 'closed', seed: 1,
-      total, endpoints, series: [], failures: [], thresholds: [],
+      version: SUMMARY_VERSION,
+      profile: 'custom',
+      target: 'http://x',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      duration: 10,
+      users: 1,
+      spawnRate: 1,
+      model: 'closed',
+      seed: 1,
+      total,
+      endpoints,
+      series: [],
+      failures: [],
+      thresholds: [],
       validity: {valid: true, reasons: [], eventLoopLagP99Ms: 1, utilisation: 0.1, lateSends: 0, sends: 1},
       verdict: {status: 'PASSED', sentence: 'PASSED', exitCode: 0, aborted: false},
     }
@@ -300,7 +397,12 @@ describe('compareToBaseline', () => {
     ['errors rising by under 0.5 points pass', run(100, 0), run(100, 4), false],
     ['errors rising by more regress', run(100, 0), run(100, 20), true],
     ['errors within the tolerance of a high baseline pass', run(100, 100), run(100, 115), false],
-    ['an endpoint that regressed fails the run', run(100, 0, [ep(GET, stats(500, 0, 50))]), run(100, 0, [ep(GET, stats(500, 0, 90))]), true],
+    [
+      'an endpoint that regressed fails the run',
+      run(100, 0, [ep(GET, stats(500, 0, 50))]),
+      run(100, 0, [ep(GET, stats(500, 0, 90))]),
+      true,
+    ],
     ['an endpoint the baseline never saw is not compared', run(100), run(100, 0, [ep(GET, stats(500, 0, 900))]), false],
   ])('%s', (_, base, cur, regressed) => {
     const c = compareToBaseline(cur, base, '/tmp/base.json', 0.2)
@@ -318,7 +420,14 @@ describe('compareToBaseline', () => {
 
 describe('profiles and durations', () => {
   it.each([
-    ['90', 90], ['90s', 90], ['1.5s', 1.5], ['500ms', 0.5], ['5m', 300], ['1h30m', 5400], ['1m30s', 90], [' 10s ', 10],
+    ['90', 90],
+    ['90s', 90],
+    ['1.5s', 1.5],
+    ['500ms', 0.5],
+    ['5m', 300],
+    ['1h30m', 5400],
+    ['1m30s', 90],
+    [' 10s ', 10],
   ])('parseDuration(%j) = %d s', (text, s) => {
     expect(parseDuration(text)).toBe(s)
   })
@@ -340,7 +449,12 @@ describe('profiles and durations', () => {
   it('overrides a named profile and builds a custom one', () => {
     expect(resolveProfile({profile: 'smoke', duration: '10s'})).toEqual({name: 'smoke', users: 10, spawnRate: 5, durationS: 10})
     expect(resolveProfile({profile: 'peak', users: 300})).toMatchObject({users: 300, spawnRate: 20, durationS: 600})
-    expect(resolveProfile({profile: 'custom', users: 40, spawnRate: 8, duration: '2m'})).toEqual({name: 'custom', users: 40, spawnRate: 8, durationS: 120})
+    expect(resolveProfile({profile: 'custom', users: 40, spawnRate: 8, duration: '2m'})).toEqual({
+      name: 'custom',
+      users: 40,
+      spawnRate: 8,
+      durationS: 120,
+    })
   })
 
   it.each([
@@ -375,7 +489,15 @@ describe('Rng', () => {
     expect(Math.min(...floats)).toBeGreaterThanOrEqual(0.1)
     expect(Math.max(...floats)).toBeLessThanOrEqual(1.0)
     expect(floats.every((f) => Number(f.toFixed(2)) === f)).toBe(true)
-    const picks = Array.from({length: 3000}, () => r.weighted([{n: 'a', weight: 5}, {n: 'b', weight: 3}, {n: 'c', weight: 2}]).n)
+    const picks = Array.from(
+      {length: 3000},
+      () =>
+        r.weighted([
+          {n: 'a', weight: 5},
+          {n: 'b', weight: 3},
+          {n: 'c', weight: 2},
+        ]).n,
+    )
     const share = (n: string) => picks.filter((p) => p === n).length / picks.length
     expect(share('a')).toBeCloseTo(0.5, 1)
     expect(share('b')).toBeCloseTo(0.3, 1)
@@ -400,7 +522,11 @@ describe('user kinds', () => {
   })
 
   it('interleaves any integer weights exactly: every sum-of-weights users hold each kind by its weight', () => {
-    const kinds: UserKind[] = [{name: 'a', weight: 1, tasks: []}, {name: 'b', weight: 3, tasks: []}, {name: 'c', weight: 2, tasks: []}]
+    const kinds: UserKind[] = [
+      {name: 'a', weight: 1, tasks: []},
+      {name: 'b', weight: 3, tasks: []},
+      {name: 'c', weight: 2, tasks: []},
+    ]
     for (let start = 0; start < 12; start++) {
       const names = Array.from({length: 6}, (_, i) => kindOf(kinds, start + i).name)
       expect(names.filter((n) => n === 'a')).toHaveLength(1)
@@ -411,7 +537,11 @@ describe('user kinds', () => {
   })
 
   it('has the contract weights for kinds and tasks', () => {
-    expect(USER_KINDS.map((k) => [k.name, k.weight])).toEqual([['agent', 5], ['goal', 3], ['task', 2]])
+    expect(USER_KINDS.map((k) => [k.name, k.weight])).toEqual([
+      ['agent', 5],
+      ['goal', 3],
+      ['task', 2],
+    ])
     const weights = (k: UserKind) => k.tasks.map((t) => t.weight)
     expect(weights(AGENT_USER)).toEqual([5, 10, 3, 2, 1]) // create, list, get, patch, delete
     expect(weights(GOAL_USER)).toEqual([5, 10, 3, 2]) // create, list, get, patch
@@ -463,9 +593,23 @@ describe('the scenario: payloads and id bookkeeping', () => {
           decoys.add(id)
           const other = fresh()
           decoys.add(other)
-          res = {status, body: {error: status === 409 ? 'CONFLICT' : 'INTERNAL', message: `${coll} ${id} exists`, id, goal_id: id, task_id: other, agent_id: other}}
+          res = {
+            status,
+            body: {
+              error: status === 409 ? 'CONFLICT' : 'INTERNAL',
+              message: `${coll} ${id} exists`,
+              id,
+              goal_id: id,
+              task_id: other,
+              agent_id: other,
+            },
+          }
         }
-      } else res = {status: req.method === 'DELETE' ? 204 : 200, body: req.method === 'GET' && !ROUTE.test(req.path) ? {items: [], total: 0, limit: 100, offset: 0} : {}}
+      } else
+        res = {
+          status: req.method === 'DELETE' ? 204 : 200,
+          body: req.method === 'GET' && !ROUTE.test(req.path) ? {items: [], total: 0, limit: 100, offset: 0} : {},
+        }
       log.push({req, res})
       return res
     }
@@ -591,7 +735,7 @@ describe('the scenario: payloads and id bookkeeping', () => {
         }
         expect(log[0]!.req.endpoint).toBe('POST /api/v1/agents/')
         expect(log.filter((x) => x.req.endpoint === 'POST /api/v1/agents/')).toHaveLength(1) // on start only
-        const own = log[0]!.res.status === 201 ? ((log[0]!.res.body as {id: string}).id) : undefined
+        const own = log[0]!.res.status === 201 ? (log[0]!.res.body as {id: string}).id : undefined
         expect(state.ownAgent).toBe(own)
         const creates = log.filter((x) => x.req.method === 'POST' && x.req.endpoint !== 'POST /api/v1/agents/')
         expect(creates.length).toBeGreaterThan(0)
@@ -638,8 +782,18 @@ describe('the scenario: payloads and id bookkeeping', () => {
 
 describe('the live view', () => {
   const progress = (more: Partial<Progress> = {}): Progress => ({
-    profile: 'smoke', elapsed: 30, duration: 60, users: 10, maxUsers: 10, rps: 6.5, p50: 12.3, p95: 31.2, count: 200, failures: 3,
-    worst: {endpoint: 'PATCH /api/v1/agents/:id', p95: 45.6, errorRate: 0.02}, ...more,
+    profile: 'smoke',
+    elapsed: 30,
+    duration: 60,
+    users: 10,
+    maxUsers: 10,
+    rps: 6.5,
+    p50: 12.3,
+    p95: 31.2,
+    count: 200,
+    failures: 3,
+    worst: {endpoint: 'PATCH /api/v1/agents/:id', p95: 45.6, errorRate: 0.02},
+    ...more,
   })
 
   it('shows progress as a bar with elapsed / total, then users, req/s, p50/p95, errors and the worst endpoint', () => {
@@ -681,14 +835,28 @@ describe('the live view', () => {
 
   it('has one plain line for logs, with the same figures and no bar', () => {
     const line = progressLine(progress())
-    expect(line).toBe('30s/1m00s  users 10/10  req/s 6.5  p50 12.3 ms  p95 31.2 ms  errors 3 (1.50%)  worst PATCH /api/v1/agents/:id p95 45.6 ms, 2.00% errors')
+    expect(line).toBe(
+      '30s/1m00s  users 10/10  req/s 6.5  p50 12.3 ms  p95 31.2 ms  errors 3 (1.50%)  worst PATCH /api/v1/agents/:id p95 45.6 ms, 2.00% errors',
+    )
   })
 })
 
 describe('interrupted runs', () => {
   const base = (): Omit<Summary, 'verdict'> => ({
-    version: SUMMARY_VERSION, profile: 'smoke', target: 'http://x', startedAt: '2026-01-01T00:00:00.000Z', duration: 12.3, users: 10, spawnRate: 5, model: 'closed', seed: 1,
-    total: stats(100, 0, 20), endpoints: [], series: [], failures: [], thresholds: evaluate(effectiveThresholds([]), stats(100, 0, 20), []),
+    version: SUMMARY_VERSION,
+    profile: 'smoke',
+    target: 'http://x',
+    startedAt: '2026-01-01T00:00:00.000Z',
+    duration: 12.3,
+    users: 10,
+    spawnRate: 5,
+    model: 'closed',
+    seed: 1,
+    total: stats(100, 0, 20),
+    endpoints: [],
+    series: [],
+    failures: [],
+    thresholds: evaluate(effectiveThresholds([]), stats(100, 0, 20), []),
     validity: {valid: true, reasons: [], eventLoopLagP99Ms: 1, utilisation: 0.1, lateSends: 0, sends: 100},
   })
 
@@ -708,17 +876,26 @@ describe('interrupted runs', () => {
   it('runLoad runs a scenario given as a module and, when its signal is aborted, stops early and marks the summary', async () => {
     // A user-defined scenario in plain JavaScript, loaded by the generator thread from its URL.
     const file = join(mkdtempSync(join(tmpdir(), 'platform-scenario-')), 'ping.mjs')
-    writeFileSync(file, `export default {
+    writeFileSync(
+      file,
+      `export default {
       name: 'ping', module: import.meta.url, thinkMs: {min: 20, max: 20}, endpoints: ['GET /api/v1/agents/'],
       kinds: [{name: 'pinger', weight: 1, tasks: [{name: 'list', weight: 1, run: async (u, send) => { await send({endpoint: 'GET /api/v1/agents/', method: 'GET', path: '/api/v1/agents/'}) }}]}],
-    }\n`)
+    }\n`,
+    )
     const scenario = await loadScenario(pathToFileURL(file).href)
     const target = await startFakeTarget()
     try {
       const stop = new AbortController()
       const points: Progress[] = []
       const s = await runLoad({
-        target: target.url, apiKey: target.apiKey, scenario, seed: 1, thresholds: effectiveThresholds([]), intervalS: 1, signal: stop.signal,
+        target: target.url,
+        apiKey: target.apiKey,
+        scenario,
+        seed: 1,
+        thresholds: effectiveThresholds([]),
+        intervalS: 1,
+        signal: stop.signal,
         profile: {name: 'custom', users: 3, spawnRate: 10, durationS: 120},
         onPoint: (_p, progress) => {
           points.push(progress)

@@ -95,11 +95,20 @@ describe('applying a patch', () => {
     s.deps.afterCopy = async () => void (recordedBeforeRestart = s.ledger()[0]!.outcome)
     const r = await s.apply(['p'], '/')
     expect(r).toMatchObject({outcome: 'applied', container: 'platform-web-1'})
-    expect(r.files.map((f) => [f.path, f.existed])).toEqual([['/etc/motd', true], ['/www/index.html', true], ['/www/new.html', false]])
+    expect(r.files.map((f) => [f.path, f.existed])).toEqual([
+      ['/etc/motd', true],
+      ['/www/index.html', true],
+      ['/www/new.html', false],
+    ])
     // One archive for /www (two files), one for the file alone in /etc: before the copy, and again to read back.
     expect(s.calls('getArchive')).toEqual(['/etc/motd', '/www', '/etc/motd', '/www'])
     expect(s.engine.calls.map((c) => c.op).filter((op) => ['getArchive', 'putArchive', 'restart'].includes(op))).toEqual([
-      'getArchive', 'getArchive', 'putArchive', 'restart', 'getArchive', 'getArchive',
+      'getArchive',
+      'getArchive',
+      'putArchive',
+      'restart',
+      'getArchive',
+      'getArchive',
     ])
     expect(recordedBeforeRestart).toBe('copied')
     expect(s.engine.text(s.web.id, '/www/new.html')).toBe('new\n')

@@ -10,12 +10,30 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'platform-reports-'))
 const template = () => readFileSync(join(packageRoot(), 'templates', 'report.html'), 'utf8')
 
 function stats(endpoint: string, count: number, failures: number, p50: number): EndpointStats {
-  return {endpoint, count, failures, errorRate: failures / count, rps: count / 60, min: p50 / 4, mean: p50 * 1.2, p50, p90: p50 * 2, p95: p50 * 2.6, p99: p50 * 4, max: p50 * 9}
+  return {
+    endpoint,
+    count,
+    failures,
+    errorRate: failures / count,
+    rps: count / 60,
+    min: p50 / 4,
+    mean: p50 * 1.2,
+    p50,
+    p90: p50 * 2,
+    p95: p50 * 2.6,
+    p99: p50 * 4,
+    max: p50 * 9,
+  }
 }
 
 /** A 60-second run against the gateway: one threshold failed and a baseline that regressed. */
 function fixture(): Summary {
-  const endpoints = [stats('GET /api/v1/agents', 5400, 0, 18), stats('POST /api/v1/agents', 1200, 3, 42), stats('PATCH /api/v1/agents/:id', 1100, 41, 310), stats('DELETE /api/v1/agents/:id', 300, 0, 25)]
+  const endpoints = [
+    stats('GET /api/v1/agents', 5400, 0, 18),
+    stats('POST /api/v1/agents', 1200, 3, 42),
+    stats('PATCH /api/v1/agents/:id', 1100, 41, 310),
+    stats('DELETE /api/v1/agents/:id', 300, 0, 25),
+  ]
   const count = endpoints.reduce((n, e) => n + e.count, 0)
   const failures = endpoints.reduce((n, e) => n + e.failures, 0)
   return {
@@ -30,7 +48,15 @@ function fixture(): Summary {
     seed: 42,
     total: {...stats('total', count, failures, 24), rps: count / 60},
     endpoints,
-    series: Array.from({length: 10}, (_, i) => ({t: (i + 1) * 6, rps: 40 + i * 12, p50: 15 + i, p95: 60 + i * 25, p99: 120 + i * 60, errors: i < 6 ? 0 : (i - 5) * 4, users: Math.min(50, (i + 1) * 10)})),
+    series: Array.from({length: 10}, (_, i) => ({
+      t: (i + 1) * 6,
+      rps: 40 + i * 12,
+      p50: 15 + i,
+      p95: 60 + i * 25,
+      p99: 120 + i * 60,
+      errors: i < 6 ? 0 : (i - 5) * 4,
+      users: Math.min(50, (i + 1) * 10),
+    })),
     failures: [
       {
         endpoint: 'PATCH /api/v1/agents/:id',
@@ -39,7 +65,11 @@ function fixture(): Summary {
         count: 38,
         firstSeen: {t: 37.2, users: 50},
         sample: {
-          request: {method: 'PATCH', url: 'http://127.0.0.1:8080/api/v1/agents/5d0c1e9a-8f5e-4f8e-9d7c-0c1f2f3a4b5c', body: {name: 'agent-17', status: 'idle'}},
+          request: {
+            method: 'PATCH',
+            url: 'http://127.0.0.1:8080/api/v1/agents/5d0c1e9a-8f5e-4f8e-9d7c-0c1f2f3a4b5c',
+            body: {name: 'agent-17', status: 'idle'},
+          },
           response: {status: 409, body: {error: 'CONFLICT', message: 'agent 5d0c1e9a was modified concurrently'}},
         },
       },
@@ -49,12 +79,23 @@ function fixture(): Summary {
         message: 'connect ECONNRESET',
         count: 6,
         firstSeen: {t: 51.9, users: 50},
-        sample: {request: {method: 'POST', url: 'http://127.0.0.1:8080/api/v1/agents', body: {name: 'agent-<n>'}}, response: {status: null}},
+        sample: {
+          request: {method: 'POST', url: 'http://127.0.0.1:8080/api/v1/agents', body: {name: 'agent-<n>'}},
+          response: {status: null},
+        },
       },
     ],
     thresholds: [
       {scope: 'total', metric: 'p95', op: '<', limit: 500, actual: 62.4, passed: true, text: 'p95 of total 62.4 ms < 500 ms'},
-      {scope: 'PATCH /api/v1/agents/:id', metric: 'p95', op: '<', limit: 500, actual: 806, passed: false, text: 'p95 of PATCH /api/v1/agents/:id 806 ms > 500 ms'},
+      {
+        scope: 'PATCH /api/v1/agents/:id',
+        metric: 'p95',
+        op: '<',
+        limit: 500,
+        actual: 806,
+        passed: false,
+        text: 'p95 of PATCH /api/v1/agents/:id 806 ms > 500 ms',
+      },
       {scope: 'total', metric: 'errors', op: '<', limit: 0.01, actual: failures / count, passed: true, text: 'errors of total 0.55% < 1%'},
     ],
     validity: {valid: true, reasons: [], eventLoopLagP99Ms: 4.1, utilisation: 0.38, lateSends: 0, sends: count},
@@ -71,8 +112,21 @@ function fixture(): Summary {
   }
 }
 
-const unxml = (s: string) => s.replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n))).replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&')
-const testcases = (xml: string) => [...xml.matchAll(/<testcase classname="([^"]*)" name="([^"]*)"(\/>|>\s*<failure message="([^"]*)">([^<]*)<\/failure>)/g)].map((m) => ({classname: unxml(m[1]!), name: unxml(m[2]!), failure: m[4] === undefined ? undefined : unxml(m[4]), text: m[5] === undefined ? undefined : unxml(m[5])}))
+const unxml = (s: string) =>
+  s
+    .replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n)))
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, '&')
+const testcases = (xml: string) =>
+  [...xml.matchAll(/<testcase classname="([^"]*)" name="([^"]*)"(\/>|>\s*<failure message="([^"]*)">([^<]*)<\/failure>)/g)].map((m) => ({
+    classname: unxml(m[1]!),
+    name: unxml(m[2]!),
+    failure: m[4] === undefined ? undefined : unxml(m[4]),
+    text: m[5] === undefined ? undefined : unxml(m[5]),
+  }))
 const suiteAttr = (xml: string, name: string) => xml.match(new RegExp(`<testsuite [^>]*\\b${name}="([^"]*)"`))?.[1]
 
 describe('renderJunit', () => {
@@ -233,7 +287,12 @@ describe('writeReports', () => {
     const dir = join(tmp(), 'reports', 'run-1')
     const s = fixture()
     const paths = await writeReports(dir, s, ['starting 50 users', 'done'])
-    expect(paths).toEqual({html: join(dir, 'report.html'), json: join(dir, 'summary.json'), junit: join(dir, 'junit.xml'), log: join(dir, 'run.log')})
+    expect(paths).toEqual({
+      html: join(dir, 'report.html'),
+      json: join(dir, 'summary.json'),
+      junit: join(dir, 'junit.xml'),
+      log: join(dir, 'run.log'),
+    })
     for (const p of Object.values(paths)) expect(existsSync(p), p).toBe(true)
     expect(embedded(readFileSync(paths.html, 'utf8'))).toEqual(s)
     expect(readSummary(paths.json)).toEqual(s)

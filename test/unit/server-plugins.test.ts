@@ -81,7 +81,7 @@ describe('authPlugin', () => {
     expect(r.json()).toMatchObject({details: [{field: 'query.api_key'}]})
   })
 
-  it('guards the scope\'s unknown routes too, so they cannot be told from known ones without a key', async () => {
+  it("guards the scope's unknown routes too, so they cannot be told from known ones without a key", async () => {
     const a = await build([KEY])
     expect((await a.inject({url: '/guarded/unknown'})).statusCode).toBe(401)
     expect((await a.inject({url: '/guarded/unknown', headers: {'x-api-key': KEY}})).statusCode).toBe(404)

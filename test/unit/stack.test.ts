@@ -218,7 +218,9 @@ describe('stack relocate', () => {
       for (const step of first.slice(0, done)) await step.run()
       const again = await planRelocation(s.deps, 'postgres', {carryVolumes: true, from: OLD})
       // Stopped: no stop step. Removed: nothing of the old container is left to plan for (its data was copied before).
-      const expected = fullPlan(old.name).slice(done >= 3 ? 3 : 0).filter((line) => !(done >= 1 && line.startsWith('stop ')))
+      const expected = fullPlan(old.name)
+        .slice(done >= 3 ? 3 : 0)
+        .filter((line) => !(done >= 1 && line.startsWith('stop ')))
       expect(again.steps).toEqual(expected)
       for (const step of relocationSteps(s.deps, again)) await step.run()
       await expectRelocated(s)
@@ -230,9 +232,11 @@ describe('stack relocate', () => {
     await misplacedPostgres(s)
     s.engine.failNext('copyVolume')
     const steps = relocationSteps(s.deps, await planRelocation(s.deps, 'postgres', {carryVolumes: true}))
-    await expect((async () => {
-      for (const step of steps) await step.run()
-    })()).rejects.toThrow('scripted failure of copyVolume')
+    await expect(
+      (async () => {
+        for (const step of steps) await step.run()
+      })(),
+    ).rejects.toThrow('scripted failure of copyVolume')
     for (const step of relocationSteps(s.deps, await planRelocation(s.deps, 'postgres', {carryVolumes: true}))) await step.run()
     await expectRelocated(s)
   })

@@ -26,7 +26,9 @@ export const ENDPOINTS = [
 ] as const
 
 const created = (res: ApiResponse, key: string): string | undefined =>
-  res.status === 201 && res.body && typeof res.body === 'object' ? ((res.body as Record<string, unknown>)[key] as string | undefined) : undefined
+  res.status === 201 && res.body && typeof res.body === 'object'
+    ? ((res.body as Record<string, unknown>)[key] as string | undefined)
+    : undefined
 
 function agentBody(u: UserState) {
   return {
@@ -64,7 +66,14 @@ export const AGENT_USER: UserKind = {
       },
     },
     {name: 'list agents', weight: 10, run: async (_u, send) => void (await send({endpoint: `GET ${A}`, method: 'GET', path: A}))},
-    {name: 'get agent', weight: 3, run: withId((u) => u.agentIds, (_u, id, send) => send({endpoint: `GET ${A}:id`, method: 'GET', path: `${A}${enc(id)}`}))},
+    {
+      name: 'get agent',
+      weight: 3,
+      run: withId(
+        (u) => u.agentIds,
+        (_u, id, send) => send({endpoint: `GET ${A}:id`, method: 'GET', path: `${A}${enc(id)}`}),
+      ),
+    },
     {
       name: 'patch agent',
       weight: 2,
@@ -106,14 +115,29 @@ export const GOAL_USER: UserKind = {
       name: 'create goal',
       weight: 5,
       run: async (u, send) => {
-        const criteria = Array.from({length: u.rng.int(1, 3)}, (_, i) => `criterion ${i + 1}: ${u.rng.pick(['accuracy', 'latency', 'coverage', 'cost'])}`)
-        const body = {...(u.ownAgent ? {agent_id: u.ownAgent} : {}), description: `load goal ${u.rng.int(0, 1e9)}`, success_criteria: criteria, priority: u.rng.int(1, 10)}
+        const criteria = Array.from(
+          {length: u.rng.int(1, 3)},
+          (_, i) => `criterion ${i + 1}: ${u.rng.pick(['accuracy', 'latency', 'coverage', 'cost'])}`,
+        )
+        const body = {
+          ...(u.ownAgent ? {agent_id: u.ownAgent} : {}),
+          description: `load goal ${u.rng.int(0, 1e9)}`,
+          success_criteria: criteria,
+          priority: u.rng.int(1, 10),
+        }
         const id = created(await send({endpoint: `POST ${G}`, method: 'POST', path: G, body}), 'goal_id')
         if (id) u.goalIds.push(id)
       },
     },
     {name: 'list goals', weight: 10, run: async (_u, send) => void (await send({endpoint: `GET ${G}`, method: 'GET', path: G}))},
-    {name: 'get goal', weight: 3, run: withId((u) => u.goalIds, (_u, id, send) => send({endpoint: `GET ${G}:goal_id`, method: 'GET', path: `${G}${enc(id)}`}))},
+    {
+      name: 'get goal',
+      weight: 3,
+      run: withId(
+        (u) => u.goalIds,
+        (_u, id, send) => send({endpoint: `GET ${G}:goal_id`, method: 'GET', path: `${G}${enc(id)}`}),
+      ),
+    },
     {
       name: 'patch goal',
       weight: 2,
@@ -151,7 +175,14 @@ export const TASK_USER: UserKind = {
         if (id) u.taskIds.push(id)
       },
     },
-    {name: 'get task', weight: 10, run: withId((u) => u.taskIds, (_u, id, send) => send({endpoint: `GET ${T}:task_id`, method: 'GET', path: `${T}${enc(id)}`}))},
+    {
+      name: 'get task',
+      weight: 10,
+      run: withId(
+        (u) => u.taskIds,
+        (_u, id, send) => send({endpoint: `GET ${T}:task_id`, method: 'GET', path: `${T}${enc(id)}`}),
+      ),
+    },
     {
       name: 'patch task',
       weight: 2,
@@ -162,7 +193,10 @@ export const TASK_USER: UserKind = {
             endpoint: `PATCH ${T}:task_id`,
             method: 'PATCH',
             path: `${T}${enc(id)}`,
-            body: {status: u.rng.pick(['pending', 'running', 'completed', 'failed']), output_data: {result: `result ${u.rng.int(0, 1e6)}`, timestamp: new Date().toISOString()}},
+            body: {
+              status: u.rng.pick(['pending', 'running', 'completed', 'failed']),
+              output_data: {result: `result ${u.rng.int(0, 1e6)}`, timestamp: new Date().toISOString()},
+            },
           }),
       ),
     },
