@@ -1,7 +1,7 @@
 import {existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {PlatformError, isPlatformError, pollUntil, sha256} from '../core/index.js'
-import {inTransaction} from './pglite.js'
+import {inTransaction} from './transaction.js'
 import type {Db, Queryable} from './types.js'
 
 export interface Migration {

@@ -1,7 +1,7 @@
 import type {Pool, PoolClient} from 'pg'
 import {PlatformError, isPlatformError} from '../core/index.js'
 import {translateDbError} from './errors.js'
-import {inTransaction} from './pglite.js'
+import {inTransaction} from './transaction.js'
 import type {Db, Queryable, QueryResult} from './types.js'
 
 function wrap(client: Pool | PoolClient, where: string): Queryable {

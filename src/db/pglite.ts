@@ -4,6 +4,7 @@ import type {PGlite} from '@electric-sql/pglite'
 import {PlatformError, acquireLock} from '../core/index.js'
 import {translateDbError} from './errors.js'
 import {Mutex} from './mutex.js'
+import {inTransaction} from './transaction.js'
 import type {Db, Queryable, QueryResult} from './types.js'
 
 export const MEMORY = 'memory://'
@@ -67,18 +68,5 @@ export async function openPglite(dataDir: string): Promise<Db> {
       })
       release()
     },
-  }
-}
-
-/** BEGIN / COMMIT around fn on one connection, ROLLBACK when it throws. */
-export async function inTransaction<T>(conn: Queryable, fn: (tx: Queryable) => Promise<T>): Promise<T> {
-  await conn.query('BEGIN')
-  try {
-    const result = await fn(conn)
-    await conn.query('COMMIT')
-    return result
-  } catch (err) {
-    await conn.query('ROLLBACK').catch(() => {})
-    throw err
   }
 }
