@@ -2,7 +2,7 @@ import {spawn} from 'node:child_process'
 import {Flags} from '@oclif/core'
 import {nextSignal, type PlatformConfig} from '../core/index.js'
 import {style, table} from './output.js'
-import type {Progress, SessionInput, Summary} from '../loadtest/index.js'
+import type {Progress, SessionInput, SessionResult, Summary} from '../loadtest/index.js'
 import {PlatformCommand, durationFlag} from './command.js'
 
 /** The flags `test smoke` and `test load` share. */
@@ -164,7 +164,7 @@ export async function runLoadTestCommand(
   const say = (l: string) => (live ? live.log(l) : cmd.log(l))
   const interrupt = new AbortController()
   void nextSignal((msg) => (live ? live.log(msg) : cmd.logToStderr(msg))).then((signal) => interrupt.abort(signal))
-  let result
+  let result: SessionResult
   try {
     result = await runSession(
       config,

@@ -39,7 +39,9 @@ export function acquireLock(path: string, what: string, code: 'DATABASE_LOCKED' 
       held.add(path)
       if (!exitHookInstalled) {
         exitHookInstalled = true
-        process.once('exit', () => held.forEach((p) => safeUnlink(p)))
+        process.once('exit', () => {
+          for (const p of held) safeUnlink(p)
+        })
       }
       return () => {
         if (held.delete(path)) safeUnlink(path)

@@ -51,7 +51,7 @@ async function holdingProxy(target: number): Promise<{url: string; hold(on: bool
     hold: (on) => void (holding = on),
     close: () =>
       new Promise((r) => {
-        sockets.forEach((s) => s.destroy())
+        for (const s of sockets) s.destroy()
         server.close(() => r())
       }),
   }

@@ -19,7 +19,9 @@ function check(text: string): {status: number | null; output: string} {
 
 describe.skipIf(!promtool)('/metrics of both services (built bin/run.js) passes `promtool check metrics`', () => {
   const children: Array<ReturnType<typeof spawnCli>> = []
-  afterAll(() => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')))
+  afterAll(() => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL')
+  })
 
   it('the data layer and the gateway, after real traffic', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'platform-metrics-'))

@@ -143,7 +143,9 @@ describe('effectiveThresholds', () => {
   ])('%s', (_, given, want) => {
     const got = effectiveThresholds(given.map(user))
     expect(got).toHaveLength(want.length)
-    want.forEach((w, i) => expect(got[i]).toMatchObject(w))
+    want.forEach((w, i) => {
+      expect(got[i]).toMatchObject(w)
+    })
   })
 })
 
@@ -200,7 +202,7 @@ describe('certainFailure (Aggregator fed with encoded intervals)', () => {
     const agg = new Aggregator()
     const parts = [a, b].map((recs) => {
       const rec = new IntervalRecorder()
-      recs.forEach(([e, ms, failed]) => rec.record(e, ms, failed))
+      for (const [e, ms, failed] of recs) rec.record(e, ms, failed)
       return rec.drain()
     })
     agg.addInterval(parts, 2, 2, 10)
@@ -294,7 +296,9 @@ describe('failure messages and groups', () => {
 
   it('groups by endpoint x status x normalised message, keeping the first sample', () => {
     const g = new FailureGroups()
-    ids.forEach((id, i) => add(g, 500, id, 1 + i))
+    ids.forEach((id, i) => {
+      add(g, 500, id, 1 + i)
+    })
     add(g, 503, ids[0]!, 9)
     const list = g.list()
     expect(list).toHaveLength(2)
