@@ -38,7 +38,10 @@ function timed(
     const child = spawn(cmd, argv, {cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe']})
     let stdout = ''
     let all = ''
-    child.stdout.on('data', (d) => ((stdout += d), (all += d)))
+    child.stdout.on('data', (d) => {
+      stdout += d
+      all += d
+    })
     child.stderr.on('data', (d) => (all += d))
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000)
     child.once('error', reject)

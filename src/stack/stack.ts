@@ -15,6 +15,7 @@ export interface StackDeps extends LifecycleDeps {
 
 export interface Step {
   title: string
+  // biome-ignore lint/suspicious/noConfusingVoidType: most steps return nothing, some a note to print
   run: () => Promise<string | void>
 }
 

@@ -471,6 +471,7 @@ describeEachDb('L01 bad input', (kind) => {
     `" OR ""="`,
     '😀🚀 👩‍👩‍👧‍👦 🏳️‍🌈',
     'ünïcödé 中文 עברית \u200b zero-width',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal ${x} is the point of this input
     '\\ backslash \\n $1 %s %% ${x} \\x00',
     '\t tab\nnewline\r\n',
   ]

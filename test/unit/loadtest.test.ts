@@ -696,7 +696,7 @@ describe('the scenario: payloads and id bookkeeping', () => {
         const deleted = new Set<string>()
         for (const {req} of log) {
           const m = ROUTE.exec(req.path)
-          if (!m || !m[2]) continue
+          if (!m?.[2]) continue
           const [, coll, raw] = m as unknown as [string, Coll, string]
           const id = decodeURIComponent(raw)
           expect(issued[coll].has(id), `${req.method} ${req.path}: id not from a 201`).toBe(true)
@@ -714,7 +714,7 @@ describe('the scenario: payloads and id bookkeeping', () => {
         for (const {req} of log) {
           expect(ENDPOINTS as readonly string[]).toContain(req.endpoint)
           const m = ROUTE.exec(req.path)
-          const template = m && m[2] ? `/api/v1/${m[1]}/${PARAM[m[1] as Coll]}` : req.path
+          const template = m?.[2] ? `/api/v1/${m[1]}/${PARAM[m[1] as Coll]}` : req.path
           expect(`${req.method} ${template}`).toBe(req.endpoint)
         }
       }
@@ -805,7 +805,7 @@ describe('the live view', () => {
     expect(lines).toHaveLength(3)
     const bar = /█+░+/.exec(lines[0]!)![0]
     expect(bar.split('').filter((c) => c === '█')).toHaveLength(bar.length / 2) // half way
-    expect(lines[0]).toMatch(/^smoke █+░+ 30s \/ 1m00s  50%$/)
+    expect(lines[0]).toMatch(/^smoke █+░+ 30s \/ 1m00s {2}50%$/)
     expect(lines[1]).toBe('users 10/10  req/s 6.5  p50 12.3 ms  p95 31.2 ms  errors 3 (1.50%)')
     expect(lines[2]).toBe('worst PATCH /api/v1/agents/:id p95 45.6 ms, 2.00% errors')
   })
