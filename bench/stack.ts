@@ -163,7 +163,8 @@ await runBench(async () => {
     if (round % 2 === 0) sides.reverse()
     for (const side of sides) await side()
     log(
-      `round ${round}: platform up --docker ${fmt(platformMs.at(-1)! / 1000, 1)} s, docker-compose up -d + polling ${fmt(baselineMs.at(-1)! / 1000, 1)} s`,
+      `round ${round}: platform up --docker ${fmt(platformMs.at(-1)! / 1000, 1)} s, ` +
+        `docker-compose up -d + polling ${fmt(baselineMs.at(-1)! / 1000, 1)} s`,
     )
   }
 
@@ -253,9 +254,11 @@ await runBench(async () => {
   )
   const extraS = (median(platformMs) - median(baselineMs)) / 1000
   console.log(
-    `verdict: up --docker takes ${fmt(ratio, 2)}x the bare compose + polling (${fmt(Math.abs(extraS), 1)} s ${extraS >= 0 ? 'more' : 'less'}; it also checks ports, migrates and reports the status)`,
+    `verdict: up --docker takes ${fmt(ratio, 2)}x the bare compose + polling (${fmt(Math.abs(extraS), 1)} s ` +
+      `${extraS >= 0 ? 'more' : 'less'}; it also checks ports, migrates and reports the status)`,
   )
   console.log(
-    `verdict: ${doctorPass ? 'PASS' : 'BELOW TARGET'}: stack doctor ${fmt(doctorMs)} ms among ${crowded.containers} containers (target < ${TARGET_DOCTOR_MS} ms; ${crowded.findings} findings)`,
+    `verdict: ${doctorPass ? 'PASS' : 'BELOW TARGET'}: stack doctor ${fmt(doctorMs)} ms among ${crowded.containers} containers (target < ` +
+      `${TARGET_DOCTOR_MS} ms; ${crowded.findings} findings)`,
   )
 })

@@ -171,7 +171,8 @@ export async function startDockerd(): Promise<Dockerd> {
 
   if (process.getuid?.() !== 0) {
     throw new Error(
-      'the docker tier needs a Docker daemon: set DOCKER_HOST to one that answers, or run the tests as root so they can start dockerd (npm test installs docker.io)',
+      'the docker tier needs a Docker daemon: set DOCKER_HOST to one that answers, ' +
+        'or run the tests as root so they can start dockerd (npm test installs docker.io)',
     )
   }
   const dockerd = which('dockerd')

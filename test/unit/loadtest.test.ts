@@ -840,7 +840,8 @@ describe('the live view', () => {
   it('has one plain line for logs, with the same figures and no bar', () => {
     const line = progressLine(progress())
     expect(line).toBe(
-      '30s/1m00s  users 10/10  req/s 6.5  p50 12.3 ms  p95 31.2 ms  errors 3 (1.50%)  worst PATCH /api/v1/agents/:id p95 45.6 ms, 2.00% errors',
+      '30s/1m00s  users 10/10  req/s 6.5  p50 12.3 ms  p95 31.2 ms  errors 3 (1.50%)  worst PATCH /api/v1/agents/:id p95 45.6 ms, ' +
+        '2.00% errors',
     )
   })
 })
@@ -884,7 +885,9 @@ describe('interrupted runs', () => {
       file,
       `export default {
       name: 'ping', module: import.meta.url, thinkMs: {min: 20, max: 20}, endpoints: ['GET /api/v1/agents/'],
-      kinds: [{name: 'pinger', weight: 1, tasks: [{name: 'list', weight: 1, run: async (u, send) => { await send({endpoint: 'GET /api/v1/agents/', method: 'GET', path: '/api/v1/agents/'}) }}]}],
+      kinds: [{name: 'pinger', weight: 1, tasks: [{name: 'list', weight: 1, run: async (u, send) => {
+        await send({endpoint: 'GET /api/v1/agents/', method: 'GET', path: '/api/v1/agents/'})
+      }}]}],
     }\n`,
     )
     const scenario = await loadScenario(pathToFileURL(file).href)
