@@ -34,6 +34,7 @@ const INEXACT = [
 /** An array nested `depth` levels deep. */
 const nested = (depth: number): unknown => (depth === 0 ? 'leaf' : [nested(depth - 1)])
 
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are read field by field, as JSON
 type Json = any
 type Body = Record<string, unknown>
 

@@ -14,6 +14,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
 const PAST = '2000-01-01T00:00:00.000Z'
 
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are read field by field, as JSON
 type Json = any
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
 interface Res {

@@ -622,6 +622,7 @@ describe('the scenario: payloads and id bookkeeping', () => {
 
   /** Checks one request's payload against the contract. */
   function checkPayload({req}: Exchange) {
+    // biome-ignore lint/suspicious/noExplicitAny: the payload is checked field by field against the contract
     const b = req.body as Record<string, any> | undefined
     switch (req.endpoint) {
       case 'POST /api/v1/agents/':
