@@ -35,7 +35,8 @@ const args = benchArgs({seconds: 8, warmup: 1, rounds: 3}, {fractional: ['second
 
 /** The statement L01 runs for POST /goals/ with this body (its column order aside). */
 const INSERT =
-  'INSERT INTO mcp_documents.goals (goal_id, agent_id, agent_did, priority, success_criteria, goal_text) VALUES ($1,$2,$3,$4,$5::jsonb,$6) RETURNING *'
+  'INSERT INTO mcp_documents.goals (goal_id, agent_id, agent_did, priority, success_criteria, goal_text) ' +
+  'VALUES ($1,$2,$3,$4,$5::jsonb,$6) RETURNING *'
 
 interface Side {
   name: 'baseline' | 'subject'
@@ -98,7 +99,8 @@ await runBench(async () => {
       if (died) throw new Error(`the platform ${died}`)
       side.runs.push(run)
       log(
-        `round ${round} ${side.name.padEnd(8)} ${fmt(run.rate).padStart(6)}/s  p95 ${fmt(run.p95Ms, 2)} ms${run.errors ? `  errors ${run.errors} (${run.firstError})` : ''}`,
+        `round ${round} ${side.name.padEnd(8)} ${fmt(run.rate).padStart(6)}/s  p95 ${fmt(run.p95Ms, 2)} ` +
+          `ms${run.errors ? `  errors ${run.errors} (${run.firstError})` : ''}`,
       )
     }
   }
@@ -128,7 +130,8 @@ await runBench(async () => {
     process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`)
   } else {
     console.log(
-      `POST /goals/ on L01 (threads topology, child process) vs the same INSERT on a bare pg Pool(${CONCURRENCY}), concurrency ${CONCURRENCY}, ${args.rounds} x ${args.seconds} s per side (medians)`,
+      `POST /goals/ on L01 (threads topology, child process) vs the same INSERT on a bare pg Pool(${CONCURRENCY}), ` +
+        `concurrency ${CONCURRENCY}, ${args.rounds} x ${args.seconds} s per side (medians)`,
     )
     const rows = (['baseline', 'subject'] as const).map((k) => {
       const s = k === 'baseline' ? baseline : subject

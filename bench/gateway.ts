@@ -79,7 +79,8 @@ await runBench(async () => {
         if (died) throw new Error(`the platform ${died}`)
         side.runs.push(run)
         log(
-          `${r.route} round ${round} ${side.name.padEnd(7)} ${fmt(run.rate).padStart(6)} req/s  p95 ${fmt(run.p95Ms, 2)} ms${run.errors ? `  errors ${run.errors} (${run.firstError})` : ''}`,
+          `${r.route} round ${round} ${side.name.padEnd(7)} ${fmt(run.rate).padStart(6)} req/s  p95 ${fmt(run.p95Ms, 2)} ` +
+            `ms${run.errors ? `  errors ${run.errors} (${run.firstError})` : ''}`,
         )
       }
     }
@@ -95,12 +96,24 @@ await runBench(async () => {
 
   if (args.json) {
     const {seconds, concurrency, rounds, warmup} = args
-    process.stdout.write(
-      `${JSON.stringify({benchmark: 'gateway', database: 'postgresql', topology: 'threads', seconds, concurrency, rounds, warmup, results, target: TARGET, verdict, errors}, null, 2)}\n`,
-    )
+    const record = {
+      benchmark: 'gateway',
+      database: 'postgresql',
+      topology: 'threads',
+      seconds,
+      concurrency,
+      rounds,
+      warmup,
+      results,
+      target: TARGET,
+      verdict,
+      errors,
+    }
+    process.stdout.write(`${JSON.stringify(record, null, 2)}\n`)
   } else {
     console.log(
-      `L09 vs direct L01, PostgreSQL, threads topology, concurrency ${args.concurrency}, ${args.rounds} x ${args.seconds} s per side (medians)`,
+      `L09 vs direct L01, PostgreSQL, threads topology, concurrency ${args.concurrency}, ` +
+        `${args.rounds} x ${args.seconds} s per side (medians)`,
     )
     const rows = results.flatMap((r) =>
       (['direct', 'through'] as const).map((k) => [
@@ -121,6 +134,7 @@ await runBench(async () => {
   }
   if (errors > 0)
     throw new Error(
-      `${errors} requests failed, the figures are not a measurement (first: ${results.map((r) => r.direct.firstError ?? r.through.firstError).find(Boolean)})`,
+      `${errors} requests failed, the figures are not a measurement (first: ` +
+        `${results.map((r) => r.direct.firstError ?? r.through.firstError).find(Boolean)})`,
     )
 })

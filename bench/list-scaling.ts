@@ -6,7 +6,8 @@
  * Sides alternate (small, large, ...), each measurement after its own warm-up; medians are
  * compared. Target: large/small >= 0.67. Reports; exit 1 only when the run failed.
  *
- *   node --import tsx bench/list-scaling.ts [--small 1000] [--large 1000000] [--seconds 5] [--warmup 1] [--rounds 3] [--concurrency 16] [--json]
+ *   node --import tsx bench/list-scaling.ts [--small 1000] [--large 1000000] [--seconds 5] [--warmup 1] [--rounds 3]
+ *     [--concurrency 16] [--json]
  */
 import pg from 'pg'
 import {
@@ -42,7 +43,8 @@ async function seed(databaseUrl: string, n: number): Promise<void> {
       await db.query(
         `INSERT INTO mcp_documents.agents (did, name, agent_type, status, configuration, metadata)
          SELECT 'did:agent:bench:' || g, 'bench agent ' || g, 'simple', 'active',
-                jsonb_build_object('max_tokens', 100 + g % 1900, 'temperature', 0.5), jsonb_build_object('created_by', 'load_test', 'test_run', 'bench')
+                jsonb_build_object('max_tokens', 100 + g % 1900, 'temperature', 0.5),
+                jsonb_build_object('created_by', 'load_test', 'test_run', 'bench')
          FROM generate_series($1::int + 1, $1::int + $2::int) g`,
         [done, Math.min(100_000, n - done)],
       )
@@ -98,7 +100,8 @@ await runBench(async () => {
       await within(http.close(), 5000)
       side.runs.push(run)
       log(
-        `round ${round} ${side.name.padEnd(5)} ${String(side.rows).padStart(8)} rows  ${fmt(run.rate).padStart(6)}/s  p95 ${fmt(run.p95Ms, 2)} ms${run.errors ? `  errors ${run.errors} (${run.firstError})` : ''}`,
+        `round ${round} ${side.name.padEnd(5)} ${String(side.rows).padStart(8)} rows  ${fmt(run.rate).padStart(6)}/s  p95 ` +
+          `${fmt(run.p95Ms, 2)} ms${run.errors ? `  errors ${run.errors} (${run.firstError})` : ''}`,
       )
     }
   }
@@ -111,12 +114,12 @@ await runBench(async () => {
   const verdict = ratio >= TARGET ? 'PASS' : 'BELOW TARGET'
   const errors = small.errors + large.errors
   if (args.json) {
-    process.stdout.write(
-      `${JSON.stringify({benchmark: 'list-scaling', loadavg: load, options: args, small, large, ratio, target: TARGET, verdict, errors}, null, 2)}\n`,
-    )
+    const record = {benchmark: 'list-scaling', loadavg: load, options: args, small, large, ratio, target: TARGET, verdict, errors}
+    process.stdout.write(`${JSON.stringify(record, null, 2)}\n`)
   } else {
     console.log(
-      `GET /agents/ (limit 100) on L01 over the embedded PostgreSQL, concurrency ${args.concurrency}, ${args.rounds} x ${args.seconds} s per side (medians); loadavg ${load.before} -> ${load.after}`,
+      `GET /agents/ (limit 100) on L01 over the embedded PostgreSQL, concurrency ${args.concurrency}, ` +
+        `${args.rounds} x ${args.seconds} s per side (medians); loadavg ${load.before} -> ${load.after}`,
     )
     const rows = [small, large].map((s, i) => [
       i ? 'large' : 'small',

@@ -408,7 +408,8 @@ async function ramp(server: Server, startRate: number): Promise<Ramp> {
     }
     steps.push(step)
     log(
-      `  rate ${String(rate).padStart(6)}: ${fmt(step.rps).padStart(6)} req/s, ${step.connections} connections, p50 ${fmt(step.p50Ms, 2)} ms, p99 ${fmt(step.p99Ms, 2)} ms${step.errors ? `, ${step.errors} errors` : ''}, ${step.validity}`,
+      `  rate ${String(rate).padStart(6)}: ${fmt(step.rps).padStart(6)} req/s, ${step.connections} connections, ` +
+        `p50 ${fmt(step.p50Ms, 2)} ms, p99 ${fmt(step.p99Ms, 2)} ms${step.errors ? `, ${step.errors} errors` : ''}, ${step.validity}`,
     )
     const previous = best?.rps ?? 0
     if (step.valid && step.rps > previous) best = step
@@ -445,7 +446,8 @@ const WRK_SCRIPT = `
 wrk.headers["x-api-key"] = "${API_KEY}"
 wrk.headers["content-type"] = "application/json"
 wrk.headers["accept"] = "application/json"
-local agent = '{"name":"load-agent-123456789","agent_type":"simple","configuration":{"max_tokens":1000,"temperature":0.5},"metadata":{"created_by":"load_test","test_run":"00000000-0000-4000-8000-000000000000"}}'
+local agent = '{"name":"load-agent-123456789","agent_type":"simple","configuration":{"max_tokens":1000,"temperature":0.5},' ..
+  '"metadata":{"created_by":"load_test","test_run":"00000000-0000-4000-8000-000000000000"}}'
 local id = "00000000-0000-4000-8000-000000000001"
 local requests = {}
 -- wrk sets the Host header (which HTTP/1.1 needs) only just before init(): format the requests there.
@@ -502,11 +504,13 @@ await runBench(async () => {
   const mem = await memory(fast)
   alive(fast)
   log(
-    `  RSS ${mem.baselineMb} MB before, peak ${mem.peakMb} MB: generator ${mem.generatorMb} MB; ${mem.requests} requests, ${mem.peakUsers} users, ${mem.connections} connections, ${mem.validity}`,
+    `  RSS ${mem.baselineMb} MB before, peak ${mem.peakMb} MB: generator ${mem.generatorMb} MB; ${mem.requests} requests, ` +
+      `${mem.peakUsers} users, ${mem.connections} connections, ${mem.validity}`,
   )
 
   log(
-    `accuracy: open model at ${args['accuracy-rate']} req/s for ${args['accuracy-seconds']} s against the 20 ms and the 0 ms server, then a bare undici client on the same schedule`,
+    `accuracy: open model at ${args['accuracy-rate']} req/s for ${args['accuracy-seconds']} s against the 20 ms and the 0 ms server, ` +
+      `then a bare undici client on the same schedule`,
   )
   const acc: LatencyRun[] = []
   for (const [server, delayMs] of [
@@ -518,7 +522,9 @@ await runBench(async () => {
       alive(fast, slow)
       acc.push(a)
       log(
-        `  ${a.delayMs} ms server, ${a.client}: p50 ${fmt(a.p50Ms, 2)} ms, p99 ${fmt(a.p99Ms, 2)} ms (first second ${fmt(a.firstSecondP99Ms, 2)}, later seconds ${fmt(a.laterSecondsP99Ms, 2)}), ${a.requests} requests, ${a.validity}`,
+        `  ${a.delayMs} ms server, ${a.client}: p50 ${fmt(a.p50Ms, 2)} ms, ` +
+          `p99 ${fmt(a.p99Ms, 2)} ms (first second ${fmt(a.firstSecondP99Ms, 2)}, later seconds ${fmt(a.laterSecondsP99Ms, 2)}), ` +
+          `${a.requests} requests, ${a.validity}`,
       )
     }
   }
@@ -543,15 +549,16 @@ await runBench(async () => {
     const entry: (typeof rounds)[number] = {ramp: r}
     rounds.push(entry)
     log(
-      `  best valid: ${r.best ? `${fmt(r.best.rps)} req/s at ${r.best.rate}/s with ${r.best.connections} connections` : 'none'} (${r.stopped})`,
+      `  best valid: ${r.best ? `${fmt(r.best.rps)} req/s at ${r.best.rate}/s with ${r.best.connections} connections` : 'none'} ` +
+        `(${r.stopped})`,
     )
     if (wrk) {
       const connections = Math.max(1, r.best?.connections ?? r.steps.at(-1)?.connections ?? 1)
       entry.wrk = await runWrk(fast.url, script, connections, wrkSeconds)
       alive(fast)
-      log(
-        `  wrk -t1 -c${connections}: ${fmt(entry.wrk.rps)} req/s${entry.wrk.non2xx + entry.wrk.socketErrors ? `, ${entry.wrk.non2xx} non-2xx, ${entry.wrk.socketErrors} socket errors` : ''}`,
-      )
+      const {non2xx, socketErrors} = entry.wrk
+      const failed = non2xx + socketErrors ? `, ${non2xx} non-2xx, ${socketErrors} socket errors` : ''
+      log(`  wrk -t1 -c${connections}: ${fmt(entry.wrk.rps)} req/s${failed}`)
     }
     // Later ramps start lower than the last best, so they climb through the interesting part.
     if (r.best) start = Math.max(100, Math.round((r.best.rps * 0.6) / 100) * 100)
@@ -602,7 +609,8 @@ await runBench(async () => {
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`)
   } else {
     console.log(
-      `load generator (src/loadtest runLoad, one generator worker thread) against node:http servers in other processes; loadavg ${load.before} -> ${load.after}`,
+      `load generator (src/loadtest runLoad, one generator worker thread) against node:http servers in other processes; ` +
+        `loadavg ${load.before} -> ${load.after}`,
     )
     console.log('')
     console.log(`memory: ${mem.users} virtual users, closed model, think 1-3 s, spawn ${mem.spawnRate}/s, ${mem.seconds} s, 0 ms server`)
@@ -649,13 +657,17 @@ await runBench(async () => {
       ),
     )
     console.log(
-      `verdict: ${verdicts.accuracy}: p50 ${fmt(a20.p50Ms, 2)} ms, p99 ${fmt(a20.p99Ms, 2)} ms against ${TARGETS.latencyMs} ms (target [${TARGETS.latencyMs}, ${TARGETS.latencyMs * (1 + TARGETS.tolerance)}]); ` +
-        `on the 0 ms server the runner's p50/p99 are ${fmt(a0.p50Ms, 2)}/${fmt(a0.p99Ms, 2)} ms (loopback, HTTP on both sides, timer wake-ups), ` +
-        `a bare undici client's ${fmt(b0.p50Ms, 2)}/${fmt(b0.p99Ms, 2)} ms (and ${fmt(b20.p50Ms, 2)}/${fmt(b20.p99Ms, 2)} ms on the 20 ms server)`,
+      `verdict: ${verdicts.accuracy}: p50 ${fmt(a20.p50Ms, 2)} ms, p99 ${fmt(a20.p99Ms, 2)} ms against ${TARGETS.latencyMs} ms (target ` +
+        `[${TARGETS.latencyMs}, ${TARGETS.latencyMs * (1 + TARGETS.tolerance)}]); ` +
+        `on the 0 ms server the runner's p50/p99 are ${fmt(a0.p50Ms, 2)}/${fmt(a0.p99Ms, 2)} ms (loopback, HTTP on both sides, ` +
+        `timer wake-ups), ` +
+        `a bare undici client's ${fmt(b0.p50Ms, 2)}/${fmt(b0.p99Ms, 2)} ms (and ${fmt(b20.p50Ms, 2)}/${fmt(b20.p99Ms, 2)} ms on the 20 ` +
+        `ms server)`,
     )
     console.log('')
     console.log(
-      `throughput: runner open model stepped x${STEP} (${args['step-seconds']} s a step; best VALID step) vs wrk -t1 at the runner's connection count, ${args.rounds} rounds`,
+      `throughput: runner open model stepped x${STEP} (${args['step-seconds']} s a step; best VALID step) ` +
+        `vs wrk -t1 at the runner's connection count, ${args.rounds} rounds`,
     )
     console.log(
       table(
@@ -674,7 +686,8 @@ await runBench(async () => {
     )
     console.log(
       wrk
-        ? `verdict: ${verdicts.throughput}: runner ${fmt(runnerRps)} req/s / wrk ${fmt(wrkRps)} req/s = ${fmt(ratio, 2)} at ${fmt(connections)} connections (target >= ${TARGETS.ratio})`
+        ? `verdict: ${verdicts.throughput}: runner ${fmt(runnerRps)} req/s / wrk ${fmt(wrkRps)} req/s = ${fmt(ratio, 2)} at ` +
+            `${fmt(connections)} connections (target >= ${TARGETS.ratio})`
         : `verdict: ${verdicts.throughput}: runner ${fmt(runnerRps)} req/s; install wrk (apt-get install -y wrk) for the comparison`,
     )
   }

@@ -60,7 +60,8 @@ await runBench(async () => {
     )
   } else {
     console.log(
-      `GET /api/v1/agents/:id through L09, concurrency ${args.concurrency}, ${args.rounds} x ${args.seconds} s per side (medians); loadavg ${load.before} -> ${load.after}`,
+      `GET /api/v1/agents/:id through L09, concurrency ${args.concurrency}, ${args.rounds} x ${args.seconds} s per side (medians); ` +
+        `loadavg ${load.before} -> ${load.after}`,
     )
     console.log(
       table(

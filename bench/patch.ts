@@ -160,7 +160,8 @@ await runBench(async () => {
         samples[size]![side].push(side === 'cli' ? await viaCli(size) : await byHand(size))
       }
       log(
-        `round ${round}, ${size} file${size === 1 ? '' : 's'}: platform ${fmt(samples[size]!.cli.at(-1)!)} ms, by hand ${fmt(samples[size]!.hand.at(-1)!)} ms`,
+        `round ${round}, ${size} file${size === 1 ? '' : 's'}: platform ${fmt(samples[size]!.cli.at(-1)!)} ms, ` +
+          `by hand ${fmt(samples[size]!.hand.at(-1)!)} ms`,
       )
     }
   }
@@ -188,7 +189,8 @@ await runBench(async () => {
     return
   }
   console.log(
-    `platform patch apply (copy + restart + health gate) vs docker cp + docker restart + docker inspect every ${args['poll-ms']} ms until healthy; busybox httpd, healthcheck every 1 s; ${args.rounds} rounds, alternating`,
+    `platform patch apply (copy + restart + health gate) vs docker cp + docker restart + docker inspect every ${args['poll-ms']} ms ` +
+      `until healthy; busybox httpd, healthcheck every 1 s; ${args.rounds} rounds, alternating`,
   )
   console.log(
     table(
@@ -206,6 +208,7 @@ await runBench(async () => {
     ),
   )
   console.log(
-    `verdict: ${verdict}: ${results.map((r) => `${r.files} file${r.files === 1 ? '' : 's'} ${fmt(r.ratio, 2)}x (${r.pass ? 'ok' : 'over'})`).join(', ')}`,
+    `verdict: ${verdict}: ` +
+      `${results.map((r) => `${r.files} file${r.files === 1 ? '' : 's'} ${fmt(r.ratio, 2)}x (${r.pass ? 'ok' : 'over'})`).join(', ')}`,
   )
 })

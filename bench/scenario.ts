@@ -44,7 +44,8 @@ await runBench(async () => {
   await preflight(platform.l09, platform.apiKey)
 
   log(
-    `scenario: ${args.users} users at ${args['spawn-rate']}/s for ${args.seconds} s, ${args.workers} generator thread(s), seed ${args.seed}`,
+    `scenario: ${args.users} users at ${args['spawn-rate']}/s for ${args.seconds} s, ${args.workers} generator thread(s), ` +
+      `seed ${args.seed}`,
   )
   let died: string | undefined
   const s: Summary = await runLoad({
@@ -60,7 +61,8 @@ await runBench(async () => {
     onPoint: (p) => {
       died ??= platform.exited()
       log(
-        `  ${fmt(p.t, 1).padStart(5)} s  users ${String(p.users).padStart(5)}  ${fmt(p.rps).padStart(5)} req/s  p50 ${fmt(p.p50 ?? NaN, 1)} ms  p95 ${fmt(p.p95 ?? NaN, 1)} ms  p99 ${fmt(p.p99 ?? NaN, 1)} ms  errors ${p.errors}`,
+        `  ${fmt(p.t, 1).padStart(5)} s  users ${String(p.users).padStart(5)}  ${fmt(p.rps).padStart(5)} req/s  p50 ` +
+          `${fmt(p.p50 ?? NaN, 1)} ms  p95 ${fmt(p.p95 ?? NaN, 1)} ms  p99 ${fmt(p.p99 ?? NaN, 1)} ms  errors ${p.errors}`,
       )
     },
   })
@@ -75,8 +77,12 @@ await runBench(async () => {
   const worst = [...s.endpoints].sort((a, b) => b.p95 - a.p95)[0]
   const met = t.failures <= TARGETS.errors && t.p95 < TARGETS.p95Ms
   const verdict = !s.validity.valid ? 'INVALID' : met ? 'PASS' : 'BELOW TARGET'
-  const why = `errors ${t.failures} (target ${TARGETS.errors}), p95 ${fmt(t.p95, 1)} ms (target < ${TARGETS.p95Ms} ms)${s.validity.valid ? '' : `; the generator was the bottleneck: ${s.validity.reasons.join('; ')}`}`
-  const validity = `${s.validity.valid ? 'VALID' : 'INVALID'} (loop ${Math.round(s.validity.utilisation * 100)}% busy, lag p99 ${s.validity.eventLoopLagP99Ms} ms, late ${s.validity.lateSends}/${s.validity.sends})`
+  const why =
+    `errors ${t.failures} (target ${TARGETS.errors}), p95 ${fmt(t.p95, 1)} ms (target < ${TARGETS.p95Ms} ` +
+    `ms)${s.validity.valid ? '' : `; the generator was the bottleneck: ${s.validity.reasons.join('; ')}`}`
+  const validity =
+    `${s.validity.valid ? 'VALID' : 'INVALID'} (loop ${Math.round(s.validity.utilisation * 100)}% busy, ` +
+    `lag p99 ${s.validity.eventLoopLagP99Ms} ms, late ${s.validity.lateSends}/${s.validity.sends})`
 
   if (args.json) {
     const doc = {
@@ -99,7 +105,8 @@ await runBench(async () => {
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`)
   } else {
     console.log(
-      `the contract's scenario: ${args.users} users (spawn ${args['spawn-rate']}/s, think 1-3 s), ${s.duration} s, embedded platform (threads) on ${engine}; loadavg ${load.before} -> ${load.after}`,
+      `the contract's scenario: ${args.users} users (spawn ${args['spawn-rate']}/s, think 1-3 s), ${s.duration} s, ` +
+        `embedded platform (threads) on ${engine}; loadavg ${load.before} -> ${load.after}`,
     )
     console.log(
       table(
@@ -141,7 +148,8 @@ await runBench(async () => {
       console.log(`failure groups (${s.failures.length}; the 10 largest):`)
       for (const g of s.failures.slice(0, 10)) {
         console.log(
-          `  ${g.count} x ${g.endpoint} -> ${g.status ?? 'no answer'}: ${g.message} (first at ${g.firstSeen.t} s, ${g.firstSeen.users} users; e.g. ${g.sample.request.method} ${g.sample.request.url})`,
+          `  ${g.count} x ${g.endpoint} -> ${g.status ?? 'no answer'}: ${g.message} (first at ${g.firstSeen.t} s, ` +
+            `${g.firstSeen.users} users; e.g. ${g.sample.request.method} ${g.sample.request.url})`,
         )
       }
     }

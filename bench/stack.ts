@@ -38,7 +38,10 @@ function timed(
     const child = spawn(cmd, argv, {cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe']})
     let stdout = ''
     let all = ''
-    child.stdout.on('data', (d) => ((stdout += d), (all += d)))
+    child.stdout.on('data', (d) => {
+      stdout += d
+      all += d
+    })
     child.stderr.on('data', (d) => (all += d))
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000)
     child.once('error', reject)
@@ -160,7 +163,8 @@ await runBench(async () => {
     if (round % 2 === 0) sides.reverse()
     for (const side of sides) await side()
     log(
-      `round ${round}: platform up --docker ${fmt(platformMs.at(-1)! / 1000, 1)} s, docker-compose up -d + polling ${fmt(baselineMs.at(-1)! / 1000, 1)} s`,
+      `round ${round}: platform up --docker ${fmt(platformMs.at(-1)! / 1000, 1)} s, ` +
+        `docker-compose up -d + polling ${fmt(baselineMs.at(-1)! / 1000, 1)} s`,
     )
   }
 
@@ -250,9 +254,11 @@ await runBench(async () => {
   )
   const extraS = (median(platformMs) - median(baselineMs)) / 1000
   console.log(
-    `verdict: up --docker takes ${fmt(ratio, 2)}x the bare compose + polling (${fmt(Math.abs(extraS), 1)} s ${extraS >= 0 ? 'more' : 'less'}; it also checks ports, migrates and reports the status)`,
+    `verdict: up --docker takes ${fmt(ratio, 2)}x the bare compose + polling (${fmt(Math.abs(extraS), 1)} s ` +
+      `${extraS >= 0 ? 'more' : 'less'}; it also checks ports, migrates and reports the status)`,
   )
   console.log(
-    `verdict: ${doctorPass ? 'PASS' : 'BELOW TARGET'}: stack doctor ${fmt(doctorMs)} ms among ${crowded.containers} containers (target < ${TARGET_DOCTOR_MS} ms; ${crowded.findings} findings)`,
+    `verdict: ${doctorPass ? 'PASS' : 'BELOW TARGET'}: stack doctor ${fmt(doctorMs)} ms among ${crowded.containers} containers (target < ` +
+      `${TARGET_DOCTOR_MS} ms; ${crowded.findings} findings)`,
   )
 })

@@ -148,9 +148,16 @@ await runBench(async () => {
   const verdict = results.first.pass && results.warm.pass && results.version.pass ? 'PASS' : 'BELOW TARGET'
 
   if (args.json) {
-    process.stdout.write(
-      `${JSON.stringify({benchmark: 'startup', samples: args.samples, runs: args.runs, versionRunsMs: versionMs.map(Math.round), nodeRunsMs: nodeMs.map(Math.round), ...results, verdict}, null, 2)}\n`,
-    )
+    const record = {
+      benchmark: 'startup',
+      samples: args.samples,
+      runs: args.runs,
+      versionRunsMs: versionMs.map(Math.round),
+      nodeRunsMs: nodeMs.map(Math.round),
+      ...results,
+      verdict,
+    }
+    process.stdout.write(`${JSON.stringify(record, null, 2)}\n`)
     return
   }
   const v = results.version
@@ -182,6 +189,8 @@ await runBench(async () => {
   )
   const mark = (ok: boolean) => (ok ? 'ok' : 'over')
   console.log(
-    `verdict: ${verdict}: first ${fmt(results.first.medianMs / 1000, 2)} s (${mark(results.first.pass)}), warm ${fmt(results.warm.medianMs / 1000, 2)} s (${mark(results.warm.pass)}), --version ${fmt(v.ratio, 2)}x node -e 0 (${mark(v.pass)})`,
+    `verdict: ${verdict}: first ${fmt(results.first.medianMs / 1000, 2)} s (${mark(results.first.pass)}), ` +
+      `warm ${fmt(results.warm.medianMs / 1000, 2)} s (${mark(results.warm.pass)}), ` +
+      `--version ${fmt(v.ratio, 2)}x node -e 0 (${mark(v.pass)})`,
   )
 })

@@ -171,7 +171,8 @@ await runBench(async () => {
     runs.push({topology, run})
     const kinds = Object.entries(run.errorsBy).map(([k, n]) => `${n} x ${k}`)
     log(
-      `${topology}: ${fmt(run.rate)} req/s, p50 ${fmt(run.p50Ms, 1)} ms, p95 ${fmt(run.p95Ms, 1)} ms, p99 ${fmt(run.p99Ms, 1)} ms, errors ${run.errors}${kinds.length ? ` (${kinds.join('; ')})` : ''}`,
+      `${topology}: ${fmt(run.rate)} req/s, p50 ${fmt(run.p50Ms, 1)} ms, p95 ${fmt(run.p95Ms, 1)} ms, p99 ${fmt(run.p99Ms, 1)} ms, ` +
+        `errors ${run.errors}${kinds.length ? ` (${kinds.join('; ')})` : ''}`,
     )
   }
   const results = TOPOLOGIES.map((topology) => {
@@ -190,7 +191,10 @@ await runBench(async () => {
   })
   const top = Math.max(...results.map((r) => r.rate))
   const best = results.filter((r) => r.rate >= top * 0.95).sort((a, b) => a.p95Ms - b.p95Ms)[0]!
-  const verdict = `best topology: ${best.topology} (${fmt(best.rate)} req/s, p95 ${fmt(best.p95Ms, 1)} ms); DEFAULT_TOPOLOGY is ${DEFAULT_TOPOLOGY}${best.topology === DEFAULT_TOPOLOGY ? ', the best' : `: the measurement favours ${best.topology}`}`
+  const verdict =
+    `best topology: ${best.topology} (${fmt(best.rate)} req/s, p95 ${fmt(best.p95Ms, 1)} ms); ` +
+    `DEFAULT_TOPOLOGY is ` +
+    `${DEFAULT_TOPOLOGY}${best.topology === DEFAULT_TOPOLOGY ? ', the best' : `: the measurement favours ${best.topology}`}`
 
   if (args.json) {
     const {seconds, concurrency, rounds, warmup} = args
@@ -205,13 +209,26 @@ await runBench(async () => {
       errorsBy: run.errorsBy,
       firstError: run.firstError,
     }))
-    process.stdout.write(
-      `${JSON.stringify({benchmark: 'topology', database: 'pglite', seconds, concurrency, rounds, warmup, order, runs: perRun, results, best: best.topology, defaultTopology: DEFAULT_TOPOLOGY, verdict}, null, 2)}\n`,
-    )
+    const record = {
+      benchmark: 'topology',
+      database: 'pglite',
+      seconds,
+      concurrency,
+      rounds,
+      warmup,
+      order,
+      runs: perRun,
+      results,
+      best: best.topology,
+      defaultTopology: DEFAULT_TOPOLOGY,
+      verdict,
+    }
+    process.stdout.write(`${JSON.stringify(record, null, 2)}\n`)
     return
   }
   console.log(
-    `Load scenario (agent/goal/task 5:3:2, no think time) through L09 on PGlite, ${args.concurrency} users, ${args.rounds} x ${args.seconds} s per topology (medians)`,
+    `Load scenario (agent/goal/task 5:3:2, no think time) through L09 on PGlite, ${args.concurrency} users, ` +
+      `${args.rounds} x ${args.seconds} s per topology (medians)`,
   )
   const rows = results.map((r) => [
     r.topology,

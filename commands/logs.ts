@@ -17,9 +17,10 @@ import {PlatformError, closeOnSignal} from '../src/core/index.js'
 export default class Logs extends PlatformCommand {
   static override summary = "Show the logs of the embedded platform or of the stack's services"
   static override description =
-    `Embedded: .platform/platform.log, written by \`up\` in the foreground and in the background, one readable line per record (--json: the raw JSON records). SERVICE filters by service: l01 (data-layer) or l09 (gateway).
-
-Docker stack (--docker, mode: docker, or a stack that exists while nothing runs embedded): the log of one compose service, or of all of them prefixed with the service name.`
+    `Embedded: .platform/platform.log, written by \`up\` in the foreground and in the background, one readable line per record ` +
+    `(--json: the raw JSON records). SERVICE filters by service: l01 (data-layer) or l09 (gateway).\n\n` +
+    `Docker stack (--docker, mode: docker, or a stack that exists while nothing runs embedded): the log of one compose service, ` +
+    `or of all of them prefixed with the service name.`
   static override examples = [
     '<%= config.bin %> logs',
     '<%= config.bin %> logs l01 --since 10m',

@@ -12,14 +12,17 @@ import {
   withDbFlags,
   style,
 } from '../src/cli/index.js'
-import {type PlatformConfig, type PlatformStatus} from '../src/core/index.js'
+import type {PlatformConfig, PlatformStatus} from '../src/core/index.js'
 
 export default class Up extends PlatformCommand {
   static override summary = 'Start the whole platform (L01 + L09) on this machine'
   static override description =
-    `Embedded default: nothing to install. Runs a real PostgreSQL from the npm-shipped binaries (cluster under .platform/postgres, on a free loopback port; PGlite with --db pglite, or where those binaries cannot run; DATABASE_URL for any other PostgreSQL), applies migrations, starts the data layer (8001) and the gateway (8009) with a shared internal key, and prints where the gateway's API key is kept (.platform/api.key, generated on first start; PLATFORM_API_KEYS overrides).
-
-Runs in the foreground (Ctrl-C stops everything, the database too) unless --detach. A second \`up\` while one runs reports it and exits 0.`
+    `Embedded default: nothing to install. Runs a real PostgreSQL from the npm-shipped binaries (cluster under ` +
+    `.platform/postgres, on a free loopback port; PGlite with --db pglite, or where those binaries cannot run; DATABASE_URL for ` +
+    `any other PostgreSQL), applies migrations, starts the data layer (8001) and the gateway (8009) with a shared internal key, ` +
+    `and prints where the gateway's API key is kept (.platform/api.key, generated on first start; PLATFORM_API_KEYS overrides).\n\n` +
+    `Runs in the foreground (Ctrl-C stops everything, the database too) unless --detach. ` +
+    `A second \`up\` while one runs reports it and exits 0.`
   static override examples = [
     '<%= config.bin %> up',
     '<%= config.bin %> up --docker',
@@ -85,7 +88,8 @@ Runs in the foreground (Ctrl-C stops everything, the database too) unless --deta
     stopFollowing()
     if (result.outcome === 'already-running') {
       this.log(
-        `${result.healthy ? style.ok('Already running') : style.bad('Running but unhealthy')} (pid ${result.status.pid}):\n${renderStatus(result.status)}`,
+        `${result.healthy ? style.ok('Already running') : style.bad('Running but unhealthy')} (pid ` +
+          `${result.status.pid}):\n${renderStatus(result.status)}`,
       )
       return result.status
     }
@@ -105,7 +109,8 @@ Runs in the foreground (Ctrl-C stops everything, the database too) unless --deta
     await runSteps(upSteps(deps, {build: flags.build, timeoutMs: flags.timeout * 1000}), {json})
     const status = await stackStatus(deps)
     this.log(
-      `${style.ok('The stack is up')} (project platform, ${deps.compose.flavour}).\n${renderStatus(status)}\nStop it with \`platform down --docker\`.`,
+      `${style.ok('The stack is up')} (project platform, ${deps.compose.flavour}).\n${renderStatus(status)}\nStop it with \`platform ` +
+        `down --docker\`.`,
     )
     return status
   }

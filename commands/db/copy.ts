@@ -15,7 +15,8 @@ function side(config: PlatformConfig, what: string): PlatformConfig {
 export default class DbCopy extends PlatformCommand {
   static override summary = 'Copy all platform data from one database into another (e.g. PGlite into the embedded PostgreSQL)'
   static override description =
-    `Migrates the target, then copies agents, goals, plans and tasks with their ids and timestamps, in one transaction. The target must be empty; the source is only read. Stop the platform first (PGlite has one writer).`
+    `Migrates the target, then copies agents, goals, plans and tasks with their ids and timestamps, in one transaction. ` +
+    `The target must be empty; the source is only read. Stop the platform first (PGlite has one writer).`
   static override examples = [
     '<%= config.bin %> db copy --from pglite --to postgres',
     '<%= config.bin %> db copy --from postgres --to postgresql://app@db.internal/platform',

@@ -8,7 +8,8 @@ export default class DbNew extends PlatformCommand {
   static override examples = ['<%= config.bin %> db new add_goal_index', '<%= config.bin %> db new "task deadlines" --dir ./migrations']
   static override args = {name: Args.string({description: 'what the migration does', required: true})}
   static override description =
-    "Writes NNNN_name.sql into the project's migrations directory (migrations.dir in platform.yaml, default ./platform/migrations), numbered after the platform's own migrations and the project's. `db migrate` and `up` apply the platform's, then the project's."
+    "Writes NNNN_name.sql into the project's migrations directory (migrations.dir in platform.yaml, default ./platform/migrations), " +
+    "numbered after the platform's own migrations and the project's. `db migrate` and `up` apply the platform's, then the project's."
   static override flags = {dir: Flags.string({description: 'migrations directory (default: migrations.dir, ./platform/migrations)'})}
 
   async run() {

@@ -4,7 +4,8 @@ import {PlatformCommand, healthTimeoutFlag, patchDeps, style} from '../../src/cl
 export default class PatchReapply extends PlatformCommand {
   static override summary = "Re-apply a service's active patches after its container was recreated"
   static override description =
-    'Puts the patches recorded for an older container of the service onto its current one, in order, with the health gate and rollback of patch apply.'
+    'Puts the patches recorded for an older container of the service onto its current one, in order, ' +
+    'with the health gate and rollback of patch apply.'
   static override examples = ['<%= config.bin %> patch reapply l01-data-layer']
   static override args = {service: Args.string({description: 'the compose service', required: true})}
   static override flags = {'health-timeout': healthTimeoutFlag()}

@@ -2,7 +2,7 @@ import {spawn} from 'node:child_process'
 import {Flags} from '@oclif/core'
 import {nextSignal, type PlatformConfig} from '../core/index.js'
 import {style, table} from './output.js'
-import type {Progress, SessionInput, Summary} from '../loadtest/index.js'
+import type {Progress, SessionInput, SessionResult, Summary} from '../loadtest/index.js'
 import {PlatformCommand, durationFlag} from './command.js'
 
 /** The flags `test smoke` and `test load` share. */
@@ -38,7 +38,7 @@ const secs = (s: number) => (s < 60 ? `${Math.floor(s)}s` : `${Math.floor(s / 60
 const latency = (p: Pick<Progress, 'p50' | 'p95'>) => (p.p95 === null ? 'p50/p95 - (no responses)' : `p50 ${p.p50} ms  p95 ${p.p95} ms`)
 const errors = (p: Progress) => `errors ${p.failures} (${pct(p.count ? p.failures / p.count : 0)})`
 const worst = (p: Progress) => (p.worst ? `worst ${p.worst.endpoint} p95 ${p.worst.p95} ms, ${pct(p.worst.errorRate)} errors` : 'worst -')
-const fit = (line: string, width: number) => (line.length > width ? `${line.slice(0, Math.max(0, width - 1))}…` : line)
+const clip = (line: string, width: number) => (line.length > width ? `${line.slice(0, Math.max(0, width - 1))}…` : line)
 
 /** The live view on a terminal (redrawn in place): a progress bar, then the figures, then the worst endpoint. */
 export function liveView(p: Progress, width: number): string[] {
@@ -50,7 +50,7 @@ export function liveView(p: Progress, width: number): string[] {
     `${p.profile} ${bar} ${secs(p.elapsed)} / ${secs(p.duration)} ${String(Math.round(done * 100)).padStart(3)}%`,
     `users ${p.users}/${p.maxUsers}  req/s ${p.rps}  ${latency(p)}  ${errors(p)}`,
     worst(p),
-  ].map((l) => fit(l, width))
+  ].map((l) => clip(l, width))
 }
 
 /** One plain progress line, for logs (no terminal). */
@@ -164,7 +164,7 @@ export async function runLoadTestCommand(
   const say = (l: string) => (live ? live.log(l) : cmd.log(l))
   const interrupt = new AbortController()
   void nextSignal((msg) => (live ? live.log(msg) : cmd.logToStderr(msg))).then((signal) => interrupt.abort(signal))
-  let result
+  let result: SessionResult
   try {
     result = await runSession(
       config,

@@ -102,7 +102,7 @@ export function followLog(path: string, onLine: (line: string) => void, offset?:
     if (size === at) return
     const fd = openSync(path, 'r')
     try {
-      for (let n; (n = readSync(fd, buf, 0, buf.length, at)) > 0; at += n) {
+      for (let n: number; (n = readSync(fd, buf, 0, buf.length, at)) > 0; at += n) {
         const lines = (partial + buf.toString('utf8', 0, n)).split('\n')
         partial = lines.pop()!
         for (const l of lines) if (l) onLine(l)

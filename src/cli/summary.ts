@@ -19,7 +19,10 @@ function health(svc: ServiceStatus): string {
 /** The status table people read (status, and the end of up). */
 export function renderStatus(s: PlatformStatus): string {
   if (!s.running)
-    return `${style.dim('The platform is not running')} (mode ${s.mode}). Start it with \`platform up${s.mode === 'docker' ? ' --docker' : ''}\`.`
+    return (
+      `${style.dim('The platform is not running')} (mode ${s.mode}). ` +
+      `Start it with \`platform up${s.mode === 'docker' ? ' --docker' : ''}\`.`
+    )
   const patched = (svc: ServiceStatus) => (svc.patches ? style.warn(` +${svc.patches} patch${svc.patches > 1 ? 'es' : ''}`) : '')
   if (s.mode === 'docker') {
     const rows = s.services.map((svc) => [

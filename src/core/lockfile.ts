@@ -15,7 +15,7 @@ export function pidAlive(pid: number): boolean {
   }
   // /proc/PID/stat: "pid (comm) state ..."; comm may hold spaces and parentheses.
   const stat = readFileOr(`/proc/${pid}/stat`)
-  return !stat || stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  return stat?.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
 }
 
 const held = new Set<string>()
@@ -39,7 +39,9 @@ export function acquireLock(path: string, what: string, code: 'DATABASE_LOCKED' 
       held.add(path)
       if (!exitHookInstalled) {
         exitHookInstalled = true
-        process.once('exit', () => held.forEach((p) => safeUnlink(p)))
+        process.once('exit', () => {
+          for (const p of held) safeUnlink(p)
+        })
       }
       return () => {
         if (held.delete(path)) safeUnlink(path)

@@ -129,7 +129,8 @@ export const goals: Entity = {
     name: 'goals',
     key: 'goal_id',
     columns: columns(
-      'goal_id agent_id agent_did goal_text goal_type status priority success_criteria:jsonb metadata:jsonb parent_goal_id decomposition_strategy created_at updated_at',
+      'goal_id agent_id agent_did goal_text goal_type status priority success_criteria:jsonb metadata:jsonb parent_goal_id ' +
+        'decomposition_strategy created_at updated_at',
     ),
   },
   createSchema: body(goalFields),
@@ -216,7 +217,8 @@ export const tasks: Entity = {
     name: 'tasks',
     key: 'task_id',
     columns: columns(
-      'task_id plan_id agent_id name description task_type status inputs:jsonb outputs:jsonb metadata:jsonb error created_at updated_at started_at completed_at',
+      'task_id plan_id agent_id name description task_type status inputs:jsonb outputs:jsonb metadata:jsonb error created_at updated_at ' +
+        'started_at completed_at',
     ),
   },
   createSchema: body(taskFields, ['plan_id']),

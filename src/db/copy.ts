@@ -43,7 +43,8 @@ export async function copyData(from: Db, to: Db, onTable: (table: string, rows: 
       }
       // New rows continue after the copied ones.
       await tx.query(
-        `SELECT setval(pg_get_serial_sequence('mcp_documents.${t}', 'seq'), coalesce((SELECT max(seq) FROM mcp_documents.${t}), 0) + 1, false)`,
+        `SELECT setval(pg_get_serial_sequence('mcp_documents.${t}', 'seq'), coalesce((SELECT max(seq) FROM mcp_documents.${t}), 0) + 1, ` +
+          `false)`,
       )
       onTable(t, rows[t])
     }

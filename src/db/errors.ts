@@ -12,12 +12,22 @@ interface DriverError {
   column?: string
 }
 
+// What node-postgres and the server say when the server is gone or not ready yet.
+const CONNECTION_MESSAGES = new RegExp(
+  [
+    'Connection terminated',
+    'timeout exceeded when trying to connect',
+    'Client has encountered a connection error',
+    'connect ECONNREFUSED',
+    'the database system is (starting up|shutting down)',
+  ].join('|'),
+  'i',
+)
+
 function isConnectionFailure(e: DriverError): boolean {
   if (e.code && (CONNECTION_ERRNOS.has(e.code) || UNAVAILABLE_SQLSTATE.test(e.code))) return true
   const msg = e.message ?? ''
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connect ECONNREFUSED|the database system is (starting up|shutting down)/i.test(
-    msg,
-  )
+  return CONNECTION_MESSAGES.test(msg)
 }
 
 /** Field named by a constraint violation's detail, e.g. `Key (agent_id)=(...) is not present`. */

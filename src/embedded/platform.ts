@@ -273,11 +273,11 @@ export async function stopPlatform(
       }
     }
     const first = pidAlive(state.pid) ? [state.pid] : pids
-    first.forEach((pid) => signal(pid, 'SIGTERM'))
+    for (const pid of first) signal(pid, 'SIGTERM')
     await pollUntil(() => (pids.some(pidAlive) ? undefined : true), {timeoutMs, everyMs: 100})
     const left = pids.filter(pidAlive)
     forced = left.length > 0
-    left.forEach((pid) => signal(pid, 'SIGKILL'))
+    for (const pid of left) signal(pid, 'SIGKILL')
     clearRunState(config, state.pid)
   }
   // A postmaster left by a platform that was killed (or forced just now) is stopped too.

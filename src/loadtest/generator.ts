@@ -212,7 +212,14 @@ export class Generator {
   async #arrival(users: Array<{weight: number; state: UserState}>, rng: Rng, send: Send): Promise<void> {
     for (let tries = 0; tries < 8; tries++) {
       let sent = false
-      await step(rng.weighted(users).state, (req) => ((sent = true), send(req)), true)
+      await step(
+        rng.weighted(users).state,
+        (req) => {
+          sent = true
+          return send(req)
+        },
+        true,
+      )
       if (sent) return
     }
   }

@@ -97,7 +97,8 @@ export function renderJunit(summary: Summary): string {
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites name="platform load test" tests="${cases.length}" failures="${failures}" errors="0" time="${summary.duration}">`,
-    `  <testsuite name="${attr(`platform load test: ${summary.profile}`)}" tests="${cases.length}" failures="${failures}" errors="0" skipped="0" time="${summary.duration}" timestamp="${attr(summary.startedAt)}">`,
+    `  <testsuite name="${attr(`platform load test: ${summary.profile}`)}" tests="${cases.length}" failures="${failures}" errors="0" ` +
+      `skipped="0" time="${summary.duration}" timestamp="${attr(summary.startedAt)}">`,
     '    <properties>',
     ...Object.entries(props).map(([k, v]) => `      <property name="${k}" value="${attr(String(v))}"/>`),
     '    </properties>',

@@ -152,7 +152,7 @@ export async function runLoad(opts: RunOptions): Promise<Summary> {
   let interrupted: string | undefined
   const interrupt = () => {
     interrupted = typeof signal?.reason === 'string' ? signal.reason : 'a signal'
-    gens.forEach((g) => g.postMessage({type: 'stop', abandon: true}))
+    for (const g of gens) g.postMessage({type: 'stop', abandon: true})
   }
   if (signal?.aborted) interrupt()
   else signal?.addEventListener('abort', interrupt, {once: true})
@@ -160,7 +160,7 @@ export async function runLoad(opts: RunOptions): Promise<Summary> {
     await Promise.all(gens.map((g) => next(g, 'ready')))
     const startedAt = new Date(Date.now() + 100)
     const done = gens.map((g) => next(g, 'done'))
-    gens.forEach((g) => g.postMessage({type: 'start', startEpochMs: startedAt.getTime()}))
+    for (const g of gens) g.postMessage({type: 'start', startEpochMs: startedAt.getTime()})
     const elapsed = () => (Date.now() - startedAt.getTime()) / 1000
     let aborted: string | undefined
     let finished = false
@@ -185,7 +185,7 @@ export async function runLoad(opts: RunOptions): Promise<Summary> {
       const got = parts.filter((p): p is NonNullable<typeof p> => !!p)
       if (got.length === 0) continue
       const now = elapsed()
-      got.forEach((p) => failures.merge(p.failures))
+      for (const p of got) failures.merge(p.failures)
       const point = agg.addInterval(
         got.map((p) => p.endpoints),
         now,
@@ -212,12 +212,12 @@ export async function runLoad(opts: RunOptions): Promise<Summary> {
         const remainingS = Math.max(0, profile.durationS - now)
         const maxRemaining = opts.rate ? opts.rate * remainingS : profile.users * (remainingS / (scenario.thinkMs.min / 1000) + 1)
         aborted = certainFailure(opts.thresholds, agg, thresholdScopes, maxRemaining)
-        if (aborted) gens.forEach((g) => g.postMessage({type: 'stop'}))
+        if (aborted) for (const g of gens) g.postMessage({type: 'stop'})
       }
     }
     const finals = await Promise.all(done)
     const duration = Math.max(elapsed(), 0.001)
-    finals.forEach((f) => failures.merge(f.failures))
+    for (const f of finals) failures.merge(f.failures)
     agg.addInterval(
       finals.map((f) => f.endpoints),
       duration,

@@ -102,7 +102,9 @@ export function kindOf(kinds: readonly UserKind[], i: number): UserKind {
     const total = kinds.reduce((s, k) => s + k.weight, 0)
     const current = kinds.map(() => 0)
     pattern = Array.from({length: total}, () => {
-      kinds.forEach((k, j) => (current[j]! += k.weight))
+      kinds.forEach((k, j) => {
+        current[j]! += k.weight
+      })
       const pick = current.indexOf(Math.max(...current))
       current[pick]! -= total
       return pick

@@ -81,7 +81,9 @@ async function embeddedTarget(
   // Removed on every way out, a forced exit (a second Ctrl-C) included, with the embedded
   // PostgreSQL's cluster, which lives outside the state directory when the postgres user cannot reach it.
   const dirs = [stateDir, clusterDir(stateDir)]
-  const remove = () => dirs.forEach((d) => rmSync(d, {recursive: true, force: true}))
+  const remove = () => {
+    for (const d of dirs) rmSync(d, {recursive: true, force: true})
+  }
   process.once('exit', remove)
   const removeNow = () => {
     remove()

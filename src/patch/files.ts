@@ -34,9 +34,8 @@ function walk(path: string, root: string, out: string[]): void {
     if (rel.startsWith('..') || isAbsolute(rel)) {
       throw refuse(`${path} is a symlink to ${real}, outside ${root}`, 'copy the file itself into the patch instead of linking to it')
     }
-    return walk(real, root, out)
-  }
-  if (st.isDirectory()) {
+    walk(real, root, out)
+  } else if (st.isDirectory()) {
     for (const entry of readdirSync(path).sort()) walk(join(path, entry), root, out)
   } else if (st.isFile()) out.push(path)
 }

@@ -190,7 +190,11 @@ export async function createEngine(env: NodeJS.ProcessEnv = process.env): Promis
     follow: (id, onData, opts = {}) =>
       wrap(async () => {
         const stream = await docker.getContainer(id).logs({stdout: true, stderr: true, follow: true, ...logRange(opts)})
-        const sink = {write: (chunk: Buffer) => (onData(chunk.toString('utf8')), true)} as unknown as NodeJS.WritableStream
+        const write = (chunk: Buffer) => {
+          onData(chunk.toString('utf8'))
+          return true
+        }
+        const sink = {write} as unknown as NodeJS.WritableStream
         docker.modem.demuxStream(stream, sink, sink)
         return () => (stream as unknown as {destroy(): void}).destroy()
       }),

@@ -35,7 +35,7 @@ export interface FakeContainerInit {
   /** its Docker healthcheck, run on its files healthDelayMs after each start; without one it has none */
   healthcheck?: (files: FakeFiles) => boolean
   /** what its command does at each start; false means it exits at once */
-  command?: (files: FakeFiles) => boolean | void
+  command?: (files: FakeFiles) => boolean | undefined
   mounts?: ContainerDetail['mounts']
   created?: number
   log?: string

@@ -15,6 +15,7 @@ export interface StackDeps extends LifecycleDeps {
 
 export interface Step {
   title: string
+  // biome-ignore lint/suspicious/noConfusingVoidType: most steps return nothing, some a note to print
   run: () => Promise<string | void>
 }
 
@@ -199,7 +200,9 @@ export async function stackLogs(
     const range = {since: opts.since, tail: opts.tail}
     const follow = (n: string) => deps.engine.follow(containers.get(n)!.id, (chunk) => opts.follow!(prefix(n, chunk)), range)
     const stops = await Promise.all(names.map(follow))
-    return () => stops.forEach((s) => s())
+    return () => {
+      for (const s of stops) s()
+    }
   }
   const range = {since: opts.since, tail: opts.tail}
   const parts = await Promise.all(names.map(async (n) => prefix(n, await deps.engine.logs(containers.get(n)!.id, range))))

@@ -34,6 +34,7 @@ const INEXACT = [
 /** An array nested `depth` levels deep. */
 const nested = (depth: number): unknown => (depth === 0 ? 'leaf' : [nested(depth - 1)])
 
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are read field by field, as JSON
 type Json = any
 type Body = Record<string, unknown>
 
@@ -471,6 +472,7 @@ describeEachDb('L01 bad input', (kind) => {
     `" OR ""="`,
     '😀🚀 👩‍👩‍👧‍👦 🏳️‍🌈',
     'ünïcödé 中文 עברית \u200b zero-width',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal ${x} is the point of this input
     '\\ backslash \\n $1 %s %% ${x} \\x00',
     '\t tab\nnewline\r\n',
   ]

@@ -51,7 +51,7 @@ async function holdingProxy(target: number): Promise<{url: string; hold(on: bool
     hold: (on) => void (holding = on),
     close: () =>
       new Promise((r) => {
-        sockets.forEach((s) => s.destroy())
+        for (const s of sockets) s.destroy()
         server.close(() => r())
       }),
   }
@@ -67,7 +67,13 @@ describeEachDb('idempotent creates', (kind) => {
   beforeAll(async () => {
     db = await migratedDb(kind)
     // the real database, watched: the test learns when a keyed create has reached it
-    const watched: Db = {...db, query: (sql, params) => (sql.includes('idempotency_keys') && onKeyed?.(), db.query(sql, params))}
+    const watched: Db = {
+      ...db,
+      query: (sql, params) => {
+        if (sql.includes('idempotency_keys')) onKeyed?.()
+        return db.query(sql, params)
+      },
+    }
     l01 = await listenL01(watched)
     app = l01.app
   })

@@ -145,7 +145,7 @@ describe('the connection cap', () => {
     const extra = await exchange(port, [GET_LIVE], 5000)
     expect(extra.responses).toEqual([])
     expect(extra.closed).not.toBe('open')
-    held.forEach((s) => s.destroy())
+    for (const s of held) s.destroy()
     const again = await waitFor('a request once the held connections are gone', async () => {
       const x = await exchange(port, [GET_LIVE.replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n')], 2000)
       return x.responses[0]?.status === 200 && x

@@ -16,7 +16,8 @@ import {buildTestImages, docker, dockerAvailable, startDockerd, type Dockerd, ty
 const skip = !dockerAvailable() && process.env.CI !== 'true'
 if (skip)
   console.warn(
-    '[platform tests] no Docker daemon answers and dockerd cannot be started here: the docker tier is skipped. Run the tests as root with docker.io installed (`npm test` installs it), or set DOCKER_HOST.',
+    '[platform tests] no Docker daemon answers and dockerd cannot be started here: the docker tier is skipped. ' +
+      'Run the tests as root with docker.io installed (`npm test` installs it), or set DOCKER_HOST.',
   )
 
 const PLATFORM_DOCKERFILE = join(dirname(fileURLToPath(import.meta.url)), '../../platform/Dockerfile')
@@ -85,7 +86,8 @@ describe.skipIf(skip)('offline test images', () => {
     writeFileSync(
       join(context, 'bin/run.js'),
       `require('node:dns').lookup('localhost', {family: 4}, (err, address) => {
-  console.log(JSON.stringify({args: process.argv.slice(2), env: process.env.NODE_ENV, cwd: process.cwd(), localhost: err ? err.code : address}))
+  const seen = {args: process.argv.slice(2), env: process.env.NODE_ENV, cwd: process.cwd(), localhost: err ? err.code : address}
+  console.log(JSON.stringify(seen))
 })\n`,
     )
     const tag = `${prefix}-app:latest`
@@ -99,7 +101,8 @@ describe.skipIf(skip)('offline test images', () => {
     expect(JSON.parse(await out(['run', '--rm', tag]))).toEqual({args: ['--help'], env: 'production', cwd: '/app', localhost: '127.0.0.1'})
   })
 
-  it('postgres: initialises a new named volume from POSTGRES_*, takes password logins from the host, stops cleanly and keeps its data', async () => {
+  it('postgres: initialises a new named volume from POSTGRES_*, takes password logins from the host, ' +
+    'stops cleanly and keeps its data', async () => {
     const data = await volume('pgdata')
     const env = ['-e', 'POSTGRES_USER=platform', '-e', 'POSTGRES_DB=platform']
     const start = async (name: string, password: string) => {
@@ -155,7 +158,8 @@ describe.skipIf(skip)('offline test images', () => {
     }
   }, 120_000)
 
-  it("prometheus: runs as nobody on a new named volume, with its default config, and answers /-/ready (also to the stack's wget healthcheck)", async () => {
+  it('prometheus: runs as nobody on a new named volume, with its default config, ' +
+    "and answers /-/ready (also to the stack's wget healthcheck)", async () => {
     const name = container('prometheus')
     await docker(host, [
       'run',

@@ -216,7 +216,8 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
       expect(Date.parse(record!.createdAt)).toBeLessThanOrEqual(Date.parse(record!.updatedAt))
     }, 120_000)
 
-    it('a patch that fails the healthcheck is rolled back: exit 1, the failed check named, the original bytes back, its new file gone, healthy', async () => {
+    it('a patch that fails the healthcheck is rolled back: exit 1, the failed check named, the original bytes back, its new file gone, ' +
+      'healthy', async () => {
       const s = scene()
       const web = await startWeb('unhealthy')
       const before = await containerSha(web.name, '/www/health.txt')
@@ -240,7 +241,8 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
       expect((await get(`${web.url}/index.html`)).text).toBe('v1\n')
     }, 120_000)
 
-    it('a container whose command rewrites the patched file at start: exit 1 naming the file, recorded overwritten, back on its previous files, healthy', async () => {
+    it('a container whose command rewrites the patched file at start: exit 1 naming the file, recorded overwritten, ' +
+      'back on its previous files, healthy', async () => {
       const s = scene()
       const web = await startWeb('rewrites', {rewrite: true})
       expect(await get(`${web.url}/index.html`)).toEqual({status: 200, text: 'original\n'})
@@ -249,7 +251,8 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
       const r = await s.cli(['patch', 'apply', web.service, 'site', '--to', '/www/', '--force', '--health-timeout', '20s'])
       expect(r.code, r.stdout + r.stderr).toBe(1)
       const named =
-        '/www/index.html was rewritten when the container started (its command or entrypoint writes it); bake the change into the image, or patch the file that writes it'
+        '/www/index.html was rewritten when the container started (its command or entrypoint writes it); bake the change into the image, ' +
+        'or patch the file that writes it'
       expect(r.stderr).toContain(`Rolled back: ${named}`)
       expect(r.stderr).toContain(`${web.name} has its previous files again and is healthy.`)
       expect(r.stdout + r.stderr).not.toContain('applied')
@@ -419,7 +422,8 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
       await cleanupStack()
     }, 180_000)
 
-    it('a changed route module of L01 (a new field in its agent list) is seen through L09; status shows patches: 1; stack doctor reports drift', async () => {
+    it('a changed route module of L01 (a new field in its agent list) is seen through L09; status shows patches: 1; ' +
+      'stack doctor reports drift', async () => {
       const s = scene(() => env)
       const l01 = await l01AsImage()
       expect((await agentList()).hotPatch).toBeUndefined()
@@ -459,7 +463,8 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
       ])
     }, 240_000)
 
-    it('a syntax error in the module crashes L01: automatic rollback, exit 1, the previous bytes back, healthy, its new file gone', async () => {
+    it('a syntax error in the module crashes L01: automatic rollback, exit 1, the previous bytes back, healthy, ' +
+      'its new file gone', async () => {
       const s = scene(() => env)
       const l01 = await l01Container()
       const before = (await containerSha(l01.name, L01_APP))!
@@ -485,7 +490,8 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
       expect((await agentList()).items).toBeInstanceOf(Array)
     }, 300_000)
 
-    it('after the container is recreated, doctor says the patch is no longer applied; patch reapply puts it back and doctor shows drift on the new container', async () => {
+    it('after the container is recreated, doctor says the patch is no longer applied; ' +
+      'patch reapply puts it back and doctor shows drift on the new container', async () => {
       const s = scene(() => env)
       await l01AsImage()
       const patched = marked()
@@ -548,7 +554,8 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
 
   // -------------------------------------------------------------------------------------
   describe('safety', () => {
-    it('a --to with .., a relative --to and a local symlink pointing outside the patched directory are refused (exit 2); nothing is copied or recorded', async () => {
+    it('a --to with .., a relative --to and a local symlink pointing outside the patched directory are refused (exit 2); ' +
+      'nothing is copied or recorded', async () => {
       const s = scene()
       const web = await startWeb('refuses-paths')
       writeTree(join(s.cwd, 'x'), {x: 'escaped\n'})
@@ -575,7 +582,8 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
       expect(await inspect(web.name)).toMatchObject({state: 'running', health: 'healthy'})
     }, 120_000)
 
-    it("a stopped container is refused with its state (exit 1), a missing one (exit 2), another project's without --force (exit 2); no record is made", async () => {
+    it("a stopped container is refused with its state (exit 1), a missing one (exit 2), another project's without --force (exit 2); " +
+      'no record is made', async () => {
       const s = scene()
       const web = await startWeb('foreign')
       const stopped = await startWeb('stopped')
@@ -624,7 +632,8 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
       expect(await exists(web.name, '/www/same.html')).toBe(false)
     }, 180_000)
 
-    it('a patch killed after its copy and before its restart shows as incomplete; patch rollback ID restores the original bytes', async () => {
+    it('a patch killed after its copy and before its restart shows as incomplete; ' +
+      'patch rollback ID restores the original bytes', async () => {
       const s = scene()
       const web = await startWeb('killed')
       const original = await containerSha(web.name, '/www/index.html')

@@ -191,7 +191,8 @@ volumes:
     expect(await labelled(`com.docker.compose.project=${PROJECT}`)).toEqual(before)
   })
 
-  it('up --docker builds the image and brings every service to healthy; L09 serves the smoke scenario with no failure; Prometheus scrapes L01 and L09', async () => {
+  it('up --docker builds the image and brings every service to healthy; L09 serves the smoke scenario with no failure; ' +
+    'Prometheus scrapes L01 and L09', async () => {
     await scene(['down', '--volumes', '--remove-orphans'])
     const up = await cli(['up', '--docker', '--build', '--json'])
     expect(up.code, up.stdout + up.stderr).toBe(0)
@@ -218,7 +219,8 @@ volumes:
     expect(await scrapesBoth()).toMatchObject({'l01-data-layer': 'up', 'l09-api-gateway': 'up', prometheus: 'up'})
   }, 300_000)
 
-  it('status --json (guessing the mode) and status --docker --json report every service running and healthy in project platform', async () => {
+  it('status --json (guessing the mode) and status --docker --json report every service running and healthy in project ' +
+    'platform', async () => {
     const expected = (s: string) =>
       ({
         postgres: {image: images!.postgres, ports: [`127.0.0.1:${ports.postgres}->5432`]},
@@ -274,7 +276,8 @@ volumes:
     expect(doctor.code).toBe(0)
   }, 120_000)
 
-  it("the original platform's scene: story-portal-app runs prometheus on the platform's port; doctor reports it, relocate --carry-volumes moves it with its data", async () => {
+  it("the original platform's scene: story-portal-app runs prometheus on the platform's port; doctor reports it, " +
+    'relocate --carry-volumes moves it with its data', async () => {
     const old = await misplacedPrometheus({'relocation-marker': 'written-in-story-portal-app'})
 
     const doctor = await cli(['stack', 'doctor', '--json'], 60_000)
@@ -333,7 +336,8 @@ volumes:
     expect(JSON.parse(again.stdout)).toEqual({service: 'prometheus', done: true, steps: []})
   }, 300_000)
 
-  /** Prometheus runs (only) in `platform` on the platform's volume, which has the old volume's files; the old volume is still there; it scrapes L01 and L09. */
+  /** Prometheus runs (only) in `platform` on the platform's volume, which has the old ' +
+    'volume's files; the old volume is still there; it scrapes L01 and L09. */
   async function expectRelocated(markers: string[]): Promise<void> {
     const instances = await labelled('com.docker.compose.service=prometheus')
     expect(instances).toHaveLength(1)

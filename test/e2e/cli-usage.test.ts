@@ -66,7 +66,8 @@ describe('the CLI as oclif users know it (built bin/run.js)', () => {
         'bash',
         [
           '-c',
-          `eval "$SETUP"; COMP_WORDS=(${line}); COMP_CWORD=${words.length - 1}; COMP_LINE="${line}"; COMP_POINT=\${#COMP_LINE}; _platform_autocomplete; echo "\${COMPREPLY[*]}"`,
+          `eval "$SETUP"; COMP_WORDS=(${line}); COMP_CWORD=${words.length - 1}; COMP_LINE="${line}"; COMP_POINT=\${#COMP_LINE}; ` +
+            `_platform_autocomplete; echo "\${COMPREPLY[*]}"`,
         ],
         {
           env: {...process.env, ...env, SETUP: script.stdout},

@@ -23,7 +23,9 @@ const ENGINES = [
 for (const engine of ENGINES) {
   describe.skipIf(engine.kind === 'pg' && !pgUrl())(`a create whose answer was lost, retried with its key [${engine.kind}]`, () => {
     const children: Array<ReturnType<typeof spawnCli>> = []
-    afterEach(() => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')))
+    afterEach(() => {
+      for (const c of children) if (c.exitCode === null) c.kill('SIGKILL')
+    })
 
     it("L01 stopped past L09's timeout: 503s, then the replay of the one row created", async () => {
       const cwd = mkdtempSync(join(tmpdir(), 'platform-e2e-'))

@@ -331,7 +331,8 @@ describe('against a fake target', () => {
     })
   }, 60_000)
 
-  it('open model: latency runs from the intended send time, so a 1 s stall shows in p95; closed users send at most one request each into it', async () => {
+  it('open model: latency runs from the intended send time, so a 1 s stall shows in p95; ' +
+    'closed users send at most one request each into it', async () => {
     const STALL = 1000
     /** Requests the target took up right after its stall: those that arrived while it was stuck. */
     const queued = (t: FakeTarget) => {

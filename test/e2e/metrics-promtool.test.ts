@@ -19,7 +19,9 @@ function check(text: string): {status: number | null; output: string} {
 
 describe.skipIf(!promtool)('/metrics of both services (built bin/run.js) passes `promtool check metrics`', () => {
   const children: Array<ReturnType<typeof spawnCli>> = []
-  afterAll(() => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')))
+  afterAll(() => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL')
+  })
 
   it('the data layer and the gateway, after real traffic', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'platform-metrics-'))
@@ -49,7 +51,8 @@ describe.skipIf(!promtool)('/metrics of both services (built bin/run.js) passes 
 
   it('the checker is strict enough to refuse a gauge named *_total (the default gauges prom-client used to serve)', () => {
     const bad =
-      '# HELP nodejs_active_handles_total Total number of active handles.\n# TYPE nodejs_active_handles_total gauge\nnodejs_active_handles_total 3\n'
+      '# HELP nodejs_active_handles_total Total number of active handles.\n# TYPE nodejs_active_handles_total ' +
+      'gauge\nnodejs_active_handles_total 3\n'
     const r = check(bad)
     expect(r.status).not.toBe(0)
     expect(r.output).toContain('non-counter metrics should not have "_total" suffix')

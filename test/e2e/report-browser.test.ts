@@ -183,6 +183,7 @@ describe.skipIf(missing && process.env.CI !== 'true')('report.html in headless C
     // What is painted at a point of the p95 line, and just beside it: p95 on top, p99 still showing around it.
     // Runs in the page (this project type-checks without the DOM library, hence `any`).
     await latency.scrollIntoViewIfNeeded() // elementFromPoint sees only the viewport
+    // biome-ignore lint/suspicious/noExplicitAny: a DOM element, typed only in the page
     const painted = await latency.locator('svg').evaluate((svg: any) => {
       const p95 = svg.querySelector('path[data-key="p95"]')
       const [, x, y] = / L([\d.]+),([\d.]+)/.exec(p95.getAttribute('d'))!.map(Number)

@@ -10,7 +10,9 @@ const PGLITE = {PLATFORM_DB_ENGINE: 'pglite'}
 
 describe('platform serve data-layer (built bin/run.js, PGlite on disk)', () => {
   const children: Array<ReturnType<typeof spawnCli>> = []
-  afterEach(() => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')))
+  afterEach(() => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL')
+  })
 
   async function serve(cwd: string, port: number) {
     const child = spawnCli(['serve', 'data-layer', '--port', String(port)], {cwd, env: PGLITE})

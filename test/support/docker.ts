@@ -171,7 +171,8 @@ export async function startDockerd(): Promise<Dockerd> {
 
   if (process.getuid?.() !== 0) {
     throw new Error(
-      'the docker tier needs a Docker daemon: set DOCKER_HOST to one that answers, or run the tests as root so they can start dockerd (npm test installs docker.io)',
+      'the docker tier needs a Docker daemon: set DOCKER_HOST to one that answers, ' +
+        'or run the tests as root so they can start dockerd (npm test installs docker.io)',
     )
   }
   const dockerd = which('dockerd')
@@ -464,8 +465,8 @@ async function makeRootfs(recipe: Recipe, root: string): Promise<Array<{path: st
   const group = users.map((u) => `${u.name}:x:${u.id}:`)
   passwd.push('nobody:x:65534:65534:nobody:/nonexistent:/bin/false')
   group.push('nogroup:x:65534:')
-  writeFileSync(join(root, 'etc/passwd'), passwd.join('\n') + '\n')
-  writeFileSync(join(root, 'etc/group'), group.join('\n') + '\n')
+  writeFileSync(join(root, 'etc/passwd'), `${passwd.join('\n')}\n`)
+  writeFileSync(join(root, 'etc/group'), `${group.join('\n')}\n`)
   // glibc's defaults are close, but be explicit: /etc/hosts first, then Docker's DNS for service names.
   writeFileSync(join(root, 'etc/nsswitch.conf'), 'passwd: files\ngroup: files\nhosts: files dns\n')
 
@@ -529,7 +530,7 @@ async function buildImage(host: string, recipe: Recipe): Promise<void> {
     const changes = recipe.changes.filter((c) => !later.includes(c)).flatMap((c) => ['--change', c])
     const imported = await docker(host, ['import', ...changes, tarball, ...(later.length > 0 ? [] : [recipe.tag])], {timeout: 300_000})
     if (later.length > 0) {
-      const dockerfile = [`FROM ${String(imported.stdout).trim()}`, ...later].join('\n') + '\n'
+      const dockerfile = [`FROM ${String(imported.stdout).trim()}`, ...later, ''].join('\n')
       // The classic builder, as docker-compose 1.29 uses (a newer CLI would want buildx).
       await docker(host, ['build', '--quiet', '--tag', recipe.tag, '-'], {input: dockerfile, env: {DOCKER_BUILDKIT: '0'}})
     }

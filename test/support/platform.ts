@@ -52,7 +52,7 @@ export async function silentServer(): Promise<{url: string; close: () => Promise
     url: `http://127.0.0.1:${port}`,
     close: () =>
       new Promise((r) => {
-        sockets.forEach((s) => s.destroy())
+        for (const s of sockets) s.destroy()
         srv.close(() => r())
       }),
   }

@@ -29,4 +29,5 @@ command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ] || apt_install docker.
 [ -x node_modules/.bin/vitest ] || npm ci --no-audit --no-fund
 npm run build
 npm run typecheck   # tests and benchmarks too
+npm run lint        # Biome lint and format check, no line over 140 characters
 npx vitest run "$@"

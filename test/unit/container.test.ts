@@ -30,7 +30,10 @@ describe('pollUntil', () => {
     const clock = new FakeClock()
     const start = clock.now()
     const seen: number[] = []
-    const check = () => (seen.push(clock.now() - start), seen.length === 3 ? 'ready' : undefined)
+    const check = () => {
+      seen.push(clock.now() - start)
+      return seen.length === 3 ? 'ready' : undefined
+    }
     const value = await pollUntil(check, {everyMs: 250, timeoutMs: 10_000, clock})
     expect(value).toBe('ready')
     expect(seen).toEqual([0, 250, 500])
@@ -120,7 +123,10 @@ describe('health after a restart', () => {
     const web = engine.add({name: 'web', ports: [{host: 18080, container: 80}]})
     const asked: string[] = []
     const answers = [undefined, 503, 404]
-    const probe = async (url: string) => (asked.push(url), {healthy: false, status: answers.shift(), detail: 'refused'})
+    const probe = async (url: string) => {
+      asked.push(url)
+      return {healthy: false, status: answers.shift(), detail: 'refused'}
+    }
     expect(await restartAndWait({engine, clock: engine.clock, probe}, web.id, 10_000)).toBeUndefined()
     expect(asked).toEqual(Array(3).fill('http://127.0.0.1:18080'))
   })

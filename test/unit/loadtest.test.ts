@@ -143,7 +143,9 @@ describe('effectiveThresholds', () => {
   ])('%s', (_, given, want) => {
     const got = effectiveThresholds(given.map(user))
     expect(got).toHaveLength(want.length)
-    want.forEach((w, i) => expect(got[i]).toMatchObject(w))
+    want.forEach((w, i) => {
+      expect(got[i]).toMatchObject(w)
+    })
   })
 })
 
@@ -200,7 +202,7 @@ describe('certainFailure (Aggregator fed with encoded intervals)', () => {
     const agg = new Aggregator()
     const parts = [a, b].map((recs) => {
       const rec = new IntervalRecorder()
-      recs.forEach(([e, ms, failed]) => rec.record(e, ms, failed))
+      for (const [e, ms, failed] of recs) rec.record(e, ms, failed)
       return rec.drain()
     })
     agg.addInterval(parts, 2, 2, 10)
@@ -294,7 +296,9 @@ describe('failure messages and groups', () => {
 
   it('groups by endpoint x status x normalised message, keeping the first sample', () => {
     const g = new FailureGroups()
-    ids.forEach((id, i) => add(g, 500, id, 1 + i))
+    ids.forEach((id, i) => {
+      add(g, 500, id, 1 + i)
+    })
     add(g, 503, ids[0]!, 9)
     const list = g.list()
     expect(list).toHaveLength(2)
@@ -618,6 +622,7 @@ describe('the scenario: payloads and id bookkeeping', () => {
 
   /** Checks one request's payload against the contract. */
   function checkPayload({req}: Exchange) {
+    // biome-ignore lint/suspicious/noExplicitAny: the payload is checked field by field against the contract
     const b = req.body as Record<string, any> | undefined
     switch (req.endpoint) {
       case 'POST /api/v1/agents/':
@@ -692,7 +697,7 @@ describe('the scenario: payloads and id bookkeeping', () => {
         const deleted = new Set<string>()
         for (const {req} of log) {
           const m = ROUTE.exec(req.path)
-          if (!m || !m[2]) continue
+          if (!m?.[2]) continue
           const [, coll, raw] = m as unknown as [string, Coll, string]
           const id = decodeURIComponent(raw)
           expect(issued[coll].has(id), `${req.method} ${req.path}: id not from a 201`).toBe(true)
@@ -710,7 +715,7 @@ describe('the scenario: payloads and id bookkeeping', () => {
         for (const {req} of log) {
           expect(ENDPOINTS as readonly string[]).toContain(req.endpoint)
           const m = ROUTE.exec(req.path)
-          const template = m && m[2] ? `/api/v1/${m[1]}/${PARAM[m[1] as Coll]}` : req.path
+          const template = m?.[2] ? `/api/v1/${m[1]}/${PARAM[m[1] as Coll]}` : req.path
           expect(`${req.method} ${template}`).toBe(req.endpoint)
         }
       }
@@ -801,7 +806,7 @@ describe('the live view', () => {
     expect(lines).toHaveLength(3)
     const bar = /█+░+/.exec(lines[0]!)![0]
     expect(bar.split('').filter((c) => c === '█')).toHaveLength(bar.length / 2) // half way
-    expect(lines[0]).toMatch(/^smoke █+░+ 30s \/ 1m00s  50%$/)
+    expect(lines[0]).toMatch(/^smoke █+░+ 30s \/ 1m00s {2}50%$/)
     expect(lines[1]).toBe('users 10/10  req/s 6.5  p50 12.3 ms  p95 31.2 ms  errors 3 (1.50%)')
     expect(lines[2]).toBe('worst PATCH /api/v1/agents/:id p95 45.6 ms, 2.00% errors')
   })
@@ -836,7 +841,8 @@ describe('the live view', () => {
   it('has one plain line for logs, with the same figures and no bar', () => {
     const line = progressLine(progress())
     expect(line).toBe(
-      '30s/1m00s  users 10/10  req/s 6.5  p50 12.3 ms  p95 31.2 ms  errors 3 (1.50%)  worst PATCH /api/v1/agents/:id p95 45.6 ms, 2.00% errors',
+      '30s/1m00s  users 10/10  req/s 6.5  p50 12.3 ms  p95 31.2 ms  errors 3 (1.50%)  worst PATCH /api/v1/agents/:id p95 45.6 ms, ' +
+        '2.00% errors',
     )
   })
 })
@@ -880,7 +886,9 @@ describe('interrupted runs', () => {
       file,
       `export default {
       name: 'ping', module: import.meta.url, thinkMs: {min: 20, max: 20}, endpoints: ['GET /api/v1/agents/'],
-      kinds: [{name: 'pinger', weight: 1, tasks: [{name: 'list', weight: 1, run: async (u, send) => { await send({endpoint: 'GET /api/v1/agents/', method: 'GET', path: '/api/v1/agents/'}) }}]}],
+      kinds: [{name: 'pinger', weight: 1, tasks: [{name: 'list', weight: 1, run: async (u, send) => {
+        await send({endpoint: 'GET /api/v1/agents/', method: 'GET', path: '/api/v1/agents/'})
+      }}]}],
     }\n`,
     )
     const scenario = await loadScenario(pathToFileURL(file).href)

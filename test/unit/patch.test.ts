@@ -16,7 +16,7 @@ const healthy = (files: FakeFiles) => files.get('/www/health.txt')?.content.toSt
 const set = (files: FakeFiles, path: string, text: string) => files.set(path, {content: Buffer.from(text), mode: 0o644})
 const REWRITES = (files: FakeFiles) => void set(files, '/www/index.html', 'original\n')
 
-function scene(command?: (files: FakeFiles) => boolean | void) {
+function scene(command?: (files: FakeFiles) => boolean | undefined) {
   const root = mkdtempSync(join(tmpdir(), 'platform-patch-unit-'))
   const engine = new FakeEngine()
   const steps: string[] = []
@@ -24,7 +24,10 @@ function scene(command?: (files: FakeFiles) => boolean | void) {
     config: loadConfig({cwd: root, env: {}}),
     engine,
     clock: engine.clock,
-    step: async (title, fn) => (steps.push(title), fn()),
+    step: async (title, fn) => {
+      steps.push(title)
+      return fn()
+    },
   }
   const web = engine.add({
     name: 'platform-web-1',
