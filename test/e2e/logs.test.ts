@@ -47,7 +47,10 @@ describe('platform logs on the embedded platform (built bin/run.js)', () => {
     for (const name of ['l09', 'gateway', 'l09-api-gateway']) {
       const lines = (await cli('logs', name)).stdout.trim().split('\n')
       expect(lines.length).toBeGreaterThan(0)
-      expect(lines.every((l) => l.startsWith('l09 |')), name).toBe(true)
+      expect(
+        lines.every((l) => l.startsWith('l09 |')),
+        name,
+      ).toBe(true)
     }
     const json = (await cli('logs', 'data-layer', '--json', '--tail', '1')).stdout.trim().split('\n')
     expect(json).toHaveLength(1)

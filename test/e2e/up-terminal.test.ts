@@ -61,7 +61,9 @@ describe('platform up in the foreground on a terminal (built bin/run.js, a real 
       expect(seen).toMatch(/l01 \| \d\d:\d\d:\d\d GET \/agents\/ 200 [\d.]+ms/)
       expect(seen).not.toContain('{"level"') // no JSON records on a terminal
       // The log file keeps the records for `platform logs`.
-      expect(readFileSync(join(t.cwd, '.platform', 'platform.log'), 'utf8')).toMatch(/"route":"\/api\/v1\/agents\/","url":"\/api\/v1\/agents\/","status":200/)
+      expect(readFileSync(join(t.cwd, '.platform', 'platform.log'), 'utf8')).toMatch(
+        /"route":"\/api\/v1\/agents\/","url":"\/api\/v1\/agents\/","status":200/,
+      )
     } finally {
       t.kill()
     }
