@@ -3,11 +3,8 @@
  * One migrated database and one app per driver; tests share it and so make their own rows.
  */
 import {randomUUID} from 'node:crypto'
-import type {FastifyInstance} from 'fastify'
-import {afterAll, beforeAll, expect, it} from 'vitest'
-import {buildDataLayer} from '../../src/data-layer/index.js'
-import type {Db} from '../../src/db/index.js'
-import {describeEachDb, migratedDb} from '../support/dbs.js'
+import {expect, it} from 'vitest'
+import {dataLayerOn, describeEachDb} from '../support/dbs.js'
 
 const KEY = 'test-internal-key'
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -35,22 +32,11 @@ function expectUtcTimestamps(value: Json): void {
 }
 
 describeEachDb('L01 data layer', (kind) => {
-  let db: Db
-  let app: FastifyInstance
-
-  beforeAll(async () => {
-    db = await migratedDb(kind)
-    app = buildDataLayer({db, apiKeys: [KEY], version: 'test'})
-    await app.ready()
-  })
-  afterAll(async () => {
-    await app?.close()
-    await db?.close()
-  })
+  const l01 = dataLayerOn(kind, KEY)
 
   /** One request with the key; checks the rules every answer keeps (JSON, request id, UTC timestamps). */
   async function call(method: Method, url: string, payload?: object, headers: Record<string, string> = {}): Promise<Res> {
-    const res = await app.inject({method, url, payload, headers: {'x-api-key': KEY, ...headers}})
+    const res = await l01.app.inject({method, url, payload, headers: {'x-api-key': KEY, ...headers}})
     expect(res.headers['x-request-id'], `${method} ${url}`).toBeTruthy()
     expect(res.headers.location, `${method} ${url} is never a redirect`).toBeUndefined()
     if (res.statusCode === 204) {
@@ -68,7 +54,7 @@ describeEachDb('L01 data layer', (kind) => {
     return res.body
   }
   const count = async (table: string, where = 'true', params: unknown[] = []) =>
-    (await db.query<{n: number}>(`SELECT count(*)::int AS n FROM mcp_documents.${table} WHERE ${where}`, params)).rows[0]!.n
+    (await l01.db.query<{n: number}>(`SELECT count(*)::int AS n FROM mcp_documents.${table} WHERE ${where}`, params)).rows[0]!.n
   const newAgent = (body: object = {}) => ok('POST', '/agents/', {name: `agent ${randomUUID().slice(0, 8)}`, ...body})
 
   // --- agents -------------------------------------------------------------------------
@@ -113,7 +99,9 @@ describeEachDb('L01 data layer', (kind) => {
     expect(a).toMatchObject(body)
     const [fromList] = (await ok('GET', '/agents/?limit=1')).items
     expect(fromList).toEqual(a)
-    const stored = await db.query<{t: string}>(`SELECT jsonb_typeof(configuration) AS t FROM mcp_documents.agents WHERE id = $1`, [a.id])
+    const stored = await l01.db.query<{t: string}>(`SELECT jsonb_typeof(configuration) AS t FROM mcp_documents.agents WHERE id = $1`, [
+      a.id,
+    ])
     expect(stored.rows[0]!.t).toBe('object')
   })
 
@@ -177,7 +165,7 @@ describeEachDb('L01 data layer', (kind) => {
 
   it('PATCH replaces a JSONB field whole and moves updated_at forward', async () => {
     const a = await newAgent({configuration: {a: 1, b: {c: 2}}, metadata: {keep: true}})
-    await db.query(`UPDATE mcp_documents.agents SET updated_at = $2 WHERE id = $1`, [a.id, PAST])
+    await l01.db.query(`UPDATE mcp_documents.agents SET updated_at = $2 WHERE id = $1`, [a.id, PAST])
     const p = await ok('PATCH', `/agents/${a.id}`, {configuration: {b: {d: 3}}})
     expect(p.configuration).toEqual({b: {d: 3}})
     expect(p.metadata).toEqual({keep: true})
@@ -402,7 +390,7 @@ describeEachDb('L01 data layer', (kind) => {
     expect(running.started_at).not.toBeNull()
     expect(running.completed_at).toBeNull()
     // pin started_at to a known instant: a later `running` must leave it alone
-    await db.query(`UPDATE mcp_documents.tasks SET started_at = $2 WHERE task_id = $1`, [t.task_id, PAST])
+    await l01.db.query(`UPDATE mcp_documents.tasks SET started_at = $2 WHERE task_id = $1`, [t.task_id, PAST])
     expect((await ok('PATCH', `/plans/tasks/${t.task_id}`, {status: 'running'})).started_at).toBe(PAST)
     const done = await ok('PATCH', `/plans/tasks/${t.task_id}`, {status: 'completed'})
     expect(done).toMatchObject({status: 'completed', started_at: PAST})
@@ -452,12 +440,12 @@ describeEachDb('L01 data layer', (kind) => {
   })
 
   it('accepts the key as Authorization: Bearer too', async () => {
-    const res = await app.inject({method: 'GET', url: '/agents/?limit=1', headers: {authorization: `Bearer ${KEY}`}})
+    const res = await l01.app.inject({method: 'GET', url: '/agents/?limit=1', headers: {authorization: `Bearer ${KEY}`}})
     expect(res.statusCode).toBe(200)
   })
 
   it('answers the health routes without a key', async () => {
-    const get = (url: string) => app.inject({method: 'GET', url})
+    const get = (url: string) => l01.app.inject({method: 'GET', url})
     const live = await get('/health/live')
     expect(live.statusCode).toBe(200)
     expect(live.headers['content-type']).toMatch(/^application\/json/)
@@ -474,7 +462,7 @@ describeEachDb('L01 data layer', (kind) => {
     const id = randomUUID()
     await call('GET', `/agents/${id}`)
     await call('GET', `/unrouted/${id}`)
-    const res = await app.inject({method: 'GET', url: '/metrics'})
+    const res = await l01.app.inject({method: 'GET', url: '/metrics'})
     expect(res.statusCode).toBe(200)
     expect(res.headers['content-type']).toMatch(/^text\/plain/)
     expect(res.body).toMatch(/^http_requests_total\{(?=[^}]*method="GET")(?=[^}]*route="\/agents\/:id")(?=[^}]*status="404")[^}]*\} [1-9]/m)
@@ -489,7 +477,7 @@ describeEachDb('L01 data layer', (kind) => {
     const before = await count('goals')
     const results = await Promise.all(
       Array.from({length: 200}, (_, i) =>
-        app.inject({
+        l01.app.inject({
           method: 'POST',
           url: '/goals/',
           headers: {'x-api-key': KEY},

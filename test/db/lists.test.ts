@@ -3,11 +3,8 @@
  * limit and PostgreSQL's estimate beyond it (`total_exact: false`), `?count=exact`, the same
  * rules under every filter, and rows rendered by PostgreSQL exactly as Node rendered them.
  */
-import type {FastifyInstance} from 'fastify'
-import {afterAll, beforeAll, expect, it} from 'vitest'
-import {buildDataLayer} from '../../src/data-layer/index.js'
-import type {Db} from '../../src/db/index.js'
-import {describeEachDb, migratedDb} from '../support/dbs.js'
+import {expect, it} from 'vitest'
+import {dataLayerOn, describeEachDb} from '../support/dbs.js'
 
 const KEY = 'lists-key'
 const LIMIT = 10_000
@@ -22,27 +19,16 @@ function nodeRendering(row: Record<string, unknown>): Record<string, unknown> {
 }
 
 describeEachDb('L01 lists', (kind) => {
-  let db: Db
-  let app: FastifyInstance
-
-  beforeAll(async () => {
-    db = await migratedDb(kind)
-    app = buildDataLayer({db, apiKeys: [KEY], version: 'test'})
-    await app.ready()
-  })
-  afterAll(async () => {
-    await app?.close()
-    await db?.close()
-  })
+  const l01 = dataLayerOn(kind, KEY)
 
   const list = async (url: string) => {
-    const res = await app.inject({method: 'GET', url, headers: {'x-api-key': KEY}})
+    const res = await l01.app.inject({method: 'GET', url, headers: {'x-api-key': KEY}})
     expect(res.statusCode, res.body).toBe(200)
     return res.json() as {items: Array<Record<string, unknown>>; total: number; total_exact: boolean; limit: number; offset: number}
   }
   /** n agents in one statement (the API would take too long), with the given status. */
   const seedAgents = (n: number, status: string) =>
-    db.query(
+    l01.db.query(
       `INSERT INTO mcp_documents.agents (did, name, status, configuration)
        SELECT 'did:agent:seed:' || gen_random_uuid(), 'seed ' || g, $2, jsonb_build_object('n', g) FROM generate_series(1, $1::int) g`,
       [n, status],
@@ -50,20 +36,20 @@ describeEachDb('L01 lists', (kind) => {
 
   it('renders rows exactly as before, field for field, in a list and alone', async () => {
     const agent = (
-      await app.inject({
+      await l01.app.inject({
         method: 'POST',
         url: '/agents/',
         headers: {'x-api-key': KEY},
         payload: {name: 'rendered', metadata: {a: [1, {b: null}], s: 'é"\\'}},
       })
     ).json()
-    const goal = await app.inject({
+    const goal = await l01.app.inject({
       method: 'POST',
       url: '/goals/',
       headers: {'x-api-key': KEY},
       payload: {agent_id: agent.id, description: 'd', success_criteria: ['x', 2]},
     })
-    const task = await app.inject({
+    const task = await l01.app.inject({
       method: 'POST',
       url: '/plans/tasks',
       headers: {'x-api-key': KEY},
@@ -75,11 +61,15 @@ describeEachDb('L01 lists', (kind) => {
       ['tasks', 'task_id', task.json().task_id, '/plans/tasks?plan_id=render'],
     ] as const) {
       const stored = nodeRendering(
-        (await db.query<Record<string, unknown>>(`SELECT * FROM mcp_documents.${table} WHERE ${key} = $1`, [id])).rows[0]!,
+        (await l01.db.query<Record<string, unknown>>(`SELECT * FROM mcp_documents.${table} WHERE ${key} = $1`, [id])).rows[0]!,
       )
       const page = await list(url)
       expect(page.items.find((r) => r[key] === id)).toStrictEqual(stored)
-      const one = await app.inject({method: 'GET', url: `/${table === 'tasks' ? 'plans/tasks' : table}/${id}`, headers: {'x-api-key': KEY}})
+      const one = await l01.app.inject({
+        method: 'GET',
+        url: `/${table === 'tasks' ? 'plans/tasks' : table}/${id}`,
+        headers: {'x-api-key': KEY},
+      })
       expect(one.json()).toStrictEqual(stored)
       expect(Object.keys(one.json())).toEqual(Object.keys(stored)) // and in the same order
     }
@@ -106,7 +96,7 @@ describeEachDb('L01 lists', (kind) => {
 
   it('estimates a large match without counting it, and pages it newest first', async () => {
     await seedAgents(5 * LIMIT, 'suspended')
-    await db.exec('ANALYZE mcp_documents.agents')
+    await l01.db.exec('ANALYZE mcp_documents.agents')
     const page = await list('/agents/?status=suspended&limit=3&offset=2')
     expect(page.total_exact).toBe(false)
     // The planner's estimate, after ANALYZE close to the truth (50,000), never a count of it.
@@ -118,12 +108,12 @@ describeEachDb('L01 lists', (kind) => {
   }, 120_000)
 
   it('keeps the same rules under the goal and task filters (agent_id, plan_id)', async () => {
-    const agent = (await app.inject({method: 'POST', url: '/agents/', headers: {'x-api-key': KEY}, payload: {name: 'owner'}})).json()
-    await db.query(
+    const agent = (await l01.app.inject({method: 'POST', url: '/agents/', headers: {'x-api-key': KEY}, payload: {name: 'owner'}})).json()
+    await l01.db.query(
       `INSERT INTO mcp_documents.goals (goal_id, agent_id, goal_text) SELECT 'g-' || g, $1, 'seeded' FROM generate_series(1, $2::int) g`,
       [agent.id, LIMIT + 1],
     )
-    await db.query(
+    await l01.db.query(
       `INSERT INTO mcp_documents.tasks (task_id, plan_id, name) SELECT 't-' || g, 'big-plan', 'seeded' FROM generate_series(1, $1::int) g`,
       [LIMIT],
     )
@@ -135,7 +125,7 @@ describeEachDb('L01 lists', (kind) => {
   }, 60_000)
 
   it('refuses a count mode it does not know, naming the allowed one', async () => {
-    const res = await app.inject({method: 'GET', url: '/agents/?count=fast', headers: {'x-api-key': KEY}})
+    const res = await l01.app.inject({method: 'GET', url: '/agents/?count=fast', headers: {'x-api-key': KEY}})
     expect(res.statusCode).toBe(400)
     expect(res.json()).toMatchObject({error: 'VALIDATION_FAILED', details: [{field: 'count', allowed: ['exact']}]})
   })

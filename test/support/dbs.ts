@@ -3,9 +3,11 @@
  * PostgreSQL cluster. Each call gets its own empty, migrated database.
  */
 import {randomBytes} from 'node:crypto'
-import {describe, inject} from 'vitest'
+import type {FastifyInstance} from 'fastify'
+import {afterAll, beforeAll, describe, inject} from 'vitest'
 import type {} from './setup-postgres.js' // declares the provided pgUrl
 import {migrationsDir} from '../../src/core/index.js'
+import {buildDataLayer} from '../../src/data-layer/index.js'
 import {MEMORY, migrate, openDb, type Db} from '../../src/db/index.js'
 
 export type DbKind = 'pglite' | 'pg'
@@ -44,5 +46,30 @@ export function describeEachDb(name: string, fn: (kind: DbKind) => void): void {
   for (const kind of ['pglite', 'pg'] as const) {
     const missing = kind === 'pg' && !pgUrl()
     describe.skipIf(missing)(`${name} [${kind}]`, () => fn(kind))
+  }
+}
+
+/**
+ * A migrated database of the kind and L01 on it (not listening: tests use inject()), made
+ * before the block's tests and closed after them. Read .db and .app inside the tests.
+ */
+export function dataLayerOn(kind: DbKind, key: string): {readonly db: Db; readonly app: FastifyInstance} {
+  const fixture: {db?: Db; app?: FastifyInstance} = {}
+  beforeAll(async () => {
+    fixture.db = await migratedDb(kind)
+    fixture.app = buildDataLayer({db: fixture.db, apiKeys: [key], version: 'test'})
+    await fixture.app.ready()
+  })
+  afterAll(async () => {
+    await fixture.app?.close()
+    await fixture.db?.close()
+  })
+  return {
+    get db() {
+      return fixture.db!
+    },
+    get app() {
+      return fixture.app!
+    },
   }
 }
