@@ -62,7 +62,7 @@ function observeHttp(app: FastifyInstance, metrics: MetricsRegistry): void {
     metrics.requests.inc(labels)
     metrics.duration.observe(labels, seconds)
     const ms = Math.round(reply.elapsedTime * 10) / 10
-    req.log.info({method: req.method, route, url: redactUrl(req.url), status: reply.statusCode, ms}, 'request')
+    req.log.info({reqId: req.id, method: req.method, route, url: redactUrl(req.url), status: reply.statusCode, ms}, 'request')
   })
 }
 

@@ -59,7 +59,7 @@ export const errorsPlugin = fp(
   async (app) => {
     app.setErrorHandler((err: FastifyError, req, reply) => {
       const e = toPlatformError(err)
-      if (e.code === 'INTERNAL') req.log.error({err}, 'unhandled error')
+      if (e.code === 'INTERNAL') req.log.error({reqId: req.id, err}, 'unhandled error')
       reply.code(e.status).type('application/json').send(e.toBody())
     })
     app.setNotFoundHandler(notFound)

@@ -34,6 +34,9 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     logger: opts.logger ? {...(opts.logger === true ? {} : opts.logger), name: opts.service, serializers: {req: logRequest}} : false,
     // Fastify's two lines per request are replaced by one of ours (the metrics plugin's).
     logController: new LogController({disableRequestLogging: true}),
+    // No child logger per request (Fastify's default costs a pino child each time): the
+    // lines that need the request id carry it themselves.
+    childLoggerFactory: (logger) => logger,
     bodyLimit: BODY_LIMIT,
     routerOptions: {ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH},
     frameworkErrors,
