@@ -5,7 +5,7 @@
  * postmaster.pid after a crash, and other commands (`db status` while `up` runs) share it.
  * Who stops it is recorded in an owner file: the process that started or adopted it.
  */
-import {execFile} from 'node:child_process'
+import {spawn} from 'node:child_process'
 import {createHash, randomBytes} from 'node:crypto'
 import {
   chmodSync,
@@ -110,11 +110,24 @@ async function runAs(): Promise<RunAs> {
   }
 }
 
-function run(cmd: string, args: string[], as: RunAs = {}, env?: NodeJS.ProcessEnv): Promise<string> {
+function run(cmd: string, args: string[], as: RunAs = {}): Promise<string> {
   return new Promise((resolveRun, reject) => {
-    execFile(cmd, args, {...as, env: env ?? {...process.env, LC_ALL: 'C'}, timeout: 120_000}, (err, stdout, stderr) => {
-      if (err) reject(Object.assign(err, {stderr: String(stderr).trim()}))
-      else resolveRun(String(stdout))
+    // A process group of its own: a Ctrl-C typed at `up` is the platform's to handle (it stops the
+    // cluster in order), never a signal that kills initdb half-way or the postmaster under L01.
+    const child = spawn(cmd, args, {...as, env: {...process.env, LC_ALL: 'C'}, detached: true, stdio: ['ignore', 'pipe', 'pipe']})
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
+    child.once('error', (err) => {
+      clearTimeout(timer)
+      reject(Object.assign(err, {stderr: ''}))
+    })
+    child.once('close', (code, signal) => {
+      clearTimeout(timer)
+      if (code === 0) return resolveRun(stdout)
+      reject(Object.assign(new Error(`${cmd} exited with ${signal ?? `code ${code}`}`), {stderr: stderr.trim()}))
     })
   })
 }

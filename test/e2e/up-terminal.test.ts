@@ -18,7 +18,8 @@ async function upInTerminal(env: NodeJS.ProcessEnv = {}) {
   const cwd = mkdtempSync(join(tmpdir(), 'platform-tty-'))
   chmodSync(cwd, 0o755)
   const [l01, l09] = [await freePort(), await freePort()]
-  const {NO_COLOR: _n, FORCE_COLOR: _f, ...base} = process.env
+  // A person's terminal, not a CI job's: with CI set, chalk turns colour off even on a terminal.
+  const {NO_COLOR: _n, FORCE_COLOR: _f, CI: _ci, ...base} = process.env
   const child = spawn('script', ['-qec', `'${process.execPath}' '${BIN}' up`, '/dev/null'], {
     cwd,
     env: {...base, NODE_ENV: 'production', TERM: 'xterm-256color', L01_PORT: String(l01), L09_PORT: String(l09), ...env},

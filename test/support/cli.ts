@@ -68,7 +68,8 @@ export function inTerminal(
   args: string[],
   opts: {cwd: string; env?: NodeJS.ProcessEnv; input?: string},
 ): Promise<{code: number | null; output: string}> {
-  const {NO_COLOR: _n, FORCE_COLOR: _f, ...env} = process.env
+  // A person's terminal, not a CI job's: with CI set, chalk turns colour off even on a terminal.
+  const {NO_COLOR: _n, FORCE_COLOR: _f, CI: _ci, ...env} = process.env
   const command = [process.execPath, BIN, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ')
   const child = spawn('script', ['-qec', command, '/dev/null'], {
     cwd: opts.cwd,

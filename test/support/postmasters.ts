@@ -2,11 +2,11 @@
  * Embedded PostgreSQL postmasters that tests leave behind: a test that kills a platform with
  * SIGKILL, or fails half-way, leaves its detached postmaster running (as a crash would, by
  * design). The run stops those it started (the ones this package's binaries run, absent when
- * the run began) and removes the clusters kept outside their projects.
+ * the run began, that no live platform owns) and removes the clusters kept outside their projects.
  */
 import {readdirSync, readFileSync, rmSync} from 'node:fs'
-import {join} from 'node:path'
-import {packageRoot} from '../../src/core/index.js'
+import {dirname, join} from 'node:path'
+import {packageRoot, pidAlive, readFileOr} from '../../src/core/index.js'
 
 interface Postmaster {
   pid: number
@@ -30,8 +30,14 @@ export function ourPostmasters(): Postmaster[] {
   return out
 }
 
+/** Whether a platform still owns the cluster (its owner file names a live process): then it is not left behind. */
+function owned(dir: string): boolean {
+  const owner = Number.parseInt(readFileOr(join(dirname(dir), 'postgres.owner')), 10)
+  return owner > 0 && pidAlive(owner)
+}
+
 export function stopLeftPostmasters(before: ReadonlySet<number>): void {
-  for (const pm of ourPostmasters().filter((p) => !before.has(p.pid))) {
+  for (const pm of ourPostmasters().filter((p) => !before.has(p.pid) && !owned(p.dir))) {
     try {
       process.kill(pm.pid, 'SIGQUIT') // immediate shutdown: a throwaway cluster needs no checkpoint
     } catch {
