@@ -11,6 +11,7 @@ import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
 import {build, type Histogram} from 'hdr-histogram-js'
 import {Pool, request as httpRequest} from 'undici'
+import {readFileOr} from '../src/core/index.js'
 import {clusterDir, runningClusterUrl} from '../src/db/index.js'
 import {freePort} from '../test/support/postgres.js'
 
@@ -400,7 +401,7 @@ export async function startPlatformOnPostgres(opts: {logLevel?: string} = {}): P
   return {databaseUrl, platform}
 }
 
-/** The resident memory of a process and of every process below it (Linux /proc), largest first. */
+/** The resident memory (PSS where the kernel has it) of a process and of every process below it (Linux /proc), largest first. */
 export function processTreeRss(root: number): Array<{pid: number; command: string; rssMb: number}> {
   const stat = (pid: string) => readFileSync(`/proc/${pid}/stat`, 'utf8')
   const children = new Map<number, number[]>()
@@ -416,7 +417,9 @@ export function processTreeRss(root: number): Array<{pid: number; command: strin
   const out: Array<{pid: number; command: string; rssMb: number}> = []
   const visit = (pid: number) => {
     try {
-      const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0)
+      // PSS: shared pages (PostgreSQL's shared buffers, touched by every backend) count once across processes, not once each.
+      const pss = /^Pss:\s+(\d+)/m.exec(readFileOr(`/proc/${pid}/smaps_rollup`))?.[1]
+      const rss = Number(pss ?? /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0)
       const command = readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
       out.push({pid, command, rssMb: Math.round(rss / 102.4) / 10})
     } catch {
