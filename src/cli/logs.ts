@@ -3,8 +3,8 @@
  * own lines) as a person reads it, one compact line per record in the manner of
  * `docker compose up`, or as the raw records for machines.
  */
-import {closeSync, openSync, readSync, statSync} from 'node:fs'
-import {readFileOr} from '../core/index.js'
+import {closeSync, openSync, readSync} from 'node:fs'
+import {fileSize, readFileOr} from '../core/index.js'
 import {style} from './output.js'
 
 interface LogRecord {
@@ -93,11 +93,11 @@ export function readLog(path: string, f: LogFilter & {tail?: number} = {}): stri
  * exist yet is waited for.
  */
 export function followLog(path: string, onLine: (line: string) => void, offset?: number): () => void {
-  let at = offset ?? sizeOf(path)
+  let at = offset ?? fileSize(path)
   let partial = ''
   const buf = Buffer.alloc(64 * 1024)
   const poll = () => {
-    const size = sizeOf(path)
+    const size = fileSize(path)
     if (size < at) at = 0 // truncated or replaced: start over
     if (size === at) return
     const fd = openSync(path, 'r')
@@ -118,10 +118,3 @@ export function followLog(path: string, onLine: (line: string) => void, offset?:
   }
 }
 
-function sizeOf(path: string): number {
-  try {
-    return statSync(path).size
-  } catch {
-    return 0
-  }
-}

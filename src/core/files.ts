@@ -1,4 +1,4 @@
-import {readFileSync} from 'node:fs'
+import {readFileSync, statSync} from 'node:fs'
 
 /** A file's text, or fallback when it cannot be read (gone, never written). */
 export function readFileOr(path: string, fallback = ''): string {
@@ -6,5 +6,14 @@ export function readFileOr(path: string, fallback = ''): string {
     return readFileSync(path, 'utf8')
   } catch {
     return fallback
+  }
+}
+
+/** A file's size in bytes, or 0 when it does not exist (yet). */
+export function fileSize(path: string): number {
+  try {
+    return statSync(path).size
+  } catch {
+    return 0
   }
 }

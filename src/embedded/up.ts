@@ -3,8 +3,7 @@
  * keys, then start in the background (a detached `up --child`) or in the foreground until
  * a signal, or until a service dies.
  */
-import {statSync} from 'node:fs'
-import {gatewayKeys, internalKey, nextSignal, type PlatformConfig, type PlatformStatus} from '../core/index.js'
+import {fileSize, gatewayKeys, internalKey, nextSignal, type PlatformConfig, type PlatformStatus} from '../core/index.js'
 import type {Topology} from './hosts.js'
 import {platformStatus, runningPlatform, startDetached, startPlatform} from './platform.js'
 import {runFiles} from './state.js'
@@ -38,14 +37,6 @@ export type UpResult =
   | {outcome: 'detached'; status: PlatformStatus}
   | {outcome: 'stopped'; status?: PlatformStatus; exitCode: number}
 
-const sizeOf = (file: string) => {
-  try {
-    return statSync(file).size
-  } catch {
-    return 0
-  }
-}
-
 export async function up(config: PlatformConfig, opts: UpOptions, events: UpEvents): Promise<UpResult> {
   const running = await runningPlatform(config)
   if (running) return {outcome: 'already-running', status: running, healthy: running.services.every((s) => s.health === 'healthy')}
@@ -65,7 +56,7 @@ export async function up(config: PlatformConfig, opts: UpOptions, events: UpEven
     return s
   })
   const logFile = runFiles(config).log
-  const offset = sizeOf(logFile)
+  const offset = fileSize(logFile)
   const platform = await startPlatform(config, opts.topology, {
     logLevel: opts.logLevel,
     logFile,
