@@ -117,4 +117,3 @@ export function followLog(path: string, onLine: (line: string) => void, offset?:
     poll()
   }
 }
-
