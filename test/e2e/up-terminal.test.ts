@@ -20,7 +20,9 @@ async function upInTerminal(env: NodeJS.ProcessEnv = {}) {
   const [l01, l09] = [await freePort(), await freePort()]
   // A person's terminal, not a CI job's: with CI set, chalk turns colour off even on a terminal.
   const {NO_COLOR: _n, FORCE_COLOR: _f, CI: _ci, ...base} = process.env
-  const child = spawn('script', ['-qec', `'${process.execPath}' '${BIN}' up`, '/dev/null'], {
+  // `exec`: script runs its command through $SHELL or /bin/sh; dash would stay as the parent,
+  // take the Ctrl-C itself and report 130 whatever the platform's own exit code.
+  const child = spawn('script', ['-qec', `exec '${process.execPath}' '${BIN}' up`, '/dev/null'], {
     cwd,
     env: {...base, NODE_ENV: 'production', TERM: 'xterm-256color', L01_PORT: String(l01), L09_PORT: String(l09), ...env},
   })
