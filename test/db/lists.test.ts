@@ -3,8 +3,13 @@
  * limit and PostgreSQL's estimate beyond it (`total_exact: false`), `?count=exact`, the same
  * rules under every filter, and rows rendered by PostgreSQL exactly as Node rendered them.
  */
+import {cpSync, mkdtempSync, readdirSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {expect, it} from 'vitest'
-import {dataLayerOn, describeEachDb} from '../support/dbs.js'
+import {migrationsDir} from '../../src/core/index.js'
+import {migrate} from '../../src/db/index.js'
+import {dataLayerOn, describeEachDb, freshDb} from '../support/dbs.js'
 
 const KEY = 'lists-key'
 const LIMIT = 10_000
@@ -128,5 +133,89 @@ describeEachDb('L01 lists', (kind) => {
     const res = await l01.app.inject({method: 'GET', url: '/agents/?count=fast', headers: {'x-api-key': KEY}})
     expect(res.statusCode).toBe(400)
     expect(res.json()).toMatchObject({error: 'VALIDATION_FAILED', details: [{field: 'count', allowed: ['exact']}]})
+  })
+})
+
+describeEachDb('L01 list totals kept by triggers', (kind) => {
+  const l01 = dataLayerOn(kind, KEY)
+  const call = async (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: object) => {
+    const res = await l01.app.inject({method, url, headers: {'x-api-key': KEY}, ...(payload ? {payload} : {})})
+    expect(res.statusCode, `${method} ${url}: ${res.body}`).toBeLessThan(300)
+    return res.statusCode === 204 ? undefined : res.json()
+  }
+  const lists: Array<[url: string, statuses: readonly string[]]> = [
+    ['/agents/', ['created', 'active', 'idle', 'busy']],
+    ['/goals/', ['pending', 'active', 'completed']],
+    ['/plans/', ['draft', 'active', 'completed']],
+    ['/plans/tasks', ['pending', 'running', 'completed']],
+  ]
+  /** Every list's total, unfiltered and per status, as kept, after checking each against a count of the rows. */
+  const expectExact = async () => {
+    const kept: Record<string, number> = {}
+    for (const [url, statuses] of lists) {
+      for (const q of ['', ...statuses.map((s) => `status=${s}&`)]) {
+        const page = await call('GET', `${url}?${q}limit=1`)
+        expect(page.total_exact).toBe(true)
+        expect(page.total, `${url}?${q}`).toBe((await call('GET', `${url}?${q}limit=1&count=exact`)).total)
+        kept[`${url}?${q}`] = page.total
+      }
+    }
+    return kept
+  }
+
+  it('stay exact through creates, status changes, deletes, bulk statements, truncation and concurrent writers', async () => {
+    const agents = await Promise.all(Array.from({length: 40}, (_, i) => call('POST', '/agents/', {name: `a${i}`})))
+    const goal = await call('POST', '/goals/', {agent_id: agents[0].id, description: 'g'})
+    await call('POST', '/plans/', {goal_id: goal.goal_id, status: 'active'})
+    await Promise.all(Array.from({length: 10}, (_, i) => call('POST', '/plans/tasks', {plan_id: 'p', name: `t${i}`})))
+    const first = await expectExact()
+    expect(first).toMatchObject({'/agents/?': 40, '/plans/?status=active&': 1, '/plans/tasks?': 10})
+
+    // Status changes move rows between totals; a PATCH that keeps the status moves none.
+    await Promise.all(agents.slice(0, 12).map((a, i) => call('PATCH', `/agents/${a.id}`, {status: i % 2 ? 'idle' : 'busy'})))
+    await call('PATCH', `/agents/${agents[0].id}`, {name: 'renamed'})
+    await call('PATCH', `/goals/${goal.goal_id}`, {status: 'completed'})
+    await expectExact()
+
+    // Deletes, one statement changing many rows, an agent's delete that empties goals' agent_id.
+    await Promise.all(agents.slice(30).map((a) => call('DELETE', `/agents/${a.id}`)))
+    await l01.db.exec(`UPDATE mcp_documents.agents SET status = 'active' WHERE status = 'created'`)
+    await l01.db.exec(
+      `UPDATE mcp_documents.tasks SET status = 'running' WHERE task_id IN (SELECT task_id FROM mcp_documents.tasks LIMIT 4)`,
+    )
+    await call('DELETE', `/agents/${agents[0].id}`)
+    const after = await expectExact()
+    expect(after).toMatchObject({'/agents/?': 29, '/agents/?status=created&': 0, '/goals/?status=completed&': 1})
+
+    await l01.db.exec('TRUNCATE mcp_documents.tasks')
+    expect((await call('GET', '/plans/tasks?limit=1')).total).toBe(0)
+    await l01.db.exec(
+      `INSERT INTO mcp_documents.tasks (task_id, plan_id, name) SELECT 'bulk-' || g, 'p', 'b' FROM generate_series(1, 250) g`,
+    )
+    expect(await expectExact()).toMatchObject({'/plans/tasks?': 250, '/plans/tasks?status=pending&': 250})
+  }, 60_000)
+})
+
+describeEachDb('L01 list totals on a database that had rows before they were kept', (kind) => {
+  it('starts the kept totals from the rows already there', async () => {
+    const db = await freshDb(kind)
+    const before = mkdtempSync(join(tmpdir(), 'migrations-'))
+    try {
+      for (const f of readdirSync(migrationsDir()).filter((f) => f < '0004')) cpSync(join(migrationsDir(), f), join(before, f))
+      await migrate(db, {dir: before})
+      await db.exec(`INSERT INTO mcp_documents.agents (did, name, status) SELECT 'did:old:' || g, 'old', CASE WHEN g % 3 = 0 THEN 'idle'
+        ELSE 'active' END FROM generate_series(1, 30) g`)
+      await migrate(db, {dir: migrationsDir()})
+      const kept = await db.query<{status: string; n: string}>(
+        `SELECT status, sum(n)::text AS n FROM mcp_documents.row_counts WHERE tbl = 'agents' GROUP BY status ORDER BY status`,
+      )
+      expect(kept.rows).toEqual([
+        {status: 'active', n: '20'},
+        {status: 'idle', n: '10'},
+      ])
+    } finally {
+      rmSync(before, {recursive: true, force: true})
+      await db.close()
+    }
   })
 })
