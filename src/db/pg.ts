@@ -1,3 +1,4 @@
+import {Socket} from 'node:net'
 import type {Pool, PoolClient} from 'pg'
 import {PlatformError, isPlatformError} from '../core/index.js'
 import {translateDbError} from './errors.js'
@@ -55,6 +56,36 @@ function hostPort(url: string): string {
   return `${host}:${u.searchParams.get('port') || u.port || 5432}`
 }
 
+/**
+ * A socket that sends what one tick writes in one system call. pg writes each message of a
+ * query (parse, bind, describe, execute, sync) on its own, and each socket write is a system
+ * call: corked until the next tick, they leave together as one writev.
+ */
+export function batchingSocket(): Socket {
+  const socket = new Socket()
+  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean
+  let corked = false
+  const batched = ((...args: unknown[]) => {
+    if (!corked) {
+      corked = true
+      socket.cork()
+      process.nextTick(() => {
+        corked = false
+        socket.uncork()
+      })
+    }
+    return write(...args)
+  }) as Socket['write']
+  // connect() puts back Socket.prototype.write (it undoes a closed socket's write guard).
+  const connect = socket.connect.bind(socket) as (...args: unknown[]) => Socket
+  socket.connect = ((...args: unknown[]) => {
+    connect(...args)
+    socket.write = batched
+    return socket
+  }) as Socket['connect']
+  return socket
+}
+
 export async function openPg(url: string, poolSize = 10): Promise<Db> {
   const where = hostPort(url)
   const {default: pg} = await import('pg')
@@ -66,6 +97,7 @@ export async function openPg(url: string, poolSize = 10): Promise<Db> {
     connectionTimeoutMillis: 3000,
     idleTimeoutMillis: 10_000,
     query_timeout: 30_000,
+    stream: batchingSocket,
   })
   pool.on('error', () => {}) // an idle client lost its server; the next query reports it
   const q = wrap(pool, where)

@@ -1,4 +1,4 @@
-import type {FastifyServerOptions} from 'fastify'
+import type {FastifyBaseLogger, FastifyServerOptions} from 'fastify'
 import pino from 'pino'
 
 /** Where a service's JSON log lines go, and from which level. */
@@ -44,5 +44,39 @@ export function serviceLog(target: LogTarget | undefined): ServiceLog {
         stream.once('error', done)
         stream.end()
       }),
+  }
+}
+
+/** What the one line per request says. */
+export interface RequestLine {
+  reqId: string
+  method: string
+  route: string
+  url: string
+  status: number
+  ms: number
+}
+
+type Destination = {write(line: string): unknown}
+
+/**
+ * The writer of the one line per request: the line pino would write (its fields, in its
+ * order, after the logger's own bindings), built as one template instead of through pino's
+ * generic serialiser, which costs about twice as much on the hot path. A logger without a
+ * stream of its own (Fastify's, when the log is off) gets the line through logger.info.
+ */
+export function requestLineWriter(logger: FastifyBaseLogger): (line: RequestLine) => void {
+  const own = logger as unknown as Record<symbol, unknown>
+  const stream = own[pino.symbols.streamSym] as Destination | undefined
+  const bindings = own[pino.symbols.chindingsSym]
+  if (typeof stream?.write !== 'function' || typeof bindings !== 'string') return (line) => logger.info(line, 'request')
+  const info = pino.levels.values.info
+  const q = JSON.stringify
+  return (l) => {
+    if (!((pino.levels.values[logger.level] ?? Number.POSITIVE_INFINITY) <= info)) return
+    stream.write(
+      `{"level":${info},"time":${Date.now()}${bindings},"reqId":${q(l.reqId)},"method":${q(l.method)},"route":${q(l.route)},` +
+        `"url":${q(l.url)},"status":${l.status},"ms":${l.ms},"msg":"request"}\n`,
+    )
   }
 }

@@ -1,6 +1,7 @@
 import type {FastifyInstance} from 'fastify'
 import fp from 'fastify-plugin'
 import {Counter, Gauge, Histogram, Registry, collectDefaultMetrics} from 'prom-client'
+import {requestLineWriter} from './logging.js'
 import {redactUrl} from './redact.js'
 
 let processRegistry: Registry | undefined
@@ -55,6 +56,7 @@ export function createMetrics(): MetricsRegistry {
 
 /** Counts and times every response under its route template, and logs one line for it. */
 function observeHttp(app: FastifyInstance, metrics: MetricsRegistry): void {
+  const logLine = requestLineWriter(app.log)
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched'
     const labels = {method: req.method, route, status: String(reply.statusCode)}
@@ -62,7 +64,7 @@ function observeHttp(app: FastifyInstance, metrics: MetricsRegistry): void {
     metrics.requests.inc(labels)
     metrics.duration.observe(labels, seconds)
     const ms = Math.round(reply.elapsedTime * 10) / 10
-    req.log.info({reqId: req.id, method: req.method, route, url: redactUrl(req.url), status: reply.statusCode, ms}, 'request')
+    logLine({reqId: req.id, method: req.method, route, url: redactUrl(req.url), status: reply.statusCode, ms})
   })
 }
 
