@@ -1,7 +1,7 @@
 /**
  * What L01 costs over the database: POST /goals/ on L01 over HTTP against a bare pg Pool
- * doing the same INSERT, on a throwaway PostgreSQL cluster. L01 runs in a child process
- * (`bin/dev.js up --topology threads`), as in production, never in the load generator's
+ * doing the same INSERT, on the platform's embedded PostgreSQL. L01 runs in a child process
+ * (the built `bin/run.js up --topology threads`), as a user starts it, never in the load generator's
  * event loop; the baseline pool (the size of L01's, 10) runs here. Sides alternate
  * (baseline, subject, ...), each measurement after its own warm-up; medians are compared.
  * Target: subject/baseline >= 0.6. It reports, it does not gate: exit 0 whatever the

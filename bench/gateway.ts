@@ -1,8 +1,8 @@
 /**
  * What L09 costs: the same requests through the gateway (GET /api/v1/agents/:id,
  * POST /api/v1/goals/) and directly on L01 (GET /agents/:id, POST /goals/), at the same
- * concurrency, on a throwaway PostgreSQL 15 cluster. The servers run in a child process
- * (`bin/dev.js up --topology threads`), never in the load generator's event loop. Direct
+ * concurrency, on the platform's embedded PostgreSQL. The servers run in a child process
+ * (the built `bin/run.js up --topology threads`), never in the load generator's event loop. Direct
  * and through alternate per route, each measurement after its own warm-up; medians are
  * compared. Target: through/direct >= 0.75 per route. Exit 1 only when the run failed.
  *

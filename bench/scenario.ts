@@ -3,7 +3,7 @@
  * 5:3:2, the contract's task weights, payloads and think time of 1-3 s), spawned at --spawn-rate
  * per s, for --seconds, through the product's own runner (`runLoad`: the generator in its worker
  * thread of this process, HDR statistics, run validity) against the embedded platform in a child
- * process (`bin/dev.js up --topology threads`) on a throwaway PostgreSQL 15 cluster. Reports total
+ * process (the built `bin/run.js up --topology threads`) on its embedded PostgreSQL. Reports total
  * requests, req/s, errors, p50/p95/p99 in total and per endpoint, the worst endpoint's p95, the
  * run's validity, and the verdict against the targets: 0 errors and p95 < 100 ms (in total). The
  * failure groups print when there are any. Exit 1 only when the run failed (the platform died, the

@@ -1,6 +1,6 @@
 /**
  * The measurement behind DEFAULT_TOPOLOGY: the embedded platform on PGlite, once per
- * topology (inline, threads, processes) in a child process (`bin/dev.js up --topology T`,
+ * topology (inline, threads, processes) in a child process (the built `bin/run.js up --topology T`,
  * fresh state dir each), saturated from this process by an approximation of the
  * contract's load-test scenario: agent/goal/task users 5:3:2 with the contract's task
  * weights and payloads, ids kept only from 201s, but no think time and a fixed number of
