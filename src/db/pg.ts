@@ -1,15 +1,33 @@
 import {Socket} from 'node:net'
 import type {Pool, PoolClient} from 'pg'
-import {PlatformError, isPlatformError} from '../core/index.js'
+import {PlatformError, isPlatformError, sha256} from '../core/index.js'
 import {translateDbError} from './errors.js'
 import {inTransaction} from './transaction.js'
 import type {Db, Queryable, QueryResult} from './types.js'
+
+const names = new Map<string, string>()
+/** At most this many statements are kept prepared; others are parsed at each call, as before. */
+const MAX_PREPARED = 256
+
+/**
+ * A name for the statement, so each connection parses and plans it once and then only binds
+ * it: the platform's statements are a small, fixed set, and planning one costs PostgreSQL
+ * about as much as running it.
+ */
+function statementName(sql: string): string | undefined {
+  let name = names.get(sql)
+  if (!name && names.size < MAX_PREPARED) {
+    name = `platform_${sha256(sql).slice(0, 24)}`
+    names.set(sql, name)
+  }
+  return name
+}
 
 function wrap(client: Pool | PoolClient, where: string): Queryable {
   return {
     async query<R>(sql: string, params: unknown[] = []): Promise<QueryResult<R>> {
       try {
-        const r = await client.query(sql, params)
+        const r = await client.query({name: statementName(sql), text: sql, values: params})
         return {rows: r.rows as R[], rowCount: r.rowCount ?? r.rows.length}
       } catch (err) {
         throw translateDbError(err, where)
