@@ -5,19 +5,19 @@
  * PostgreSQL) in a child process. Every --sample-s seconds (30) the RSS of every process of
  * the platform is read from /proc: the CLI's own process with its descendants, and the
  * PostgreSQL postmaster with its backends. Reports errors, latency and, per process and in
- * total, RSS after the first --settle-min minutes (5) against the end. Targets: 0 errors and
- * RSS growth after the settling under 10%. Exit 1 only when the run failed; figures below a
+ * total, RSS after the first --settle-min minutes (5) against the end, each the median of a window
+ * of --window samples (5). Targets: 0 errors and RSS growth after the settling under 10%. Exit 1 only when the run failed; figures below a
  * target are figures.
  *
- *   node --import tsx bench/endurance.ts [--minutes 30] [--sample-s 30] [--settle-min 5] [--seed 1] [--json]
+ *   node --import tsx bench/endurance.ts [--minutes 30] [--sample-s 30] [--settle-min 5] [--window 5] [--seed 1] [--json]
  */
 import {DEFAULT_TOPOLOGY} from '../src/embedded/index.js'
 import {PROFILES, contractScenario, effectiveThresholds, preflight, runLoad, type Summary} from '../src/loadtest/index.js'
-import {benchArgs, fmt, loadavg, log, postmasterPid, processTreeRss, runBench, startPlatformChild, table} from './lib.js'
+import {benchArgs, fmt, loadavg, log, median, postmasterPid, processTreeRss, runBench, startPlatformChild, table} from './lib.js'
 
 const TARGETS = {errors: 0, rssGrowth: 0.1} as const
 const args = benchArgs(
-  {minutes: 30, 'sample-s': 30, 'settle-min': 5, seed: 1},
+  {minutes: 30, 'sample-s': 30, 'settle-min': 5, window: 5, seed: 1},
   {
     fractional: ['minutes', 'sample-s', 'settle-min'],
     zero: ['seed'],
@@ -86,10 +86,16 @@ await runBench(async () => {
   died ??= platform.exited()
   if (died) throw new Error(`the platform ${died}`)
 
-  // The sample nearest the end of the settling time is the reference the growth is measured from.
+  // Memory swings by a tenth between two samples as the heaps collect, so the growth is
+  // measured between two windows of --window samples, by their medians: the first window
+  // starts when the settling ends, the second closes the run.
   const settle = args['settle-min'] * 60
-  const ref = samples.reduce((best, x) => (Math.abs(x.t - settle) < Math.abs(best.t - settle) ? x : best))
-  const last = samples.at(-1)!
+  const settledFrom = samples.findIndex((x) => x.t >= settle)
+  const refWindow = samples.slice(settledFrom, settledFrom + args.window)
+  const endWindow = samples.slice(-args.window)
+  if (settledFrom < 0 || settledFrom + args.window > samples.length - args.window) {
+    throw new Error(`the run is too short for two windows of ${args.window} samples after ${args['settle-min']} min`)
+  }
   // Backends come and go with the pool: processes are summed by name (node, postgres).
   const byName = (x: Sample) => {
     const sums: Record<string, {mib: number; count: number}> = {}
@@ -101,11 +107,20 @@ await runBench(async () => {
     }
     return sums
   }
-  const [first, settled, end] = [byName(samples[0]!), byName(ref), byName(last)]
-  const names = [...new Set([first, settled, end].flatMap(Object.keys))]
+  const medianOf = (w: Sample[], name: string) => median(w.map((x) => byName(x)[name]?.mib ?? 0))
+  const first = byName(samples[0]!)
+  const end = byName(samples.at(-1)!)
+  const names = [...new Set(samples.flatMap((x) => Object.keys(byName(x))))]
   const growth = (a: number, b: number) => (a > 0 ? (b - a) / a : Number.NaN)
-  const rows = names.map((n) => ({process: n, count: end[n]?.count ?? 0, first: first[n]?.mib, ref: settled[n]?.mib, last: end[n]?.mib}))
-  const total = {first: totalOf(samples[0]!), ref: totalOf(ref), last: totalOf(last)}
+  const rows = names.map((n) => ({
+    process: n,
+    count: end[n]?.count ?? 0,
+    first: first[n]?.mib,
+    ref: medianOf(refWindow, n),
+    last: medianOf(endWindow, n),
+  }))
+  const total = {first: totalOf(samples[0]!), ref: median(refWindow.map(totalOf)), last: median(endWindow.map(totalOf))}
+  const range = (w: Sample[]) => `${fmt(w[0]!.t)}-${fmt(w.at(-1)!.t)} s`
   const totalGrowth = growth(total.ref, total.last)
   const t = s.total
   const met = t.failures <= TARGETS.errors && totalGrowth < TARGETS.rssGrowth
@@ -113,7 +128,8 @@ await runBench(async () => {
 
   if (args.json) {
     const run = {benchmark: 'endurance', topology: DEFAULT_TOPOLOGY, options: args, loadavg: load, duration: s.duration}
-    const rss = {referenceAtS: ref.t, total, totalGrowth, processes: rows, samples}
+    const windows = {settled: range(refWindow), end: range(endWindow), samples: args.window}
+    const rss = {windows, total, totalGrowth, processes: rows, samples}
     const doc = {...run, total: t, endpoints: s.endpoints, rss, validity: s.validity, failures: s.failures, targets: TARGETS, verdict}
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`)
     return
@@ -128,7 +144,10 @@ await runBench(async () => {
       [[t.count, fmt(t.rps), t.failures, fmt(t.p50, 1), fmt(t.p95, 1), fmt(t.p99, 1), fmt(t.max, 1)]],
     ),
   )
-  console.log(`\nRSS (MiB) at the start, at ${fmt(ref.t)} s (after settling) and at the end, with the growth since settling:`)
+  console.log(
+    `\nRSS (MiB) at the start, then the medians of ${args.window} samples after settling (${range(refWindow)}) and at the end ` +
+      `(${range(endWindow)}), with the growth between them:`,
+  )
   const body = rows.map((r) => [r.process, r.count, mib(r.first), mib(r.ref), mib(r.last), pct(growth(r.ref ?? 0, r.last ?? 0))])
   const sum = ['total', rows.reduce((n, r) => n + r.count, 0), mib(total.first), mib(total.ref), mib(total.last), pct(totalGrowth)]
   console.log(table(['process', 'count', 'start', 'settled', 'end', 'growth'], [...body, sum]))
