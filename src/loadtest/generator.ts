@@ -1,4 +1,5 @@
 import {randomUUID} from 'node:crypto'
+import {setMaxListeners} from 'node:events'
 import {monitorEventLoopDelay, performance} from 'node:perf_hooks'
 import {Pool} from 'undici'
 import {FailureGroups, failureMessage} from './failures.js'
@@ -81,6 +82,8 @@ export class Generator {
   constructor(cfg: GeneratorConfig, scenario: Scenario) {
     this.#cfg = cfg
     this.#scenario = scenario
+    // Every request in flight listens on it until it ends: thousands at once is the normal case.
+    setMaxListeners(0, this.#abandon.signal)
     const connections = (this.#connections = cfg.rate ? 1024 : Math.max(1, Math.min(cfg.users.length, 1024)))
     this.#pool = new Pool(cfg.target, {
       connections,
