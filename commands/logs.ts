@@ -82,10 +82,11 @@ export default class Logs extends PlatformCommand {
         suggestion: 'start the platform with `platform up`',
       })
     }
-    const print = (line: string) => this.log(opts.json ? line : formatLine(line))
-    for (const line of readLog(file, {service, since: opts.since, tail: opts.tail})) print(line)
+    // One write for many lines: a busy log would otherwise cost a write per line.
+    const print = (lines: string[]) => lines.length && this.log((opts.json ? lines : lines.map(formatLine)).join('\n'))
+    print(readLog(file, {service, since: opts.since, tail: opts.tail}))
     if (!opts.follow) return
-    const stop = followLog(file, (line) => matches(line, {service}) && print(line))
+    const stop = followLog(file, (lines) => print(lines.filter((line) => matches(line, {service}))))
     await closeOnSignal(async () => stop())
   }
 }

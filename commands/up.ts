@@ -80,7 +80,7 @@ export default class Up extends PlatformCommand {
           if (json) return this.logJson(status)
           this.logToStderr(`${style.ok('Platform is up.')}\n${renderStatus(status)}\nStop it with Ctrl-C.\n`)
           // The services write their log file; a person reads it here as it grows.
-          const print = format === 'pretty' ? (l: string) => this.log(formatLine(l)) : (l: string) => process.stdout.write(`${l}\n`)
+          const print = (lines: string[]) => process.stdout.write(`${(format === 'pretty' ? lines.map(formatLine) : lines).join('\n')}\n`)
           stopFollowing = followLog(log.file, print, log.offset)
         },
       },

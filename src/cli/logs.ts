@@ -88,11 +88,12 @@ export function readLog(path: string, f: LogFilter & {tail?: number} = {}): stri
 }
 
 /**
- * Calls onLine for every whole line appended to path from `offset` on (default: its end
- * now), checking every 200 ms, until the returned stop() is called; a file that does not
- * exist yet is waited for.
+ * Calls onLines with the whole lines appended to path from `offset` on (default: its end
+ * now), as many as each read brings, so a busy log costs one write per read rather than
+ * one per line; checks every 200 ms, until the returned stop() is called. A file that does
+ * not exist yet is waited for.
  */
-export function followLog(path: string, onLine: (line: string) => void, offset?: number): () => void {
+export function followLog(path: string, onLines: (lines: string[]) => void, offset?: number): () => void {
   let at = offset ?? fileSize(path)
   let partial = ''
   const buf = Buffer.alloc(64 * 1024)
@@ -105,7 +106,8 @@ export function followLog(path: string, onLine: (line: string) => void, offset?:
       for (let n: number; (n = readSync(fd, buf, 0, buf.length, at)) > 0; at += n) {
         const lines = (partial + buf.toString('utf8', 0, n)).split('\n')
         partial = lines.pop()!
-        for (const l of lines) if (l) onLine(l)
+        const whole = lines.filter(Boolean)
+        if (whole.length) onLines(whole)
       }
     } finally {
       closeSync(fd)

@@ -93,6 +93,37 @@ describe('platform up / status / down (built bin/run.js, the embedded PostgreSQL
     }
   }, 120_000)
 
+  it('off a terminal, the foreground prints every request record on stdout as whole JSON lines, one per request and service', async () => {
+    const p = await project()
+    const child = spawnCli(['up'], {cwd: p.cwd, env: p.env})
+    let stdout = ''
+    child.stdout!.on('data', (d) => (stdout += d))
+    try {
+      await waitForOk(`http://127.0.0.1:${p.l09}/health/ready`, 90_000)
+      const key = readFileSync(join(p.cwd, '.platform', 'api.key'), 'utf8').trim()
+      const ids = Array.from({length: 30}, (_, i) => `0000000${i}-0000-4000-8000-000000000000`.slice(-36))
+      await Promise.all(
+        ids.map((id) => fetch(`http://127.0.0.1:${p.l09}/api/v1/agents/${id}`, {headers: {'x-api-key': key, 'x-request-id': id}})),
+      )
+      const seen = () => stdout.split('\n').filter((l) => ids.some((id) => l.includes(id)))
+      const deadline = Date.now() + 5000
+      while (seen().length < 60 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+      const records = seen().map((l) => JSON.parse(l) as {name: string; reqId: string; status: number})
+      expect(records).toHaveLength(60) // L09's and L01's line for each request, none cut in two
+      for (const id of ids)
+        expect(
+          records
+            .filter((r) => r.reqId === id)
+            .map((r) => r.name)
+            .sort(),
+        ).toEqual(['l01-data-layer', 'l09-api-gateway'])
+      child.kill('SIGINT')
+      expect(await exited(child)).toBe(0)
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL')
+    }
+  }, 120_000)
+
   it('--topology processes: services that outlive a killed supervisor are found by status and stopped by down', async () => {
     const p = await project()
     const cli = (...args: string[]) => runCli(args, {cwd: p.cwd, env: p.env, timeoutMs: 120_000})
