@@ -49,8 +49,10 @@ const seg = encodeURIComponent
 
 /**
  * L09's way to L01: one keep-alive undici pool, the internal key and the caller's request
- * id on every call. Connection failures and timeouts become one error,
- * UPSTREAM_UNAVAILABLE; any HTTP answer, 4xx included, is returned as it came.
+ * id on every call. A call that failed before L01 could act on it (or that is safe to
+ * repeat) is sent once more, so one replica going away is not an error. Connection failures
+ * and timeouts then become one error, UPSTREAM_UNAVAILABLE; any HTTP answer, 4xx included,
+ * is returned as it came.
  */
 export class L01Client {
   readonly baseUrl: string
@@ -77,13 +79,22 @@ export class L01Client {
     if (opts.requestId) headers['x-request-id'] = opts.requestId
     if (opts.idempotencyKey !== undefined) headers['idempotency-key'] = opts.idempotencyKey
     if (opts.body !== undefined) headers['content-type'] = 'application/json'
-    try {
-      const res = await this.#pool.request({
+    const send = () =>
+      this.#pool.request({
         method,
         path: path + (opts.query ?? ''),
         headers,
         body: opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body),
       })
+    try {
+      let res: Awaited<ReturnType<typeof send>>
+      try {
+        res = await send()
+      } catch (err) {
+        // Once, and only when the retry cannot write twice (see retriable): a replica that just went away.
+        if (!retriable(err, method, opts.idempotencyKey !== undefined)) throw err
+        res = await send()
+      }
       const text = await res.body.text()
       return res.headers['idempotent-replay'] === 'true' ? {status: res.statusCode, text, replayed: true} : {status: res.statusCode, text}
     } catch (err) {
@@ -137,6 +148,20 @@ export class L01Client {
   close(): Promise<void> {
     return this.#pool.close()
   }
+}
+
+/** The connection was never made: L01 saw nothing, so any request may go again. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT'])
+/** The connection broke with the request sent, perhaps done: again only when doing it twice is harmless. */
+const BROKEN = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET'])
+
+/**
+ * Whether a failed call may be sent once more: it never reached L01, or it is a read, or a
+ * create L01 keeps by its Idempotency-Key. A timeout is never retried: its time is spent.
+ */
+function retriable(err: unknown, method: string, idempotent: boolean): boolean {
+  const code = (err as {code?: string}).code ?? ''
+  return NOT_CONNECTED.has(code) || (BROKEN.has(code) && (method === 'GET' || idempotent))
 }
 
 function describe(err: unknown, timeoutMs: number): string {
