@@ -9,7 +9,9 @@ import {
   matches,
   readLog,
   stackDeps,
+  swarmDeps,
   useDocker,
+  useSwarm,
   style,
 } from '../src/cli/index.js'
 import {PlatformError, closeOnSignal} from '../src/core/index.js'
@@ -20,13 +22,15 @@ export default class Logs extends PlatformCommand {
     `Embedded: .platform/platform.log, written by \`up\` in the foreground and in the background, one readable line per record ` +
     `(--json: the raw JSON records). SERVICE filters by service: l01 (data-layer) or l09 (gateway).\n\n` +
     `Docker stack (--docker, mode: docker, or a stack that exists while nothing runs embedded): the log of one compose service, ` +
-    `or of all of them prefixed with the service name.`
+    `or of all of them prefixed with the service name. Swarm (--swarm or mode: swarm): every replica's lines, prefixed with ` +
+    `the task (service.slot).`
   static override examples = [
     '<%= config.bin %> logs',
     '<%= config.bin %> logs l01 --since 10m',
     '<%= config.bin %> logs gateway --tail 20 --follow',
     '<%= config.bin %> logs --json | jq .status',
     '<%= config.bin %> logs prometheus --docker --follow',
+    '<%= config.bin %> logs l09-api-gateway --swarm --tail 20',
   ]
   static override enableJsonFlag = false
   static override args = {
@@ -39,6 +43,7 @@ export default class Logs extends PlatformCommand {
     since: durationFlag({description: 'only lines newer than this, e.g. 10m, 1h'}),
     tail: Flags.integer({description: 'only the last N lines (of each service)', min: 1}),
     docker: Flags.boolean({description: "the compose stack's logs"}),
+    swarm: Flags.boolean({description: "the swarm stack's logs: every replica, each line prefixed with its task"}),
     json: Flags.boolean({description: 'embedded: the raw JSON records, one a line'}),
   }
 
@@ -48,6 +53,16 @@ export default class Logs extends PlatformCommand {
     const since = flags.since === undefined ? undefined : Date.now() - flags.since * 1000
     const {runFiles} = await import('../src/embedded/index.js')
     const file = runFiles(config).log
+    if (useSwarm(config, flags.swarm)) {
+      if (flags.follow)
+        throw new PlatformError('USAGE', '--follow is not offered with --swarm', {suggestion: 'use `docker service logs -f`'})
+      const {swarmLogs} = await import('../src/stack/index.js')
+      const deps = await swarmDeps(config, () => {})
+      process.stdout.write(
+        await swarmLogs(deps, args.service, {since: since === undefined ? undefined : Math.floor(since / 1000), tail: flags.tail}),
+      )
+      return
+    }
     if (!(await useDocker(config, flags.docker)))
       return this.embedded(file, args.service, {since, tail: flags.tail, follow: flags.follow, json: flags.json})
 

@@ -8,7 +8,9 @@ import {
   renderStatus,
   runSteps,
   stackDeps,
+  swarmDeps,
   useDocker,
+  useSwarm,
   withDbFlags,
   style,
 } from '../src/cli/index.js'
@@ -27,6 +29,7 @@ export default class Up extends PlatformCommand {
     '<%= config.bin %> up',
     '<%= config.bin %> up --docker',
     'L09_HOST_PORT=18009 PLATFORM_BASE_IMAGE=node:20-slim <%= config.bin %> up --docker --build',
+    '<%= config.bin %> up --swarm --init --replicas l01-data-layer=2,l09-api-gateway=3',
     '<%= config.bin %> up --detach',
     '<%= config.bin %> up --db pglite',
     'DATABASE_URL=postgresql://localhost/platform <%= config.bin %> up --detach --json',
@@ -42,8 +45,15 @@ export default class Up extends PlatformCommand {
     'wait-timeout': Flags.integer({description: 'with --detach: seconds to wait for readiness', default: 60, min: 1}),
     child: Flags.boolean({hidden: true, description: 'internal: the detached process itself'}),
     docker: Flags.boolean({description: 'run the compose stack (project platform) instead of the embedded default'}),
-    build: Flags.boolean({description: 'with --docker: rebuild the platform image first'}),
-    timeout: Flags.integer({description: 'with --docker: seconds to wait for every service to be healthy', default: 180, min: 1}),
+    swarm: Flags.boolean({description: 'deploy the stack platform to the swarm this Docker engine manages'}),
+    init: Flags.boolean({description: 'with --swarm: make this engine a single-node swarm when it is in none'}),
+    replicas: Flags.string({description: 'with --swarm: SERVICE=N,... (default 2 for l01-data-layer and l09-api-gateway, else 1)'}),
+    build: Flags.boolean({description: 'with --docker or --swarm: rebuild the platform image first'}),
+    timeout: Flags.integer({
+      description: 'with --docker or --swarm: seconds to wait for every service to be healthy',
+      default: 180,
+      min: 1,
+    }),
     db: dbFlags.db,
   }
 
@@ -55,6 +65,7 @@ export default class Up extends PlatformCommand {
   async run() {
     const {flags} = await this.parse(Up)
     const config = withDbFlags(this.config_(), flags)
+    if (useSwarm(config, flags.swarm)) return this.upSwarm(config, flags)
     if (await useDocker(config, flags.docker, {starting: true})) return this.upDocker(config, flags)
     const embedded = await import('../src/embedded/index.js')
     const json = this.jsonEnabled()
@@ -100,6 +111,19 @@ export default class Up extends PlatformCommand {
     // The foreground's document was printed when it was ready; what is left is how it stopped.
     process.exitCode = result.exitCode
     return undefined
+  }
+
+  private async upSwarm(config: PlatformConfig, flags: {build: boolean; timeout: number; init: boolean; replicas?: string}) {
+    const json = this.jsonEnabled()
+    const {parseReplicas, swarmUpSteps, swarmStatus} = await import('../src/stack/index.js')
+    const replicas = {...config.swarmReplicas, ...parseReplicas(flags.replicas)}
+    const deps = await swarmDeps(config, (line) => json || this.logToStderr(style.dim(line)))
+    await runSteps(swarmUpSteps(deps, {init: flags.init, replicas, build: flags.build, timeoutMs: flags.timeout * 1000}), {json})
+    const status = await swarmStatus(deps)
+    this.log(
+      `${style.ok('The stack is deployed')} (swarm stack platform).\n${renderStatus(status)}\nRemove it with \`platform down --swarm\`.`,
+    )
+    return status
   }
 
   private async upDocker(config: PlatformConfig, flags: {build: boolean; timeout: number}) {

@@ -1,5 +1,5 @@
 import {Args, Flags} from '@oclif/core'
-import {PlatformCommand, healthTimeoutFlag, patchDeps, style} from '../../src/cli/index.js'
+import {PlatformCommand, healthTimeoutFlag, patchDeps, patchesSwarm, swarmPatchDeps, style} from '../../src/cli/index.js'
 
 export default class PatchApply extends PlatformCommand {
   static override summary = 'Copy changed files into a running service container, restart it, and roll back if it turns unhealthy'
@@ -8,11 +8,17 @@ or --to), saves the container's current copies, copies the new files in with one
 healthy (its Docker healthcheck, else its /health/ready), then reads every patched file back: one that its command or entrypoint \
 rewrote at the start is named. If any check fails (or --smoke), the saved files are put back and the container restarted again; \
 the command then exits 1. Every patch is recorded under .platform/patches/, and platform status / stack doctor show containers that \
-carry patches their image lacks.`
+carry patches their image lacks.
+
+On a Swarm service (--swarm, mode: swarm, or a service of the swarm stack that the compose project lacks) a patch is an image: the \
+service's image plus the files as one more layer, tagged patch-<id> and read back, recorded before anything changes, then rolled \
+out by \`docker service update\` with the stack's policy (start-first, rollback on failure). It counts as applied when every replica \
+runs it, healthy; when Swarm rolls it back the command says so and exits 1.`
   static override examples = [
     '<%= config.bin %> patch apply l01-data-layer dist/src/data-layer/app.js --to /app/dist/src/data-layer/app.js -m "fix goal list"',
     '<%= config.bin %> patch apply l09-api-gateway dist/ --smoke',
     '<%= config.bin %> patch apply web ./www --to /www/ --dry-run',
+    '<%= config.bin %> patch apply l09-api-gateway dist/src/gateway/app.js --to /app/dist/src/gateway/app.js --swarm',
   ]
   static override strict = false
   static override args = {
@@ -27,6 +33,7 @@ carry patches their image lacks.`
     smoke: Flags.boolean({description: 'after the restart, run a short smoke check through the gateway'}),
     'dry-run': Flags.boolean({description: 'show which files would go where, change nothing'}),
     force: Flags.boolean({description: 'patch a container of another compose project'}),
+    swarm: Flags.boolean({description: 'patch the swarm stack service: a patched image, rolled out by Swarm'}),
     'pause-after-copy': Flags.integer({hidden: true, description: 'test fault injection: wait this many ms between copy and restart'}),
   }
 
@@ -38,10 +45,9 @@ carry patches their image lacks.`
     const {args, argv, flags} = await this.parse(PatchApply)
     const paths = (argv as string[]).slice(1)
     const json = this.jsonEnabled()
-    const deps = await patchDeps(this.config_(), {log: (l) => this.logToStderr(style.dim(l)), json})
-    if (flags['pause-after-copy']) deps.afterCopy = () => new Promise((r) => setTimeout(r, flags['pause-after-copy']))
-    const {applyPatch} = await import('../../src/patch/index.js')
-    const result = await applyPatch(deps, args.service, {
+    const config = this.config_()
+    const out = {log: (l: string) => this.logToStderr(style.dim(l)), json}
+    const options = {
       paths,
       to: flags.to,
       message: flags.message,
@@ -51,15 +57,33 @@ carry patches their image lacks.`
       dryRun: flags['dry-run'],
       force: flags.force,
       cwd: process.cwd(),
-    })
+    }
+    if (await patchesSwarm(config, flags.swarm, args.service)) {
+      const {applyImagePatch} = await import('../../src/patch/index.js')
+      return this.report(await applyImagePatch(await swarmPatchDeps(config, out), args.service, options))
+    }
+    const deps = await patchDeps(config, out)
+    if (flags['pause-after-copy']) deps.afterCopy = () => new Promise((r) => setTimeout(r, flags['pause-after-copy']))
+    const {applyPatch} = await import('../../src/patch/index.js')
+    return this.report(await applyPatch(deps, args.service, options))
+  }
+
+  private report(result: import('../../src/patch/index.js').ApplyResult) {
     for (const f of result.files)
       this.log(`  ${f.local ?? ''} -> ${result.container}:${f.path}${f.existed === false ? style.dim(' (new)') : ''}`)
     if (result.outcome === 'dry-run') this.log(style.dim('dry run: nothing was changed'))
-    else if (result.outcome === 'applied') this.log(`${style.ok('✓')} patch ${result.id} applied to ${result.container}; it is healthy.`)
+    else if (result.outcome === 'applied')
+      this.log(
+        `${style.ok('✓')} patch ${result.id} applied to ${result.container}` +
+          `${result.image ? ` as ${result.image}, every replica healthy` : '; it is healthy'}.`,
+      )
     else {
       const back = result.outcome !== 'rollback-failed'
       this.logToStderr(`${style.bad(back ? 'Rolled back:' : 'Rollback failed:')} ${result.reason}`)
-      if (back) this.logToStderr(`${result.container} has its previous files again and is healthy.`)
+      if (back)
+        this.logToStderr(
+          `${result.container} ${result.image ? 'runs its previous image again' : 'has its previous files again and is healthy'}.`,
+        )
     }
     return result
   }

@@ -1,5 +1,5 @@
 import {Command, Errors, Flags} from '@oclif/core'
-import {closeOnSignal, loadConfig, nextSignal, parseDuration, PlatformError} from '../core/index.js'
+import {closeOnSignal, loadConfig, nextSignal, parseDuration, PlatformError, secretsFromFiles} from '../core/index.js'
 import {style} from './output.js'
 import type {DbEngine, PlatformConfig} from '../core/index.js'
 
@@ -9,6 +9,12 @@ import type {DbEngine, PlatformConfig} from '../core/index.js'
  */
 export abstract class PlatformCommand extends Command {
   static override enableJsonFlag = true
+
+  override async init(): Promise<void> {
+    await super.init()
+    // Before the flags are parsed: --database-url reads DATABASE_URL, which may come from DATABASE_URL_FILE.
+    secretsFromFiles(process.env)
+  }
 
   protected config_(): PlatformConfig {
     return loadConfig()

@@ -2,7 +2,7 @@ export {PlatformCommand, dbFlags, durationFlag, healthTimeoutFlag, withDbFlags, 
 export {renderStatus} from './summary.js'
 export {LoadTestCommand, loadTestFlags, runLoadTestCommand} from './loadtest.js'
 export {runSteps, stepRunner} from './steps.js'
-export {patchDeps, stackDeps, useDocker} from './runtime.js'
+export {patchDeps, patchesSwarm, stackDeps, swarmDeps, swarmPatchDeps, useDocker, useSwarm} from './runtime.js'
 export {SERVICE_ALIASES, followLog, formatLine, matches, readLog} from './logs.js'
 export {initProject, readSchema, renderConfigTemplate, schemaPath} from './init.js'
 export type {InitResult} from './init.js'

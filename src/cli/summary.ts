@@ -21,9 +21,26 @@ export function renderStatus(s: PlatformStatus): string {
   if (!s.running)
     return (
       `${style.dim('The platform is not running')} (mode ${s.mode}). ` +
-      `Start it with \`platform up${s.mode === 'docker' ? ' --docker' : ''}\`.`
+      `Start it with \`platform up${s.mode === 'embedded' ? '' : ` --${s.mode}`}\`.`
     )
   const patched = (svc: ServiceStatus) => (svc.patches ? style.warn(` +${svc.patches} patch${svc.patches > 1 ? 'es' : ''}`) : '')
+  if (s.mode === 'swarm') {
+    const rows = s.services.map((svc) => [
+      svc.name + patched(svc),
+      svc.replicas ? `${svc.replicas.running}/${svc.replicas.desired}` : '-',
+      health(svc),
+      svc.update ?? '',
+      (svc.ports ?? []).join(', '),
+      svc.image ?? '',
+    ])
+    const failed = s.services.flatMap((svc) => (svc.failedTasks ?? []).map((t) => `  ${t.task} at ${t.at}: ${t.error}`))
+    return [
+      table(['service', 'replicas', 'health', 'update', 'ports', 'image'], rows),
+      ...(failed.length ? ['', style.warn('tasks that failed lately:'), ...failed] : []),
+      '',
+      `API key   ${s.apiKeyFile} (PLATFORM_API_KEYS overrides)`,
+    ].join('\n')
+  }
   if (s.mode === 'docker') {
     const rows = s.services.map((svc) => [
       svc.name + patched(svc),

@@ -4,7 +4,7 @@ import {LineCounter, parseDocument, isMap, isScalar, type Node} from 'yaml'
 import {closest} from './closest.js'
 import {PlatformError} from './errors.js'
 
-export type Mode = 'embedded' | 'docker'
+export type Mode = 'embedded' | 'docker' | 'swarm'
 export type DbEngine = 'postgres' | 'pglite'
 
 export interface ServiceAddress {
@@ -37,6 +37,8 @@ export interface PlatformConfig {
   projectMigrationsDir: string
   /** hot patches: local path prefix -> container path prefix */
   patchMappings: Record<string, string>
+  /** up --swarm: replicas per service (swarm.replicas), under --replicas */
+  swarmReplicas: Record<string, number>
   /** Every key of platform.yaml: its effective value and where that came from (`platform config`). */
   settings: Record<string, Setting>
   /** Limits both HTTP services apply to their connections. */
@@ -87,7 +89,11 @@ const isStringMap: Check = (v) =>
   v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string' && x.length > 0)
     ? undefined
     : 'must be a mapping of local paths to container paths'
-const isMode: Check = (v) => (v === 'embedded' || v === 'docker' ? undefined : 'must be one of: embedded, docker')
+const isCountMap: Check = (v) =>
+  v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => Number.isInteger(x) && (x as number) >= 0)
+    ? undefined
+    : 'must be a mapping of service names to replica counts'
+const isMode: Check = (v) => (v === 'embedded' || v === 'docker' || v === 'swarm' ? undefined : 'must be one of: embedded, docker, swarm')
 const isEngine: Check = (v) => (v === 'postgres' || v === 'pglite' ? undefined : 'must be one of: postgres, pglite')
 
 /** Every key platform.yaml may hold, dotted, with its check. Unknown keys are errors: they are usually typos. */
@@ -105,6 +111,7 @@ export const KEYS: Record<string, Check> = {
   'migrations.lock_timeout_ms': isPositiveInt,
   'migrations.dir': isText,
   'patch.mappings': isStringMap,
+  'swarm.replicas': isCountMap,
   'server.headers_timeout_ms': isPositiveInt,
   'server.request_timeout_ms': isPositiveInt,
   'server.keep_alive_timeout_ms': isPositiveInt,
@@ -215,7 +222,7 @@ export function loadConfig(opts: LoadOptions = {}): PlatformConfig {
     return setting.value as T
   }
   if (env.PLATFORM_MODE && isMode(env.PLATFORM_MODE))
-    throw new PlatformError('CONFIG_INVALID', `PLATFORM_MODE=${env.PLATFORM_MODE} must be one of: embedded, docker`)
+    throw new PlatformError('CONFIG_INVALID', `PLATFORM_MODE=${env.PLATFORM_MODE} must be one of: embedded, docker, swarm`)
   if (env.PLATFORM_DB_ENGINE && isEngine(env.PLATFORM_DB_ENGINE)) {
     throw new PlatformError('CONFIG_INVALID', `PLATFORM_DB_ENGINE=${env.PLATFORM_DB_ENGINE} must be one of: postgres, pglite`)
   }
@@ -241,6 +248,7 @@ export function loadConfig(opts: LoadOptions = {}): PlatformConfig {
     migrationLockTimeoutMs: pick('migrations.lock_timeout_ms', undefined, undefined, 30_000),
     projectMigrationsDir: resolve(root, pick('migrations.dir', undefined, undefined, join('platform', 'migrations'))),
     patchMappings: pick<Record<string, string>>('patch.mappings', undefined, undefined, {}),
+    swarmReplicas: pick<Record<string, number>>('swarm.replicas', undefined, undefined, {}),
     settings,
     server: serverLimits((key, fallback) => pick(key, undefined, undefined, fallback), file ?? CONFIG_FILE),
   }

@@ -1,7 +1,16 @@
 export * from './errors.js'
 export * from './config.js'
 export {packageRoot, packageVersion, migrationDirs, migrationsDir} from './paths.js'
-export {readOrCreateKey, internalKey, internalKeyPath, generateKey, apiKeyPath, gatewayKeys, maskSecret} from './secrets.js'
+export {
+  readOrCreateKey,
+  internalKey,
+  internalKeyPath,
+  generateKey,
+  apiKeyPath,
+  gatewayKeys,
+  maskSecret,
+  secretsFromFiles,
+} from './secrets.js'
 export {closeOnSignal, nextSignal} from './lifecycle.js'
 export {portFree, portHolder} from './ports.js'
 export {startWorker} from './threads.js'

@@ -2,6 +2,7 @@ import {randomBytes} from 'node:crypto'
 import {chmodSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import type {PlatformConfig} from './config.js'
+import {PlatformError} from './errors.js'
 
 /** A random key: 32 bytes, base64url (43 characters). */
 export const generateKey = (): string => randomBytes(32).toString('base64url')
@@ -54,5 +55,27 @@ export function maskSecret(value: unknown): unknown {
     return url.toString()
   } catch {
     return value
+  }
+}
+
+/** The variables that may come from a file instead (NAME_FILE), as Docker secrets are mounted. */
+const FROM_FILE = ['L01_API_KEY', 'PLATFORM_API_KEYS', 'DATABASE_URL'] as const
+
+/**
+ * NAME_FILE for each secret variable, read into NAME when NAME itself is unset: how a Swarm
+ * service gets its keys from /run/secrets without them showing in its environment.
+ */
+export function secretsFromFiles(env: NodeJS.ProcessEnv = process.env): void {
+  for (const name of FROM_FILE) {
+    const file = env[`${name}_FILE`]
+    if (!file || env[name]) continue
+    try {
+      env[name] = readFileSync(file, 'utf8').trim()
+    } catch (err) {
+      throw new PlatformError('CONFIG_INVALID', `${name}_FILE=${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`, {
+        suggestion: `point ${name}_FILE at a readable file, or set ${name} itself`,
+        cause: err,
+      })
+    }
   }
 }

@@ -14,10 +14,18 @@ export interface ServiceStatus {
   ports?: string[]
   /** hot patches this container carries that its image does not (drift) */
   patches?: number
+  /** swarm mode: tasks running (healthy) against the replicas wanted */
+  replicas?: {running: number; desired: number}
+  /** swarm mode: the local id of the image the service runs */
+  digest?: string
+  /** swarm mode: the state of the last update (updating, completed, paused, rollback_completed, ...) */
+  update?: string
+  /** swarm mode: tasks that failed in the last 15 minutes, newest first */
+  failedTasks?: Array<{task: string; error: string; at: string}>
 }
 
 export interface PlatformStatus {
-  mode: 'embedded' | 'docker'
+  mode: 'embedded' | 'docker' | 'swarm'
   running: boolean
   pid?: number
   topology?: string

@@ -22,6 +22,8 @@ export interface ApplyResult {
   id?: string
   service: string
   container: string
+  /** on Swarm: the patched image rolled out */
+  image?: string
   files: Array<{path: string; local?: string; existed?: boolean}>
   outcome: PatchRecord['outcome'] | 'dry-run'
   reason?: string

@@ -44,6 +44,11 @@ export interface PatchRecord {
   reason?: string
   /** containers it was re-applied to after the service was recreated */
   reapplied?: Array<{containerId: string; at: string}>
+  /**
+   * On Swarm a patch is an image: the service's image before it (base) and the patched one,
+   * rolled out by `docker service update`. Then container is the service (its id and name).
+   */
+  swarm?: {base: {ref: string; id?: string}; image: {ref: string; id?: string}}
 }
 
 export const patchesDir = (config: PlatformConfig): string => join(config.stateDir, 'patches')

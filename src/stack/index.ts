@@ -1,6 +1,6 @@
 export {createEngine, dockerHost, demux} from './engine.js'
 export type {Engine, ContainerSummary, ContainerDetail, PortBinding} from './engine.js'
-export {detectCompose} from './compose.js'
+export {cliRunner, detectCompose} from './compose.js'
 export type {Compose} from './compose.js'
 export {PROJECT, composeFile, readServices, interpolate} from './composefile.js'
 export type {ServiceSpec} from './composefile.js'
@@ -29,3 +29,18 @@ export {packFiles, unpackFiles} from './tarball.js'
 export type {TarFile} from './tarball.js'
 export {FakeClock, FakeEngine, fakeCompose} from './fake-engine.js'
 export type {FakeContainer, FakeContainerInit, FakeFiles} from './fake-engine.js'
+export {STACK, parseReplicas, renderStackFile, swarmPrometheusConfig, DEFAULT_REPLICAS, SECRET_VARS} from './stackfile.js'
+export type {StackFileOptions, SecretName} from './stackfile.js'
+export {createSwarmEngine, taskOfLine} from './swarm-engine.js'
+export type {SwarmEngine, SwarmNode, SwarmService, SwarmTask} from './swarm-engine.js'
+export {
+  ensureManager,
+  localTaskContainers,
+  swarmDown,
+  swarmLogs,
+  swarmStatus,
+  swarmUpSteps,
+  waitConverged,
+  writeStackFile,
+} from './swarm.js'
+export type {SwarmDeps, SwarmUpOptions} from './swarm.js'

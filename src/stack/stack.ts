@@ -92,6 +92,27 @@ async function unhealthy(deps: StackDeps, name: string, d: ContainerDetail, time
   })
 }
 
+/** Builds the platform's image when it is missing (or when asked): staged offline, built by compose. */
+export function imageStep(deps: StackDeps, app: ServiceSpec | undefined, build?: boolean): Step {
+  return {
+    title: `Image ${app?.image ?? 'of the platform'}`,
+    run: async () => {
+      if (!app || (!build && (await deps.engine.imageId(app.image)))) return 'present'
+      await stageBuildContext(deps.config)
+      await deps.compose.run(['build', app.name], {onLine: deps.log})
+      return 'built'
+    },
+  }
+}
+
+/** `db migrate` inside a running L01 container: migrations apply once, under the advisory lock, however many replicas run. */
+export async function migrateIn(engine: Engine, l01: {id: string; name: string}): Promise<string> {
+  const r = await engine.exec(l01.id, ['node', '/app/bin/run.js', 'db', 'migrate', '--json'])
+  if (r.exitCode !== 0) throw new PlatformError('MIGRATION_FAILED', `db migrate in ${l01.name} failed:\n${r.output.trim()}`)
+  const applied = (JSON.parse(r.output.slice(r.output.indexOf('{'))) as {applied: string[]}).applied
+  return applied.length ? `applied ${applied.join(', ')}` : 'up to date'
+}
+
 export interface UpOptions {
   build?: boolean
   timeoutMs?: number
@@ -104,26 +125,14 @@ export function upSteps(deps: StackDeps, opts: UpOptions = {}): Step[] {
   const app = services.find((s) => s.build)
   return [
     {title: 'Docker reachable, ports free', run: () => preflight(deps, services)},
-    {
-      title: `Image ${app?.image ?? 'of the platform'}`,
-      run: async () => {
-        if (!app || (!opts.build && (await deps.engine.imageId(app.image)))) return 'present'
-        await stageBuildContext(deps.config)
-        await deps.compose.run(['build', app.name], {onLine: deps.log})
-        return 'built'
-      },
-    },
+    imageStep(deps, app, opts.build),
     {title: `${deps.compose.flavour} up -d`, run: () => deps.compose.run(['up', '-d', '--no-build'], {onLine: deps.log})},
     {title: 'Every service healthy', run: () => waitHealthy(deps, services, opts.timeoutMs ?? 180_000, opts.onReady)},
     {
       title: 'Migrations applied (under the advisory lock)',
       run: async () => {
         const l01 = (await projectContainers(deps.engine)).get('l01-data-layer')
-        if (!l01) return 'no l01-data-layer container'
-        const r = await deps.engine.exec(l01.id, ['node', '/app/bin/run.js', 'db', 'migrate', '--json'])
-        if (r.exitCode !== 0) throw new PlatformError('MIGRATION_FAILED', `db migrate in ${l01.name} failed:\n${r.output.trim()}`)
-        const applied = (JSON.parse(r.output.slice(r.output.indexOf('{'))) as {applied: string[]}).applied
-        return applied.length ? `applied ${applied.join(', ')}` : 'up to date'
+        return l01 ? migrateIn(deps.engine, l01) : 'no l01-data-layer container'
       },
     },
   ]

@@ -275,6 +275,8 @@ set -eu
 : "\${POSTGRES_DB:=$POSTGRES_USER}"
 : "\${PGDATA:=/var/lib/postgresql/data}"
 : "\${POSTGRES_HOST_AUTH_METHOD:=scram-sha-256}"
+# Like the official image: the password from a file (a Docker secret) when POSTGRES_PASSWORD_FILE names one.
+if [ -n "\${POSTGRES_PASSWORD_FILE:-}" ]; then POSTGRES_PASSWORD=$(cat "$POSTGRES_PASSWORD_FILE"); fi
 export PGDATA
 [ "$#" -gt 0 ] || set -- postgres
 # Like the official image: "docker run <img> -c name=value" means postgres with those options.
@@ -330,7 +332,7 @@ const RECIPES: Record<keyof TestImages, Recipe> = {
     changes: [`ENV PATH=${PATH_ENV}`, 'CMD ["node"]'],
   },
   postgres: {
-    tag: 'platform-test/postgres:15-v1',
+    tag: 'platform-test/postgres:15-v2',
     copy: [
       ...['postgres', 'initdb', 'pg_ctl', 'pg_isready', 'psql'].map((b) => `${PG}/bin/${b}`),
       `${PG}/lib`,

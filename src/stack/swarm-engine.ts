@@ -1,0 +1,254 @@
+import type Docker from 'dockerode'
+import {PlatformError} from '../core/index.js'
+import {demux, dockerHost} from './engine.js'
+
+export interface SwarmNode {
+  id: string
+  hostname: string
+  role: string
+  /** ready, down, unknown */
+  state: string
+  addr: string
+  labels: Record<string, string>
+}
+
+export interface SwarmService {
+  id: string
+  /** the stack's name for it (l09-api-gateway), without the stack prefix */
+  name: string
+  /** Swarm's name for it (platform_l09-api-gateway) */
+  fullName: string
+  image: string
+  /** the image before the last update, when there was one */
+  previousImage?: string
+  desired: number
+  /** published:target */
+  ports: Array<{published: number; target: number}>
+  /** updating, completed, paused, rollback_started, rollback_completed, rollback_paused */
+  update?: {state: string; message?: string}
+  labels: Record<string, string>
+}
+
+export interface SwarmTask {
+  id: string
+  slot?: number
+  nodeId: string
+  /** new, pending, ..., starting, running, complete, failed, shutdown, rejected */
+  state: string
+  desiredState: string
+  error?: string
+  containerId?: string
+  image: string
+  /** ISO time of the last state change */
+  at: string
+}
+
+/** The Swarm half of the Docker Engine API the platform uses; built once and passed to the services. */
+export interface SwarmEngine {
+  readonly host: string
+  /** This engine's place in a swarm: inactive, pending, active, error, locked; manager or not. */
+  info(): Promise<{state: string; manager: boolean; nodeId?: string}>
+  init(advertiseAddr?: string): Promise<void>
+  nodes(): Promise<SwarmNode[]>
+  addNodeLabels(id: string, labels: Record<string, string>): Promise<void>
+  services(stack: string): Promise<SwarmService[]>
+  tasks(serviceFullName: string): Promise<SwarmTask[]>
+  /** A rolling update to another image, with the service's own update policy. */
+  setImage(serviceId: string, image: string): Promise<void>
+  /** Swarm's own rollback to the spec before the last update. */
+  rollback(serviceId: string): Promise<void>
+  /** Log lines of every task of a service, each with its task id (details). */
+  logs(serviceId: string, opts: {tail?: number; since?: number}): Promise<Array<{task: string; line: string}>>
+  /** A container of image that is never started: its files can be read and written, and it can be committed. */
+  createIdle(image: string): Promise<string>
+  /** `docker commit`: the container's files as a new image tagged ref, with its image's configuration; returns the image id. */
+  commit(containerId: string, ref: string, labels: Record<string, string>): Promise<string>
+  /** Networks, secrets and configs still labelled with the stack (they go after its services). */
+  leftovers(stack: string): Promise<string[]>
+}
+
+/** The Engine API's JSON for a node and a task, as far as it is read here. */
+interface RawNode {
+  ID: string
+  Version?: {Index?: number}
+  Description?: {Hostname?: string}
+  Spec?: {Role?: string; Labels?: Record<string, string>}
+  Status?: {State?: string; Addr?: string}
+}
+interface RawTask {
+  ID: string
+  Slot?: number
+  NodeID?: string
+  DesiredState?: string
+  UpdatedAt?: string
+  Status?: {State?: string; Err?: string; Timestamp?: string; ContainerStatus?: {ContainerID?: string}}
+  Spec?: {ContainerSpec?: {Image?: string}}
+}
+
+const namespace = (stack: string) => ({label: [`com.docker.stack.namespace=${stack}`]})
+
+function service(s: Docker.Service, stack: string): SwarmService {
+  const spec = s.Spec!
+  const full = spec.Name ?? s.ID
+  const status = (s as {UpdateStatus?: {State?: string; Message?: string}}).UpdateStatus
+  const prev = (s as {PreviousSpec?: Docker.ServiceSpec}).PreviousSpec?.TaskTemplate as {ContainerSpec?: {Image?: string}} | undefined
+  const image = (spec.TaskTemplate as {ContainerSpec?: {Image?: string}}).ContainerSpec?.Image ?? ''
+  return {
+    id: s.ID,
+    name: full.startsWith(`${stack}_`) ? full.slice(stack.length + 1) : full,
+    fullName: full,
+    image,
+    ...(prev?.ContainerSpec?.Image && prev.ContainerSpec.Image !== image ? {previousImage: prev.ContainerSpec.Image} : {}),
+    desired: spec.Mode?.Replicated?.Replicas ?? 0,
+    ports: (s.Endpoint?.Ports ?? []).map((p) => ({published: p.PublishedPort ?? 0, target: p.TargetPort ?? 0})),
+    ...(status?.State ? {update: {state: status.State, ...(status.Message ? {message: status.Message} : {})}} : {}),
+    labels: spec.Labels ?? {},
+  }
+}
+
+/** Service logs with details=true start with the task's attributes: "com.docker.swarm.node.id=…,…task.id=… message". */
+export function taskOfLine(raw: string): {task: string; line: string} {
+  const m = /^(\S*com\.docker\.swarm\.task\.id=([^,\s]+)\S*) (.*)$/s.exec(raw)
+  return m ? {task: m[2]!, line: m[3]!} : {task: '', line: raw}
+}
+
+export async function createSwarmEngine(env: NodeJS.ProcessEnv = process.env): Promise<SwarmEngine> {
+  const {default: DockerCtor} = await import('dockerode')
+  const host = dockerHost(env)
+  const docker = new DockerCtor()
+  const wrap = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn()
+    } catch (err) {
+      const e = err as {code?: string; statusCode?: number; json?: {message?: string}; message?: string}
+      if (e.code && /^(ECONNREFUSED|ENOENT|EACCES)$/.test(e.code)) {
+        throw new PlatformError('ENVIRONMENT_UNAVAILABLE', `Docker is not reachable at ${host} (${e.code})`, {
+          suggestion: 'start the Docker engine or point DOCKER_HOST at a running one',
+          cause: err,
+        })
+      }
+      const said = e.json?.message ?? e.message ?? String(err)
+      if (e.statusCode === 503) {
+        throw new PlatformError('ENVIRONMENT_UNAVAILABLE', `the Docker engine at ${host} is not a swarm manager (${said.trim()})`, {
+          suggestion: 'run `docker swarm init` (or `platform up --swarm --init`) on this engine, or point DOCKER_HOST at a manager',
+          cause: err,
+        })
+      }
+      throw new PlatformError('CHECK_FAILED', `${what}: the Docker engine refused: ${said.trim()}`, {cause: err})
+    }
+  }
+  const spec = async (id: string) => {
+    const s = docker.getService(id)
+    const current = (await s.inspect()) as Docker.Service
+    return {s, current}
+  }
+  return {
+    host,
+    info: () =>
+      wrap('docker info', async () => {
+        const i = (await docker.info()) as {Swarm?: {LocalNodeState?: string; ControlAvailable?: boolean; NodeID?: string}}
+        return {
+          state: i.Swarm?.LocalNodeState ?? 'inactive',
+          manager: Boolean(i.Swarm?.ControlAvailable),
+          nodeId: i.Swarm?.NodeID || undefined,
+        }
+      }),
+    init: (advertiseAddr) =>
+      wrap('swarm init', async () => {
+        await docker.swarmInit({ListenAddr: '0.0.0.0:2377', ...(advertiseAddr ? {AdvertiseAddr: advertiseAddr} : {})})
+      }),
+    nodes: () =>
+      wrap('node ls', async () =>
+        ((await docker.listNodes()) as RawNode[]).map((n) => ({
+          id: n.ID,
+          hostname: n.Description?.Hostname ?? n.ID,
+          role: n.Spec?.Role ?? 'worker',
+          state: n.Status?.State ?? 'unknown',
+          addr: n.Status?.Addr ?? '',
+          labels: n.Spec?.Labels ?? {},
+        })),
+      ),
+    addNodeLabels: (id, labels) =>
+      wrap('node update', async () => {
+        const node = docker.getNode(id)
+        const info = (await node.inspect()) as RawNode
+        const current = info.Spec ?? {}
+        await node.update({_query: {version: info.Version?.Index}, _body: {...current, Labels: {...current.Labels, ...labels}}})
+      }),
+    services: (stack) =>
+      wrap('service ls', async () => {
+        const list = (await docker.listServices({filters: namespace(stack)})) as Docker.Service[]
+        return list.map((s) => service(s, stack)).sort((a, b) => a.name.localeCompare(b.name))
+      }),
+    tasks: (name) =>
+      wrap('service ps', async () => {
+        const list = (await docker.listTasks({filters: {service: [name]}})) as unknown as RawTask[]
+        return list.map((t) => {
+          const status = t.Status
+          return {
+            id: t.ID,
+            ...(t.Slot !== undefined ? {slot: t.Slot} : {}),
+            nodeId: t.NodeID ?? '',
+            state: status?.State ?? 'unknown',
+            desiredState: t.DesiredState ?? 'unknown',
+            ...(status?.Err ? {error: status.Err} : {}),
+            ...(status?.ContainerStatus?.ContainerID ? {containerId: status.ContainerStatus.ContainerID} : {}),
+            image: t.Spec?.ContainerSpec?.Image ?? '',
+            at: status?.Timestamp ?? t.UpdatedAt ?? '',
+          }
+        })
+      }),
+    setImage: (id, image) =>
+      wrap('service update', async () => {
+        const {s, current} = await spec(id)
+        const body = structuredClone(current.Spec!) as Docker.ServiceSpec & {
+          TaskTemplate: {ContainerSpec: {Image: string}; ForceUpdate?: number}
+        }
+        body.TaskTemplate.ContainerSpec.Image = image
+        await s.update({_query: {version: current.Version?.Index}, _body: body})
+      }),
+    rollback: (id) =>
+      wrap('service rollback', async () => {
+        const {s, current} = await spec(id)
+        await s.update({_query: {version: current.Version?.Index, rollback: 'previous'}, _body: current.Spec})
+      }),
+    logs: (id, opts) =>
+      wrap('service logs', async () => {
+        const buf = (await docker.getService(id).logs({
+          stdout: true,
+          stderr: true,
+          details: true,
+          follow: false,
+          since: opts.since ?? 0,
+          ...(opts.tail ? {tail: opts.tail} : {}),
+        })) as unknown as Buffer
+        return demux(Buffer.isBuffer(buf) ? buf : Buffer.from(String(buf)))
+          .split('\n')
+          .filter(Boolean)
+          .map(taskOfLine)
+      }),
+    // Created with nothing overridden, so a commit keeps the image's command, environment and healthcheck.
+    createIdle: (image) => wrap('container create', async () => (await docker.createContainer({Image: image})).id),
+    commit: (id, ref, labels) =>
+      wrap('commit', async () => {
+        const at = ref.lastIndexOf(':')
+        const changes = Object.entries(labels).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`)
+        const r = (await docker.getContainer(id).commit({repo: ref.slice(0, at), tag: ref.slice(at + 1), changes})) as {Id: string}
+        return r.Id
+      }),
+    leftovers: (stack) =>
+      wrap('stack leftovers', async () => {
+        const filters = {filters: namespace(stack)}
+        const [networks, secrets, configs] = await Promise.all([
+          docker.listNetworks(filters),
+          docker.listSecrets(filters),
+          docker.listConfigs(filters),
+        ])
+        return [
+          ...networks.map((n) => `network ${n.Name}`),
+          ...(secrets as Array<{Spec?: {Name?: string}}>).map((s) => `secret ${s.Spec?.Name}`),
+          ...(configs as Array<{Spec?: {Name?: string}}>).map((c) => `config ${c.Spec?.Name}`),
+        ]
+      }),
+  }
+}
