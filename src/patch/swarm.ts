@@ -1,6 +1,15 @@
 import {userInfo} from 'node:os'
 import {PlatformError, pollUntil, sha256, type PlatformConfig, type PlatformStatus} from '../core/index.js'
-import {STACK, localTaskContainers, packFiles, type Engine, type SwarmEngine, type SwarmService, type SwarmTask} from '../stack/index.js'
+import {
+  STACK,
+  localTaskContainers,
+  packFiles,
+  type Engine,
+  type Finding,
+  type SwarmEngine,
+  type SwarmService,
+  type SwarmTask,
+} from '../stack/index.js'
 import type {ApplyOptions, ApplyResult, RollbackResult} from './apply.js'
 import {collectFiles, type PatchFile} from './files.js'
 import {isActive, listRecords, newPatchId, saveCopy, saveRecord, type PatchRecord} from './ledger.js'
@@ -255,4 +264,27 @@ export function countImagePatches(config: PlatformConfig, status: PlatformStatus
     if (running) svc.patches = mine.filter((r) => r.createdAt <= running.createdAt).length
   }
   return status
+}
+
+/**
+ * Drift on Swarm, for `stack doctor`: services that run a patched image, which the repository's
+ * tree does not hold until the change is committed and the image rebuilt.
+ */
+export async function findImageDrift(config: PlatformConfig, swarm: SwarmEngine): Promise<Finding[]> {
+  if (!(await swarm.info().catch(() => undefined))?.manager) return []
+  const active = listRecords(config).filter((r) => r.swarm && isActive(r))
+  return (await swarm.services(STACK)).flatMap((s) => {
+    const r = active.find((x) => x.service === s.name && x.swarm!.image.ref === s.image)
+    if (!r && !/:patch-p-/.test(s.image)) return []
+    return [
+      {
+        kind: 'drift' as const,
+        service: s.name,
+        message:
+          `${s.fullName} runs the patched image ${s.image}` +
+          `${r ? ` (patch ${r.id})` : ', which no patch of this ledger made'}, not one built from the tree`,
+        fix: `commit the change and rebuild: platform up --swarm --build (or platform patch rollback ${s.name})`,
+      },
+    ]
+  })
 }

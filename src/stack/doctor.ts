@@ -3,7 +3,7 @@ import {isInstanceOf, portOwner} from './container.js'
 import type {ContainerSummary} from './engine.js'
 import type {StackDeps} from './stack.js'
 
-export type FindingKind = 'wrong-project' | 'port-conflict' | 'orphan' | 'stale-image' | 'drift'
+export type FindingKind = 'wrong-project' | 'wrong-stack' | 'two-modes' | 'port-conflict' | 'orphan' | 'stale-image' | 'drift'
 
 export interface Finding {
   kind: FindingKind
@@ -33,6 +33,8 @@ export function misplaced(containers: ContainerSummary[], service: string): Cont
 export async function doctor(
   deps: StackDeps,
   extra: (specs: ServiceSpec[], containers: ContainerSummary[]) => Promise<Finding[]> = async () => [],
+  /** host ports the platform's own swarm stack publishes for the same service: held, but not in the way */
+  ownPorts: ReadonlyMap<number, string> = new Map(),
 ): Promise<{findings: Finding[]; containers: number}> {
   await deps.engine.ping()
   const specs = readServices(deps.env)
@@ -52,6 +54,7 @@ export async function doctor(
       })
     }
     for (const port of spec.ports) {
+      if (ownPorts.get(port.host) === spec.name) continue
       const owner = await portOwner(deps.engine, port.host, containers)
       const holder = owner?.container
       // Its own container, or the service in the wrong project (already reported as such).

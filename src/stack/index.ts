@@ -44,3 +44,4 @@ export {
   writeStackFile,
 } from './swarm.js'
 export type {SwarmDeps, SwarmUpOptions} from './swarm.js'
+export {misplacedServices, stackPorts, swarmFindings, swarmRelocationSteps} from './swarm-doctor.js'

@@ -16,6 +16,8 @@ export interface SwarmService {
   id: string
   /** the stack's name for it (l09-api-gateway), without the stack prefix */
   name: string
+  /** the stack it belongs to (com.docker.stack.namespace), when it was deployed as part of one */
+  stack?: string
   /** Swarm's name for it (platform_l09-api-gateway) */
   fullName: string
   image: string
@@ -51,7 +53,8 @@ export interface SwarmEngine {
   init(advertiseAddr?: string): Promise<void>
   nodes(): Promise<SwarmNode[]>
   addNodeLabels(id: string, labels: Record<string, string>): Promise<void>
-  services(stack: string): Promise<SwarmService[]>
+  /** The services of one stack, or (no stack) every service of the swarm. */
+  services(stack?: string): Promise<SwarmService[]>
   tasks(serviceFullName: string): Promise<SwarmTask[]>
   /** A rolling update to another image, with the service's own update policy. */
   setImage(serviceId: string, image: string): Promise<void>
@@ -87,15 +90,17 @@ interface RawTask {
 
 const namespace = (stack: string) => ({label: [`com.docker.stack.namespace=${stack}`]})
 
-function service(s: Docker.Service, stack: string): SwarmService {
+function service(s: Docker.Service): SwarmService {
   const spec = s.Spec!
   const full = spec.Name ?? s.ID
+  const stack = spec.Labels?.['com.docker.stack.namespace']
   const status = (s as {UpdateStatus?: {State?: string; Message?: string}}).UpdateStatus
   const prev = (s as {PreviousSpec?: Docker.ServiceSpec}).PreviousSpec?.TaskTemplate as {ContainerSpec?: {Image?: string}} | undefined
   const image = (spec.TaskTemplate as {ContainerSpec?: {Image?: string}}).ContainerSpec?.Image ?? ''
   return {
     id: s.ID,
-    name: full.startsWith(`${stack}_`) ? full.slice(stack.length + 1) : full,
+    name: stack && full.startsWith(`${stack}_`) ? full.slice(stack.length + 1) : full,
+    ...(stack ? {stack} : {}),
     fullName: full,
     image,
     ...(prev?.ContainerSpec?.Image && prev.ContainerSpec.Image !== image ? {previousImage: prev.ContainerSpec.Image} : {}),
@@ -177,8 +182,8 @@ export async function createSwarmEngine(env: NodeJS.ProcessEnv = process.env): P
       }),
     services: (stack) =>
       wrap('service ls', async () => {
-        const list = (await docker.listServices({filters: namespace(stack)})) as Docker.Service[]
-        return list.map((s) => service(s, stack)).sort((a, b) => a.name.localeCompare(b.name))
+        const list = (await docker.listServices(stack ? {filters: namespace(stack)} : {})) as Docker.Service[]
+        return list.map(service).sort((a, b) => a.name.localeCompare(b.name))
       }),
     tasks: (name) =>
       wrap('service ps', async () => {

@@ -17,6 +17,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import type {PlatformStatus} from '../../src/core/index.js'
+import type {Finding} from '../../src/stack/index.js'
 import {runCli} from '../support/cli.js'
 import {APP_IMAGE, docker, stackEnv} from '../support/docker.js'
 import {freePort} from '../support/postgres.js'
@@ -25,6 +26,7 @@ import {waitFor} from '../support/wait.js'
 const host = inject('dockerHost')
 const images = inject('images')
 const IPVS = existsSync('/proc/net/ip_vs')
+const SCENE = 'story-portal-app'
 
 describe.skipIf(!host)('the platform on a single-node Docker Swarm (stack platform)', () => {
   const h = host!
@@ -56,7 +58,8 @@ describe.skipIf(!host)('the platform on a single-node Docker Swarm (stack platfo
   const apiRequests = async (container: string) => {
     const script =
       "fetch('http://127.0.0.1:8009/metrics').then((r) => r.text()).then((t) => console.log(t.split('\\n')" +
-      ".filter((l) => l.startsWith('http_requests_total{') && l.includes('route=\"/api/v1')).reduce((n, l) => n + Number(l.split(' ').pop()), 0)))"
+      ".filter((l) => l.startsWith('http_requests_total{') && l.includes('route=\"/api/v1'))" +
+      ".reduce((n, l) => n + Number(l.split(' ').pop()), 0)))"
     return Number(await out(['exec', container, 'node', '-e', script]))
   }
   const imageOf = async (name: string) => service((await status()).doc, name).image
@@ -71,7 +74,9 @@ describe.skipIf(!host)('the platform on a single-node Docker Swarm (stack platfo
   }, 180_000)
 
   afterAll(async () => {
+    await docker(h, ['stack', 'rm', SCENE], {reject: false})
     await cli(['down', '--swarm', '--volumes'], 120_000)
+    await docker(h, ['volume', 'rm', '--force', `${SCENE}_prometheus-data`], {reject: false})
     await docker(h, ['swarm', 'leave', '--force'], {reject: false})
     const patched = lines(await out(['images', '--format', '{{.Repository}}:{{.Tag}}', '--filter', 'reference=platform-app:patch-*']))
     if (patched.length) await docker(h, ['rmi', '--force', ...patched], {reject: false})
@@ -185,6 +190,11 @@ describe.skipIf(!host)('the platform on a single-node Docker Swarm (stack platfo
     for (const c of await tasksOf('l09-api-gateway')) expect(await out(['exec', c, 'cat', '/app/note.txt'])).toContain('patched at')
     const list = JSON.parse((await cli(['patch', 'list', '--json'])).stdout) as {patches: Array<{id: string; outcome: string}>}
     expect(list.patches.find((p) => p.id === applied.id)?.outcome).toBe('applied')
+    const doctor = await cli(['stack', 'doctor', '--json'])
+    expect(doctor.code).toBe(1)
+    const drift = (JSON.parse(doctor.stdout) as {findings: Finding[]}).findings.filter((f) => f.kind === 'drift')
+    expect(drift).toHaveLength(1)
+    expect(drift[0]!.message).toContain(`patch ${applied.id}`)
   }, 240_000)
 
   it('a patch that breaks the service is rolled back by Swarm: exit 1, and the ledger says so', async () => {
@@ -215,6 +225,43 @@ describe.skipIf(!host)('the platform on a single-node Docker Swarm (stack platfo
       const cat = await docker(h, ['exec', c, 'cat', '/app/note.txt'], {reject: false})
       expect(cat.exitCode).not.toBe(0)
     }
+  }, 240_000)
+
+  it('stack doctor finds Prometheus deployed under another stack; stack relocate --from-stack moves it with its data', async () => {
+    // The original platform's scene, on Swarm: its Prometheus in stack story-portal-app, on the platform's port, with data of its own.
+    await docker(h, ['service', 'rm', 'platform_prometheus'])
+    await waitFor('the platform prometheus task to go', async () => (await tasksOf('prometheus')).length === 0)
+    const scene = join(cwd, 'story-portal-app.yml')
+    const stackFile = {
+      version: '3.8',
+      services: {prometheus: {image: images!.prometheus, ports: [`${ports.prometheus}:9090`], volumes: ['prometheus-data:/prometheus']}},
+      volumes: {'prometheus-data': {}},
+    }
+    writeFileSync(scene, JSON.stringify(stackFile))
+    await docker(h, ['stack', 'deploy', '--compose-file', scene, '--resolve-image', 'never', SCENE])
+    const old = await waitFor('the story-portal-app prometheus to run', async () => {
+      const ids = lines(await out(['ps', '--filter', `label=com.docker.swarm.service.name=${SCENE}_prometheus`, '--format', '{{.ID}}']))
+      return ids[0]
+    })
+    await docker(h, ['exec', old, 'sh', '-c', 'echo from-the-old-stack > /prometheus/marker'])
+
+    const doctor = await cli(['stack', 'doctor', '--json'])
+    expect(doctor.code).toBe(1)
+    const findings = (JSON.parse(doctor.stdout) as {findings: Finding[]}).findings
+    const wrong = findings.filter((f) => f.kind === 'wrong-stack')
+    expect(wrong).toHaveLength(1)
+    expect(wrong[0]).toMatchObject({service: 'prometheus', fix: `platform stack relocate prometheus --from-stack ${SCENE}`})
+    expect(findings.filter((f) => f.kind === 'port-conflict')).toEqual([]) // its port is its own: relocating frees it
+
+    const moved = await cli(['stack', 'relocate', 'prometheus', '--from-stack', SCENE, '--carry-volumes', '--yes'])
+    expect(moved.code, moved.stdout + moved.stderr.slice(-2000)).toBe(0)
+    expect(lines(await out(['service', 'ls', '--format', '{{.Name}}']))).not.toContain(`${SCENE}_prometheus`)
+    const {doc} = await status()
+    expect(service(doc, 'prometheus').replicas).toEqual({running: 1, desired: 1})
+    const [mine] = await tasksOf('prometheus')
+    expect(await out(['exec', mine!, 'cat', '/prometheus/marker'])).toBe('from-the-old-stack')
+    const after = JSON.parse((await cli(['stack', 'doctor', '--json'])).stdout) as {findings: Finding[]}
+    expect(after.findings.filter((f) => f.kind === 'wrong-stack')).toEqual([])
   }, 240_000)
 
   it('down --swarm removes the stack and waits until its tasks are gone', async () => {
