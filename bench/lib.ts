@@ -436,3 +436,30 @@ export function postmasterPid(stateDir: string): number | undefined {
   const pid = Number(readFileSync(join(clusterDir(stateDir), 'postmaster.pid'), 'utf8').split('\n')[0])
   return pid > 0 ? pid : undefined
 }
+
+/** Runs a command to its end: ms from spawn to exit; throws with its output when it fails. */
+export function timed(
+  cmd: string,
+  argv: string[],
+  opts: {cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number},
+): Promise<{ms: number; stdout: string; code: number}> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now()
+    const child = spawn(cmd, argv, {cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe']})
+    let stdout = ''
+    let all = ''
+    child.stdout.on('data', (d) => {
+      stdout += d
+      all += d
+    })
+    child.stderr.on('data', (d) => (all += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000)
+    child.once('error', reject)
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer)
+      const ms = performance.now() - t0
+      if (code === null) reject(new Error(`${cmd} ${argv.join(' ')} was killed (${signal}):\n${all.slice(-3000)}`))
+      else resolve({ms, stdout, code})
+    })
+  })
+}

@@ -16,43 +16,15 @@
  *
  *   node --import tsx bench/stack.ts [--rounds 2] [--runs 5] [--extra 50] [--json]
  */
-import {spawn} from 'node:child_process'
 import {join} from 'node:path'
 import {execa} from 'execa'
 import {APP_IMAGE, buildTestImages, docker, startDockerd, stackEnv} from '../test/support/docker.js'
-import {benchArgs, builtCli, fmt, freePort, log, median, onCleanup, runBench, sleep, table, tempDir} from './lib.js'
+import {benchArgs, builtCli, fmt, freePort, log, median, onCleanup, runBench, sleep, table, tempDir, timed} from './lib.js'
 
 const TARGET_DOCTOR_MS = 1000
 const BASELINE_PROJECT = 'platform-bench'
 const EXTRA_LABEL = 'platform-bench-extra'
 const args = benchArgs({rounds: 2, runs: 5, extra: 50})
-
-/** Runs a command to its end: ms from spawn to exit; throws with its output when it fails. */
-function timed(
-  cmd: string,
-  argv: string[],
-  opts: {cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number},
-): Promise<{ms: number; stdout: string; code: number}> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now()
-    const child = spawn(cmd, argv, {cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe']})
-    let stdout = ''
-    let all = ''
-    child.stdout.on('data', (d) => {
-      stdout += d
-      all += d
-    })
-    child.stderr.on('data', (d) => (all += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000)
-    child.once('error', reject)
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer)
-      const ms = performance.now() - t0
-      if (code === null) reject(new Error(`${cmd} ${argv.join(' ')} was killed (${signal}):\n${all.slice(-3000)}`))
-      else resolve({ms, stdout, code})
-    })
-  })
-}
 
 await runBench(async () => {
   const dockerd = await startDockerd()
