@@ -48,6 +48,7 @@ export default class Up extends PlatformCommand {
     swarm: Flags.boolean({description: 'deploy the stack platform to the swarm this Docker engine manages'}),
     init: Flags.boolean({description: 'with --swarm: make this engine a single-node swarm when it is in none'}),
     replicas: Flags.string({description: 'with --swarm: SERVICE=N,... (default 2 for l01-data-layer and l09-api-gateway, else 1)'}),
+    registry: Flags.string({description: 'with --swarm: HOST:PORT of a registry every node reaches; the app image is pushed there'}),
     build: Flags.boolean({description: 'with --docker or --swarm: rebuild the platform image first'}),
     timeout: Flags.integer({
       description: 'with --docker or --swarm: seconds to wait for every service to be healthy',
@@ -113,12 +114,16 @@ export default class Up extends PlatformCommand {
     return undefined
   }
 
-  private async upSwarm(config: PlatformConfig, flags: {build: boolean; timeout: number; init: boolean; replicas?: string}) {
+  private async upSwarm(
+    config: PlatformConfig,
+    flags: {build: boolean; timeout: number; init: boolean; replicas?: string; registry?: string},
+  ) {
     const json = this.jsonEnabled()
     const {parseReplicas, swarmUpSteps, swarmStatus} = await import('../src/stack/index.js')
     const replicas = {...config.swarmReplicas, ...parseReplicas(flags.replicas)}
     const deps = await swarmDeps(config, (line) => json || this.logToStderr(style.dim(line)))
-    await runSteps(swarmUpSteps(deps, {init: flags.init, replicas, build: flags.build, timeoutMs: flags.timeout * 1000}), {json})
+    const opts = {init: flags.init, replicas, registry: flags.registry, build: flags.build, timeoutMs: flags.timeout * 1000}
+    await runSteps(swarmUpSteps(deps, opts), {json})
     const status = await swarmStatus(deps)
     this.log(
       `${style.ok('The stack is deployed')} (swarm stack platform).\n${renderStatus(status)}\nRemove it with \`platform down --swarm\`.`,

@@ -42,6 +42,12 @@ export function patchImageRef(base: string, id: string): string {
   return `${repo}:patch-${id}`
 }
 
+/** The registry an image reference names (its first component, when that is a host), else undefined: a local image. */
+export function registryOf(ref: string): string | undefined {
+  const first = ref.split('/')[0]!
+  return ref.includes('/') && (/[.:]/.test(first) || first === 'localhost') ? first : undefined
+}
+
 /** The patch as an image, decided before anything changes (what --dry-run shows and the ledger records). */
 export function planImagePatch(service: SwarmService, files: PatchFile[], id: string): ImagePatchPlan {
   return {
@@ -182,6 +188,8 @@ export async function applyImagePatch(deps: SwarmPatchDeps, name: string, opts: 
   )
   if (inImage)
     return finish(deps, record, result, {outcome: 'rolled-back', reason: `the patched image does not hold the files: ${inImage}`})
+  const registry = registryOf(plan.ref)
+  if (registry) await step(`Image pushed to ${registry}, for every node`, () => deps.swarm.push(plan.ref, plan.ref))
   record.outcome = 'copied'
   saveRecord(deps.config, record)
   await step(`docker service update --image ${plan.ref} ${service.fullName}`, () => deps.swarm.setImage(service.id, plan.ref))

@@ -66,6 +66,8 @@ export interface SwarmEngine {
   createIdle(image: string): Promise<string>
   /** `docker commit`: the container's files as a new image tagged ref, with its image's configuration; returns the image id. */
   commit(containerId: string, ref: string, labels: Record<string, string>): Promise<string>
+  /** Tags an image (ref = repository:tag) and pushes it to the registry its name holds. */
+  push(image: string, ref: string): Promise<void>
   /** Networks, secrets and configs still labelled with the stack (they go after its services). */
   leftovers(stack: string): Promise<string[]>
 }
@@ -240,6 +242,20 @@ export async function createSwarmEngine(env: NodeJS.ProcessEnv = process.env): P
         const changes = Object.entries(labels).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`)
         const r = (await docker.getContainer(id).commit({repo: ref.slice(0, at), tag: ref.slice(at + 1), changes})) as {Id: string}
         return r.Id
+      }),
+    push: (image, ref) =>
+      wrap(`push ${ref}`, async () => {
+        const at = ref.lastIndexOf(':')
+        await docker.getImage(image).tag({repo: ref.slice(0, at), tag: ref.slice(at + 1)})
+        const stream = await docker.getImage(ref).push({authconfig: {}})
+        // A failed push is an error inside the stream, not an HTTP status.
+        await new Promise<void>((resolve, reject) =>
+          docker.modem.followProgress(stream, (err: Error | null, events: Array<{error?: string}>) => {
+            const failed = err?.message ?? events.find((e) => e.error)?.error
+            if (failed) reject(new PlatformError('CHECK_FAILED', `pushing ${ref} failed: ${failed}`))
+            else resolve()
+          }),
+        )
       }),
     leftovers: (stack) =>
       wrap('stack leftovers', async () => {

@@ -28,6 +28,8 @@ export interface SwarmDeps extends StackDeps {
 export interface SwarmUpOptions {
   /** make this engine a single-node swarm when it is in none */
   init?: boolean
+  /** HOST:PORT of a registry every node reaches: the app image is pushed there and deployed from there */
+  registry?: string
   replicas?: Record<string, number>
   build?: boolean
   timeoutMs?: number
@@ -65,7 +67,7 @@ export function stackSecrets(config: PlatformConfig, env: NodeJS.ProcessEnv): Re
 }
 
 /** Writes the stack file (and Prometheus' swarm configuration) under .platform/swarm; returns its path. */
-export function writeStackFile(deps: SwarmDeps, replicas: Record<string, number> = {}): string {
+export function writeStackFile(deps: SwarmDeps, replicas: Record<string, number> = {}, appImage?: string): string {
   const dir = swarmDir(deps.config)
   mkdirSync(dir, {recursive: true, mode: 0o700})
   const prometheus = swarmPrometheusConfig()
@@ -75,12 +77,33 @@ export function writeStackFile(deps: SwarmDeps, replicas: Record<string, number>
   const doc = renderStackFile(compose, {
     env: deps.env,
     replicas,
+    ...(appImage ? {appImage} : {}),
     secrets: stackSecrets(deps.config, deps.env),
     prometheusConfig: {file: prometheusFile, value: prometheus},
   })
   const file = join(dir, 'stack.yml')
   writePrivate(file, `# Rendered by \`platform up --swarm\` from ${composeFile(deps.env)}; rewritten on every up.\n${stringify(doc)}`)
   return file
+}
+
+/**
+ * The app image in a registry every node pulls from, tagged by its content (the first 12 hex of its
+ * id), so a new build is a new reference and Swarm rolls it out.
+ */
+async function pushAppImage(deps: SwarmDeps, image: string, registry: string): Promise<string> {
+  if (!/^[a-z0-9.-]+(:\d+)?$/i.test(registry)) {
+    throw new PlatformError('USAGE', `--registry ${registry} is not HOST or HOST:PORT`, {suggestion: 'e.g. --registry 10.0.0.1:5000'})
+  }
+  const id = await deps.engine.imageId(image)
+  if (!id) throw new PlatformError('NOT_FOUND', `no image ${image} to push`, {suggestion: 'build it: platform up --swarm --build'})
+  const name = image
+    .split('@')[0]!
+    .replace(/:[^:/]+$/, '')
+    .split('/')
+    .pop()
+  const ref = `${registry}/${name}:${id.replace(/^sha256:/, '').slice(0, 12)}`
+  await deps.swarm.push(image, ref)
+  return ref
 }
 
 /** This engine as a swarm manager: joined (or, with init, made a single-node swarm), else exit 3 naming the way out. */
@@ -186,26 +209,32 @@ export async function localTaskContainers(deps: Pick<SwarmDeps, 'engine'>, servi
 /** The steps of `up --swarm`, for the command's task list. */
 export function swarmUpSteps(deps: SwarmDeps, opts: SwarmUpOptions = {}): Step[] {
   const app = readServices(deps.env).find((s) => s.build)
+  let appImage: string | undefined
   return [
     {title: 'Docker reachable, a swarm manager', run: () => ensureManager(deps.swarm, opts.init)},
+    imageStep(deps, app, opts.build),
     {
-      title: 'One node, or a registry',
+      title: opts.registry ? `Image pushed to ${opts.registry}` : 'One node: the local image serves',
       run: async () => {
+        if (opts.registry) {
+          appImage = await pushAppImage(deps, app?.image ?? 'platform-app:latest', opts.registry)
+          return appImage
+        }
         const nodes = await deps.swarm.nodes()
-        if (nodes.length === 1) return `${nodes[0]!.hostname}: the local image serves`
+        if (nodes.length === 1) return nodes[0]!.hostname
         throw new PlatformError('USAGE', `the swarm has ${nodes.length} nodes, and only this one holds the image ${app?.image}`, {
-          suggestion: 'push the image to a registry every node reaches and set PLATFORM_APP_IMAGE to that reference',
+          suggestion: 'give a registry every node reaches: platform up --swarm --registry HOST:PORT',
         })
       },
     },
-    imageStep(deps, app, opts.build),
     {title: 'PostgreSQL pinned to its node', run: () => pinPostgres(deps.swarm)},
     {
       title: 'docker stack deploy platform',
       run: async () => {
-        const file = writeStackFile(deps, opts.replicas)
-        // The image is local, not in a registry: asking one for its digest would only fail.
-        await deps.docker.run(['stack', 'deploy', '--compose-file', file, '--resolve-image', 'never', '--prune', STACK], {onLine: deps.log})
+        const file = writeStackFile(deps, opts.replicas, appImage)
+        // A local image is in no registry: asking one for its digest would only fail. A pushed one is pinned by digest.
+        const resolve = appImage ? 'always' : 'never'
+        await deps.docker.run(['stack', 'deploy', '--compose-file', file, '--resolve-image', resolve, '--prune', STACK], {onLine: deps.log})
       },
     },
     {

@@ -1,6 +1,6 @@
 /** The plan of a patch of a Swarm service, as an image; its rollout on a real swarm is test/docker/swarm.test.ts's. */
 import {describe, expect, it} from 'vitest'
-import {patchImageRef, planImagePatch} from '../../src/patch/index.js'
+import {patchImageRef, planImagePatch, registryOf} from '../../src/patch/index.js'
 import type {SwarmService} from '../../src/stack/index.js'
 
 describe('a patch of a Swarm service as an image', () => {
@@ -34,5 +34,13 @@ describe('a patch of a Swarm service as an image', () => {
       labels: {'platform.patch': 'p-2', 'platform.patch.base': 'platform-app:patch-p-1', 'platform.patch.service': 'l09-api-gateway'},
       files: [{path: '/app/app.js', local: '/w/app.js', sha256: 'abc', mode: 0o644}],
     })
+  })
+
+  it('is pushed to the registry its base came from, and kept local when the base is local', () => {
+    expect(registryOf('registry.local:5000/platform-app:patch-p-1')).toBe('registry.local:5000')
+    expect(registryOf('10.77.0.1:5000/platform-app:1')).toBe('10.77.0.1:5000')
+    expect(registryOf('localhost/platform-app:1')).toBe('localhost')
+    expect(registryOf('platform-app:patch-p-1')).toBeUndefined()
+    expect(registryOf('team/platform-app:1')).toBeUndefined()
   })
 })
