@@ -66,8 +66,8 @@ export interface SwarmEngine {
   createIdle(image: string): Promise<string>
   /** `docker commit`: the container's files as a new image tagged ref, with its image's configuration; returns the image id. */
   commit(containerId: string, ref: string, labels: Record<string, string>): Promise<string>
-  /** Tags an image (ref = repository:tag) and pushes it to the registry its name holds. */
-  push(image: string, ref: string): Promise<void>
+  /** Tags an image (ref = repository:tag), pushes it to the registry its name holds, and returns the digest the registry gave it. */
+  push(image: string, ref: string): Promise<string | undefined>
   /** Networks, secrets and configs still labelled with the stack (they go after its services). */
   leftovers(stack: string): Promise<string[]>
 }
@@ -249,11 +249,11 @@ export async function createSwarmEngine(env: NodeJS.ProcessEnv = process.env): P
         await docker.getImage(image).tag({repo: ref.slice(0, at), tag: ref.slice(at + 1)})
         const stream = await docker.getImage(ref).push({authconfig: {}})
         // A failed push is an error inside the stream, not an HTTP status.
-        await new Promise<void>((resolve, reject) =>
-          docker.modem.followProgress(stream, (err: Error | null, events: Array<{error?: string}>) => {
+        return new Promise<string | undefined>((resolve, reject) =>
+          docker.modem.followProgress(stream, (err: Error | null, events: Array<{error?: string; aux?: {Digest?: string}}>) => {
             const failed = err?.message ?? events.find((e) => e.error)?.error
             if (failed) reject(new PlatformError('CHECK_FAILED', `pushing ${ref} failed: ${failed}`))
-            else resolve()
+            else resolve(events.find((e) => e.aux?.Digest)?.aux?.Digest)
           }),
         )
       }),

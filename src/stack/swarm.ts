@@ -102,8 +102,9 @@ async function pushAppImage(deps: SwarmDeps, image: string, registry: string): P
     .split('/')
     .pop()
   const ref = `${registry}/${name}:${id.replace(/^sha256:/, '').slice(0, 12)}`
-  await deps.swarm.push(image, ref)
-  return ref
+  const digest = await deps.swarm.push(image, ref)
+  // Pinned by digest, so every node runs the same bytes and the CLI need not ask the registry.
+  return digest ? `${ref}@${digest}` : ref
 }
 
 /** This engine as a swarm manager: joined (or, with init, made a single-node swarm), else exit 3 naming the way out. */
@@ -232,9 +233,8 @@ export function swarmUpSteps(deps: SwarmDeps, opts: SwarmUpOptions = {}): Step[]
       title: 'docker stack deploy platform',
       run: async () => {
         const file = writeStackFile(deps, opts.replicas, appImage)
-        // A local image is in no registry: asking one for its digest would only fail. A pushed one is pinned by digest.
-        const resolve = appImage ? 'always' : 'never'
-        await deps.docker.run(['stack', 'deploy', '--compose-file', file, '--resolve-image', resolve, '--prune', STACK], {onLine: deps.log})
+        // Never ask a registry: a local image is in none, and a pushed one is already pinned by its digest.
+        await deps.docker.run(['stack', 'deploy', '--compose-file', file, '--resolve-image', 'never', '--prune', STACK], {onLine: deps.log})
       },
     },
     {

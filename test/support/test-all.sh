@@ -25,6 +25,8 @@ command -v promtool >/dev/null || apt_install prometheus
 # made of (busybox-static, prometheus). Not started here: the tests start their own dockerd
 # (test/support/docker.ts) and stop it afterwards.
 command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ] || apt_install docker.io docker-compose busybox-static prometheus
+# The multi-node swarm test's registry, which every node pulls the app image from (test/support/swarm-nodes/up.sh).
+command -v docker-registry >/dev/null || apt_install docker-registry
 
 [ -x node_modules/.bin/vitest ] || npm ci --no-audit --no-fund
 npm run build
