@@ -1,5 +1,5 @@
 import {Flags} from '@oclif/core'
-import {PlatformCommand, dbFlags, logLevelFlag, withDbFlags} from '../../src/cli/index.js'
+import {PlatformCommand, dbFlags, durationFlag, logLevelFlag, withDbFlags} from '../../src/cli/index.js'
 
 export default class ServeDataLayer extends PlatformCommand {
   static override summary = 'Run the L01 data layer in the foreground'
@@ -18,6 +18,10 @@ SIGINT or SIGTERM drains in-flight requests, closes the database and releases it
     host: Flags.string({description: 'address to listen on (default 127.0.0.1)'}),
     'log-level': logLevelFlag(),
     'log-file': Flags.string({description: 'append the JSON log lines to this file instead of stdout'}),
+    'wait-for-db': durationFlag({
+      description: 'at start, wait up to this long for the database to answer (a stack without depends_on, e.g. Swarm)',
+      default: 0,
+    }),
     ...dbFlags,
   }
 
@@ -32,6 +36,7 @@ SIGINT or SIGTERM drains in-flight requests, closes the database and releases it
           log: {level: flags['log-level'], file: flags['log-file']},
           onMigrate: (file) => this.logToStderr(`applied migration ${file}`),
           onNote: (line) => this.logToStderr(line),
+          waitForDbMs: flags['wait-for-db'] * 1000,
         }),
       (s) => `L01 data layer listening on ${s.url} (database: ${s.backend})`,
     )

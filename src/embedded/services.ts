@@ -1,7 +1,16 @@
 import {rmSync} from 'node:fs'
 import type {FastifyInstance} from 'fastify'
-import {gatewayKeys, internalKey, migrationDirs, packageVersion, type PlatformConfig, type ServiceAddress} from '../core/index.js'
-import {migrate, openDb, resolveDatabase} from '../db/index.js'
+import {
+  gatewayKeys,
+  internalKey,
+  isPlatformError,
+  migrationDirs,
+  packageVersion,
+  pollUntil,
+  type PlatformConfig,
+  type ServiceAddress,
+} from '../core/index.js'
+import {migrate, openDb, resolveDatabase, type Db} from '../db/index.js'
 import {serviceLog, type LogTarget} from '../observability/index.js'
 
 export type ServiceName = 'l01-data-layer' | 'l09-api-gateway'
@@ -20,6 +29,26 @@ export interface StartOptions {
   log?: LogTarget
   /** Told about each migration applied at start. */
   onMigrate?: (file: string) => void
+  /** L01: how long to wait at start for a database that does not answer yet (0: not at all) */
+  waitForDbMs?: number
+}
+
+/** Polls the database until it answers, for up to ms; past that, the last refusal is the error. */
+async function waitForDatabase(db: Db, ms: number): Promise<void> {
+  let last: unknown
+  const ok = await pollUntil(
+    () =>
+      db.query('SELECT 1').then(
+        () => true,
+        (err: unknown) => {
+          if (!isPlatformError(err, 'DATABASE_UNAVAILABLE')) throw err
+          last = err
+          return undefined
+        },
+      ),
+    {timeoutMs: ms, everyMs: 500},
+  )
+  if (!ok) throw last
 }
 
 /**
@@ -78,6 +107,7 @@ export async function startDataLayer(config: PlatformConfig, opts: StartOptions 
   const log = serviceLog(opts.log)
   let app: FastifyInstance
   try {
+    if (opts.waitForDbMs) await waitForDatabase(db, opts.waitForDbMs)
     await migrate(db, {dir: migrationDirs(config), lockTimeoutMs: config.migrationLockTimeoutMs, onApply: (m) => opts.onMigrate?.(m.file)})
     app = buildDataLayer({db, apiKeys: [internalKey(config)], version: packageVersion(), logger: log.logger, limits: config.server})
   } catch (err) {

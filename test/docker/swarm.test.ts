@@ -106,6 +106,8 @@ describe.skipIf(!host)('the platform on a single-node Docker Swarm (stack platfo
       prometheus: {running: 1, desired: 1},
     })
     for (const s of doc.services) expect(s.health, s.name).toBe('healthy')
+    // L01 waited for PostgreSQL (--wait-for-db) instead of exiting until Swarm's restarts met it.
+    expect(service(doc, 'l01-data-layer').failedTasks).toBeUndefined()
     expect(service(doc, 'l09-api-gateway').ports).toEqual([`${ports.l09}->8009`])
     expect(service(doc, 'l01-data-layer').ports).toEqual([]) // on the stack's network only
 

@@ -1,8 +1,10 @@
 import {existsSync, mkdtempSync, readFileSync} from 'node:fs'
+import {connect, createServer, type Server} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {exited, runCli, spawnCli, waitForOk} from '../support/cli.js'
+import {createPgDatabase, pgUrl} from '../support/dbs.js'
 import {freePort} from '../support/postgres.js'
 
 // PGlite on disk, since its one-writer lock is what this file proves; the embedded PostgreSQL has its own file.
@@ -78,4 +80,57 @@ describe('platform serve data-layer (built bin/run.js, PGlite on disk)', () => {
     holder.kill('SIGTERM')
     expect(await exited(holder)).toBe(0)
   }, 120_000)
+
+  it.skipIf(!pgUrl())(
+    'with --wait-for-db waits for a PostgreSQL that answers late, instead of exiting',
+    async () => {
+      // The test cluster, reached through a loopback port that starts forwarding only after 3 s (as a
+      // Swarm task's database comes up after it): the URL is right all along, the database is not there yet.
+      const real = new URL(await createPgDatabase())
+      const port = await freePort()
+      const late = new URL(real)
+      late.port = String(port)
+      const cwd = mkdtempSync(join(tmpdir(), 'platform-e2e-'))
+      const l01Port = await freePort()
+      const child = spawnCli(['serve', 'data-layer', '--port', String(l01Port), '--wait-for-db', '30s'], {
+        cwd,
+        env: {DATABASE_URL: late.toString()},
+      })
+      children.push(child)
+      let proxy: Server | undefined
+      const opened = setTimeout(() => {
+        proxy = createServer((c) => {
+          const up = connect(Number(real.port), real.hostname)
+          c.pipe(up).pipe(c)
+          c.on('error', () => up.destroy())
+          up.on('error', () => c.destroy())
+        }).listen(port, '127.0.0.1')
+      }, 3000)
+      try {
+        await waitForOk(`http://127.0.0.1:${l01Port}/health/ready`, 40_000).catch((err) => {
+          throw new Error(`${err.message}\n${child.output()}`)
+        })
+        expect(child.exitCode).toBeNull()
+        expect(child.output()).toContain('applied migration')
+      } finally {
+        clearTimeout(opened)
+        child.kill('SIGTERM')
+        await exited(child)
+        proxy?.close()
+      }
+    },
+    60_000,
+  )
+
+  it.skipIf(!pgUrl())('without it, exits 3 at once when the database does not answer', async () => {
+    const url = new URL(await createPgDatabase())
+    url.port = String(await freePort())
+    const r = await runCli(['serve', 'data-layer', '--port', String(await freePort())], {
+      cwd: mkdtempSync(join(tmpdir(), 'platform-e2e-')),
+      env: {DATABASE_URL: url.toString()},
+      timeoutMs: 20_000,
+    })
+    expect(r.code).toBe(3)
+    expect(r.stderr).toContain('is unavailable')
+  })
 })
