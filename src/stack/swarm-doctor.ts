@@ -109,13 +109,13 @@ export async function swarmRelocationSteps(
   }
   steps.push({
     title: `docker stack deploy ${STACK} (creates ${service} in it)`,
-    run: () =>
-      deps.docker.run(
-        ['stack', 'deploy', '--compose-file', writeStackFile(deps, deps.config.swarmReplicas), '--resolve-image', 'never', STACK],
-        {
-          onLine: deps.log,
-        },
-      ),
+    run: async () => {
+      // The replicas and the app image the stack runs now (a registry's, pinned), not the defaults: nothing else changes.
+      const now = await deps.swarm.services(STACK)
+      const replicas = {...deps.config.swarmReplicas, ...Object.fromEntries(now.map((s) => [s.name, s.desired]))}
+      const file = writeStackFile(deps, replicas, now.find((s) => s.name === 'l01-data-layer')?.image)
+      await deps.docker.run(['stack', 'deploy', '--compose-file', file, '--resolve-image', 'never', STACK], {onLine: deps.log})
+    },
   })
   steps.push({title: 'Every replica running and healthy', run: async () => void (await waitConverged(deps, opts.timeoutMs ?? 180_000))})
   return steps

@@ -80,6 +80,7 @@ export function writeStackFile(deps: SwarmDeps, replicas: Record<string, number>
     ...(appImage ? {appImage} : {}),
     secrets: stackSecrets(deps.config, deps.env),
     prometheusConfig: {file: prometheusFile, value: prometheus},
+    monitorSeconds: deps.config.swarmMonitorS,
   })
   const file = join(dir, 'stack.yml')
   writePrivate(file, `# Rendered by \`platform up --swarm\` from ${composeFile(deps.env)}; rewritten on every up.\n${stringify(doc)}`)
