@@ -323,7 +323,8 @@ export async function swarmLogs(deps: Pick<SwarmDeps, 'swarm'>, service: string 
 export async function swarmDown(deps: SwarmDeps, opts: {volumes?: boolean; timeoutMs?: number} = {}): Promise<{removed: string[]}> {
   await ensureManager(deps.swarm)
   const services = await deps.swarm.services(STACK)
-  if (services.length) await deps.docker.run(['stack', 'rm', STACK], {onLine: deps.log})
+  // Also when only networks, secrets or configs are left (a deploy that failed half-way): stack rm takes those too.
+  if (services.length || (await deps.swarm.leftovers(STACK)).length) await deps.docker.run(['stack', 'rm', STACK], {onLine: deps.log})
   const timeoutMs = opts.timeoutMs ?? 90_000
   const gone = await pollUntil(
     async () => {
