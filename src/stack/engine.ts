@@ -71,8 +71,11 @@ export function dockerHost(env: NodeJS.ProcessEnv = process.env): string {
   return host
 }
 
-/** Engine errors in the catalogue's terms: no daemon is ENVIRONMENT_UNAVAILABLE (exit 3), a missing object NOT_FOUND. */
-function translate(err: unknown, host: string): unknown {
+/**
+ * Engine errors in the catalogue's terms: no daemon (or, for a Swarm call, an engine that is no swarm
+ * manager) is ENVIRONMENT_UNAVAILABLE (exit 3), a missing object NOT_FOUND. Both halves of the engine use it.
+ */
+export function translate(err: unknown, host: string): unknown {
   const e = err as {code?: string; statusCode?: number; message?: string; json?: {message?: string}}
   if (e.code && UNREACHABLE.has(e.code)) {
     return new PlatformError('ENVIRONMENT_UNAVAILABLE', `Docker is not reachable at ${host} (${e.code})`, {
@@ -82,6 +85,13 @@ function translate(err: unknown, host: string): unknown {
   }
   if (e.statusCode === 404) return new PlatformError('NOT_FOUND', e.json?.message ?? e.message ?? 'not found', {cause: err})
   if (e.statusCode === 304) return err
+  if (e.statusCode === 503) {
+    const said = (e.json?.message ?? e.message ?? '').trim()
+    return new PlatformError('ENVIRONMENT_UNAVAILABLE', `the Docker engine at ${host} is not a swarm manager (${said})`, {
+      suggestion: 'run `docker swarm init` (or `platform up --swarm --init`) on this engine, or point DOCKER_HOST at a manager',
+      cause: err,
+    })
+  }
   if (e.statusCode) {
     const said = e.json?.message ?? e.message ?? `HTTP ${e.statusCode}`
     return new PlatformError('CHECK_FAILED', `the Docker engine refused: ${said}`, {cause: err})

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode'
 import {PlatformError} from '../core/index.js'
-import {demux, dockerHost} from './engine.js'
+import {demux, dockerHost, translate} from './engine.js'
 
 export interface SwarmNode {
   id: string
@@ -123,25 +123,12 @@ export async function createSwarmEngine(env: NodeJS.ProcessEnv = process.env): P
   const {default: DockerCtor} = await import('dockerode')
   const host = dockerHost(env)
   const docker = new DockerCtor()
-  const wrap = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+  // The same translation as the container half's: one catalogue of engine errors.
+  const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn()
     } catch (err) {
-      const e = err as {code?: string; statusCode?: number; json?: {message?: string}; message?: string}
-      if (e.code && /^(ECONNREFUSED|ENOENT|EACCES)$/.test(e.code)) {
-        throw new PlatformError('ENVIRONMENT_UNAVAILABLE', `Docker is not reachable at ${host} (${e.code})`, {
-          suggestion: 'start the Docker engine or point DOCKER_HOST at a running one',
-          cause: err,
-        })
-      }
-      const said = e.json?.message ?? e.message ?? String(err)
-      if (e.statusCode === 503) {
-        throw new PlatformError('ENVIRONMENT_UNAVAILABLE', `the Docker engine at ${host} is not a swarm manager (${said.trim()})`, {
-          suggestion: 'run `docker swarm init` (or `platform up --swarm --init`) on this engine, or point DOCKER_HOST at a manager',
-          cause: err,
-        })
-      }
-      throw new PlatformError('CHECK_FAILED', `${what}: the Docker engine refused: ${said.trim()}`, {cause: err})
+      throw translate(err, host)
     }
   }
   const spec = async (id: string) => {
@@ -152,7 +139,7 @@ export async function createSwarmEngine(env: NodeJS.ProcessEnv = process.env): P
   return {
     host,
     info: () =>
-      wrap('docker info', async () => {
+      wrap(async () => {
         const i = (await docker.info()) as {Swarm?: {LocalNodeState?: string; ControlAvailable?: boolean; NodeID?: string}}
         return {
           state: i.Swarm?.LocalNodeState ?? 'inactive',
@@ -161,11 +148,11 @@ export async function createSwarmEngine(env: NodeJS.ProcessEnv = process.env): P
         }
       }),
     init: (advertiseAddr) =>
-      wrap('swarm init', async () => {
+      wrap(async () => {
         await docker.swarmInit({ListenAddr: '0.0.0.0:2377', ...(advertiseAddr ? {AdvertiseAddr: advertiseAddr} : {})})
       }),
     nodes: () =>
-      wrap('node ls', async () =>
+      wrap(async () =>
         ((await docker.listNodes()) as RawNode[]).map((n) => ({
           id: n.ID,
           hostname: n.Description?.Hostname ?? n.ID,
@@ -176,19 +163,19 @@ export async function createSwarmEngine(env: NodeJS.ProcessEnv = process.env): P
         })),
       ),
     addNodeLabels: (id, labels) =>
-      wrap('node update', async () => {
+      wrap(async () => {
         const node = docker.getNode(id)
         const info = (await node.inspect()) as RawNode
         const current = info.Spec ?? {}
         await node.update({_query: {version: info.Version?.Index}, _body: {...current, Labels: {...current.Labels, ...labels}}})
       }),
     services: (stack) =>
-      wrap('service ls', async () => {
+      wrap(async () => {
         const list = (await docker.listServices(stack ? {filters: namespace(stack)} : {})) as Docker.Service[]
         return list.map(service).sort((a, b) => a.name.localeCompare(b.name))
       }),
     tasks: (name) =>
-      wrap('service ps', async () => {
+      wrap(async () => {
         const list = (await docker.listTasks({filters: {service: [name]}})) as unknown as RawTask[]
         return list.map((t) => {
           const status = t.Status
@@ -206,7 +193,7 @@ export async function createSwarmEngine(env: NodeJS.ProcessEnv = process.env): P
         })
       }),
     setImage: (id, image) =>
-      wrap('service update', async () => {
+      wrap(async () => {
         const {s, current} = await spec(id)
         const body = structuredClone(current.Spec!) as Docker.ServiceSpec & {
           TaskTemplate: {ContainerSpec: {Image: string}; ForceUpdate?: number}
@@ -215,12 +202,12 @@ export async function createSwarmEngine(env: NodeJS.ProcessEnv = process.env): P
         await s.update({_query: {version: current.Version?.Index}, _body: body})
       }),
     rollback: (id) =>
-      wrap('service rollback', async () => {
+      wrap(async () => {
         const {s, current} = await spec(id)
         await s.update({_query: {version: current.Version?.Index, rollback: 'previous'}, _body: current.Spec})
       }),
     logs: (id, opts) =>
-      wrap('service logs', async () => {
+      wrap(async () => {
         const buf = (await docker.getService(id).logs({
           stdout: true,
           stderr: true,
@@ -235,16 +222,16 @@ export async function createSwarmEngine(env: NodeJS.ProcessEnv = process.env): P
           .map(taskOfLine)
       }),
     // Created with nothing overridden, so a commit keeps the image's command, environment and healthcheck.
-    createIdle: (image) => wrap('container create', async () => (await docker.createContainer({Image: image})).id),
+    createIdle: (image) => wrap(async () => (await docker.createContainer({Image: image})).id),
     commit: (id, ref, labels) =>
-      wrap('commit', async () => {
+      wrap(async () => {
         const at = ref.lastIndexOf(':')
         const changes = Object.entries(labels).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`)
         const r = (await docker.getContainer(id).commit({repo: ref.slice(0, at), tag: ref.slice(at + 1), changes})) as {Id: string}
         return r.Id
       }),
     push: (image, ref) =>
-      wrap(`push ${ref}`, async () => {
+      wrap(async () => {
         const at = ref.lastIndexOf(':')
         await docker.getImage(image).tag({repo: ref.slice(0, at), tag: ref.slice(at + 1)})
         const stream = await docker.getImage(ref).push({authconfig: {}})
@@ -258,7 +245,7 @@ export async function createSwarmEngine(env: NodeJS.ProcessEnv = process.env): P
         )
       }),
     leftovers: (stack) =>
-      wrap('stack leftovers', async () => {
+      wrap(async () => {
         const filters = {filters: namespace(stack)}
         const [networks, secrets, configs] = await Promise.all([
           docker.listNetworks(filters),

@@ -168,24 +168,13 @@ const settled = (s: SwarmService) => !s.update || !/^(updating|rollback_started)
  * Waits until every service of the stack runs its desired replicas, healthy, and no update is
  * under way. A timeout names each service that did not get there with its tasks' last error.
  */
-export async function waitConverged(
-  deps: Pick<SwarmDeps, 'swarm' | 'clock'>,
-  timeoutMs: number,
-  onReady?: (service: string) => void,
-): Promise<SwarmService[]> {
-  const ready = new Set<string>()
+export async function waitConverged(deps: Pick<SwarmDeps, 'swarm' | 'clock'>, timeoutMs: number): Promise<SwarmService[]> {
   let last: Array<{s: SwarmService; tasks: SwarmTask[]}> = []
   const done = await pollUntil(
     async () => {
       const services = await deps.swarm.services(STACK)
       if (services.length === 0) return undefined
       last = await Promise.all(services.map(async (s) => ({s, tasks: await deps.swarm.tasks(s.fullName)})))
-      for (const {s, tasks} of last) {
-        if (!ready.has(s.name) && runningTasks(tasks).length >= s.desired && settled(s)) {
-          ready.add(s.name)
-          onReady?.(s.name)
-        }
-      }
       return last.every(({s, tasks}) => runningTasks(tasks).length === s.desired && settled(s)) ? services : undefined
     },
     {timeoutMs, everyMs: 1000, clock: deps.clock},
