@@ -24,7 +24,19 @@ export const loadTestFlags = {
   seed: Flags.integer({description: 'seed for reproducible payloads and choices'}),
   rate: Flags.integer({description: 'open model: this many requests per second at fixed arrival times', min: 1}),
   idempotency: Flags.boolean({description: 'give every create an Idempotency-Key; retry it once with that key after a 503 or no answer'}),
-  workers: Flags.integer({description: 'generator worker threads', default: 1, min: 1, max: 16}),
+  workers: Flags.integer({description: 'worker threads in each generator', default: 1, min: 1, max: 16}),
+  generators: Flags.integer({
+    description: 'distributed run: this many generator processes (on this machine, or with --swarm a Swarm service), one merged result',
+    min: 1,
+    max: 64,
+  }),
+  swarm: Flags.boolean({
+    description: `run the generators as the Swarm service platform-loadgen (one per node unless --generators), against the stack's gateway`,
+  }),
+  'coordinator-address': Flags.string({
+    description:
+      'the address of this machine the coordinator listens on and the generators reach (default: 127.0.0.1, on Swarm the node address)',
+  }),
   interval: Flags.integer({description: 'seconds between progress lines and time-series points', default: 2, min: 1, hidden: true}),
   'starve-ms': Flags.integer({hidden: true, description: 'test fault injection: block the generator loop this long every 50 ms'}),
   open: Flags.boolean({description: 'open report.html in the browser when the run ends (xdg-open, open)'}),
@@ -110,6 +122,17 @@ function render(s: Summary, html: string): string {
     ms(e.max),
   ])
   const out = [table(['endpoint', 'requests', 'failures', 'errors', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'], rows)]
+  if (s.generators?.length) {
+    const gens = s.generators.map((g) => [
+      g.name,
+      g.node ?? '-',
+      String(g.count),
+      String(g.rps),
+      ms(g.p95),
+      g.valid ? style.ok('valid') : style.bad(g.lost ? 'lost' : 'INVALID'),
+    ])
+    out.push('', table(['generator', 'node', 'requests', 'req/s', 'p95 ms', 'validity'], gens))
+  }
   if (s.failures.length) {
     out.push('', style.bold('Top failures:'))
     for (const f of s.failures.slice(0, 5))
@@ -187,11 +210,15 @@ export async function runLoadTestCommand(
         starveMs: f['starve-ms'] as number | undefined,
         idempotency: Boolean(f.idempotency),
         signal: interrupt.signal,
+        generators: f.generators as number | undefined,
+        swarm: Boolean(f.swarm),
+        coordinatorAddress: f['coordinator-address'] as string | undefined,
       },
       {
         log: (l) => quiet || say(style.dim(l)),
         progress: (p) => quiet || (live ? live.update(p) : cmd.log(progressLine(p))),
       },
+      f.swarm ? {swarm: await (await import('../stack/index.js')).createSwarmEngine()} : {},
     )
   } finally {
     live?.stop()

@@ -1,7 +1,7 @@
 /**
  * The one error catalogue. Every failure the platform reports, over HTTP or on the
  * command line, carries one of these stable codes; the catalogue fixes its HTTP status
- * and the CLI exit code (0 ok, 1 failed check, 2 usage or configuration, 3 environment).
+ * and the CLI exit code (0 ok, 1 failed check, 2 usage or configuration, 3 environment, 5 a load run's generators failed it).
  */
 export const CATALOGUE = {
   VALIDATION_FAILED: {status: 400, exit: 2},
@@ -30,6 +30,8 @@ export const CATALOGUE = {
   MIGRATION_FAILED: {status: 500, exit: 1},
   CHECK_FAILED: {status: 500, exit: 1},
   INTERRUPTED: {status: 503, exit: 130},
+  // A distributed load run's generator that never registered, never got ready, or could not run: as an invalid run, exit 5.
+  GENERATOR_LOST: {status: 503, exit: 5},
 } as const
 
 export type ErrorCode = keyof typeof CATALOGUE
@@ -74,6 +76,8 @@ export class PlatformError extends Error {
       : {error: this.code, message: this.message}
   }
 }
+
+export const isErrorCode = (code: string): code is ErrorCode => Object.hasOwn(CATALOGUE, code)
 
 export function isPlatformError(err: unknown, code?: ErrorCode): err is PlatformError {
   return err instanceof PlatformError && (code === undefined || err.code === code)

@@ -59,7 +59,7 @@ export function maskSecret(value: unknown): unknown {
 }
 
 /** The variables that may come from a file instead (NAME_FILE), as Docker secrets are mounted. */
-const FROM_FILE = ['L01_API_KEY', 'PLATFORM_API_KEYS', 'DATABASE_URL'] as const
+const FROM_FILE = ['L01_API_KEY', 'PLATFORM_API_KEYS', 'PLATFORM_API_KEY', 'DATABASE_URL'] as const
 
 /**
  * NAME_FILE for each secret variable, read into NAME when NAME itself is unset: how a Swarm

@@ -35,6 +35,8 @@ export interface IntervalReport {
   endpoints: Record<string, IntervalCounts>
   failures: FailureGroup[]
   active: number
+  /** the validity signals so far */
+  health: GeneratorHealth
 }
 
 export interface GeneratorHealth {
@@ -42,6 +44,8 @@ export interface GeneratorHealth {
   utilisation: number
   sends: number
   lateSends: number
+  /** the generator process's CPU time over wall time (1 = one core busy), where a generator process reports it */
+  cpu?: number
 }
 
 /** A send (or a wake-up to send) later than this was delayed by the generator itself. */
@@ -78,6 +82,7 @@ export class Generator {
   #sends = 0
   #late = 0
   #start = 0
+  #elu0?: ReturnType<typeof performance.eventLoopUtilization>
 
   constructor(cfg: GeneratorConfig, scenario: Scenario) {
     this.#cfg = cfg
@@ -232,8 +237,9 @@ export class Generator {
     const users = this.#scenario.kinds.flatMap((kind) =>
       Array.from({length: 8}, (_, i) => ({weight: kind.weight, state: new UserState(kind, rng.fork(i), this.#cfg.runId)})),
     )
-    const gap = (1000 / rate) * this.#cfg.shard.of
-    const offset = (1000 / rate) * this.#cfg.shard.index
+    // rate is this shard's: its arrivals are 1000/rate ms apart, interleaved with the other shards'.
+    const gap = 1000 / rate
+    const offset = (gap * this.#cfg.shard.index) / this.#cfg.shard.of
     const inFlight = new Set<Promise<void>>()
     const end = this.#start + this.#cfg.durationMs
     for (let k = 0; ; k++) {
@@ -261,7 +267,7 @@ export class Generator {
   async run(startEpochMs: number): Promise<GeneratorHealth> {
     this.#start = performance.now() + (startEpochMs - Date.now())
     const rng = new Rng(this.#cfg.seed)
-    const elu0 = performance.eventLoopUtilization()
+    this.#elu0 = performance.eventLoopUtilization()
     this.#lag.enable()
     const starve = this.#cfg.starveMs
       ? setInterval(() => {
@@ -280,9 +286,15 @@ export class Generator {
       if (starve) clearInterval(starve)
       this.#lag.disable()
     }
-    const elu = performance.eventLoopUtilization(elu0)
+    return this.health()
+  }
+
+  /** The validity signals since the run started (zeros before it). */
+  health(): GeneratorHealth {
+    const elu = this.#elu0 ? performance.eventLoopUtilization(this.#elu0) : {utilization: 0}
+    const lagNs = this.#elu0 ? this.#lag.percentile(99) : 0
     return {
-      lagP99Ms: Math.round(Math.max(0, this.#lag.percentile(99) / 1e6 - LAG_RESOLUTION_MS) * 100) / 100,
+      lagP99Ms: Math.round(Math.max(0, lagNs / 1e6 - LAG_RESOLUTION_MS) * 100) / 100,
       utilisation: Math.round(elu.utilization * 1000) / 1000,
       sends: this.#sends,
       lateSends: this.#late,
@@ -298,7 +310,7 @@ export class Generator {
 
   /** What happened since the last report. */
   report(): IntervalReport {
-    return {endpoints: this.#recorder.drain(), failures: this.#failures.drain(), active: this.#active}
+    return {endpoints: this.#recorder.drain(), failures: this.#failures.drain(), active: this.#active, health: this.health()}
   }
 
   close(): Promise<void> {

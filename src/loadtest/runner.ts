@@ -1,12 +1,11 @@
 import {randomUUID} from 'node:crypto'
-import type {Worker} from 'node:worker_threads'
-import {PlatformError, startWorker} from '../core/index.js'
 import {compareToBaseline} from './baseline.js'
 import {FailureGroups} from './failures.js'
-import type {GeneratorConfig, GeneratorHealth, IntervalReport} from './generator.js'
+import {combineHealth, scenarioRef, threadConfigs, threadGenerator, type Final, type GeneratorHandle, type Plan} from './fleet.js'
+import type {GeneratorHealth, IntervalReport} from './generator.js'
 import type {Profile} from './profiles.js'
 import type {Scenario} from './scenario.js'
-import {Aggregator} from './stats.js'
+import {Aggregator, Tally} from './stats.js'
 import {certainFailure, describeThreshold, evaluate, type Threshold} from './thresholds.js'
 import {SUMMARY_VERSION, type EndpointStats, type Progress, type SeriesPoint, type Summary, type Validity, type Verdict} from './types.js'
 
@@ -35,7 +34,12 @@ export interface RunOptions {
   starveMs?: number
   /** creates carry an Idempotency-Key and are retried once after a 503 or no answer */
   idempotency?: boolean
+  /** where the load comes from (default: worker threads in this process); a distributed run's generators */
+  fleet?: Fleet
 }
+
+/** Brings up a run's generators for its plan (they are then readied, started and collected by the runner). */
+export type Fleet = (plan: Plan, ctx: {apiKey: string; signal?: AbortSignal}) => Promise<GeneratorHandle[]>
 
 /**
  * Above these the generator, not the target, limited the run. A loop blocked 90% of the time
@@ -44,43 +48,28 @@ export interface RunOptions {
  */
 export const VALIDITY_LIMITS = {lagP99Ms: 100, utilisation: 0.8, lateFraction: 0.05} as const
 
-const spawnGenerator = (cfg: GeneratorConfig): Worker => startWorker(import.meta.url, 'worker', {workerData: cfg})
-
-type Msg =
-  | ({type: 'interval'} & IntervalReport)
-  | ({type: 'done'; health: GeneratorHealth} & IntervalReport)
-  | {type: 'ready'}
-  | {type: 'error'; message: string}
-
-/** The message of the given type that a worker sends next. */
-function next<T extends Msg['type']>(w: Worker, type: T): Promise<Extract<Msg, {type: T}>> {
-  return new Promise((resolve, reject) => {
-    const onMsg = (m: Msg) => {
-      if (m.type === 'error') return finish(() => reject(new PlatformError('INTERNAL', `load generator failed: ${m.message}`)))
-      if (m.type === type) finish(() => resolve(m as Extract<Msg, {type: T}>))
-    }
-    const onExit = (code: number) => finish(() => reject(new PlatformError('INTERNAL', `load generator exited (code ${code})`)))
-    const finish = (f: () => void) => {
-      w.off('message', onMsg)
-      w.off('exit', onExit)
-      f()
-    }
-    w.on('message', onMsg)
-    w.on('exit', onExit)
-  })
+/** Validity of one generator's signals; reasons name it when it has a name. */
+function reasonsOf(h: GeneratorHealth, name: string): string[] {
+  const reasons: string[] = []
+  if (h.lagP99Ms > VALIDITY_LIMITS.lagP99Ms) reasons.push(`generator event-loop lag p99 ${h.lagP99Ms} ms > ${VALIDITY_LIMITS.lagP99Ms} ms`)
+  if (h.utilisation > VALIDITY_LIMITS.utilisation)
+    reasons.push(`generator event loop ${Math.round(h.utilisation * 100)}% busy > ${VALIDITY_LIMITS.utilisation * 100}%`)
+  if (h.sends >= 20 && h.lateSends / h.sends > VALIDITY_LIMITS.lateFraction)
+    reasons.push(`${h.lateSends} of ${h.sends} sends left over 50 ms late`)
+  return name ? reasons.map((r) => `${name}: ${r}`) : reasons
 }
 
-function validity(health: GeneratorHealth[]): Validity {
-  const lag = Math.max(0, ...health.map((h) => h.lagP99Ms))
-  const util = Math.max(0, ...health.map((h) => h.utilisation))
-  const sends = health.reduce((s, h) => s + h.sends, 0)
-  const late = health.reduce((s, h) => s + h.lateSends, 0)
-  const reasons: string[] = []
-  if (lag > VALIDITY_LIMITS.lagP99Ms) reasons.push(`generator event-loop lag p99 ${lag} ms > ${VALIDITY_LIMITS.lagP99Ms} ms`)
-  if (util > VALIDITY_LIMITS.utilisation)
-    reasons.push(`generator event loop ${Math.round(util * 100)}% busy > ${VALIDITY_LIMITS.utilisation * 100}%`)
-  if (sends >= 20 && late / sends > VALIDITY_LIMITS.lateFraction) reasons.push(`${late} of ${sends} sends left over 50 ms late`)
-  return {valid: reasons.length === 0, reasons, eventLoopLagP99Ms: lag, utilisation: util, lateSends: late, sends}
+function validity(finals: ReadonlyArray<{name: string; final: Final}>): Validity {
+  const all = combineHealth(finals.map((f) => f.final.health))
+  const reasons = finals.flatMap(({name, final}) => [...(final.lost ? [final.lost] : []), ...reasonsOf(final.health, name)])
+  return {
+    valid: reasons.length === 0,
+    reasons,
+    eventLoopLagP99Ms: all.lagP99Ms,
+    utilisation: all.utilisation,
+    lateSends: all.lateSends,
+    sends: all.sends,
+  }
 }
 
 /** The endpoint nearest to (or furthest past) its upper limits; by p95 when there are none. */
@@ -124,68 +113,91 @@ export function verdictOf(s: Omit<Summary, 'verdict'>, aborted: string | undefin
   return {status: 'PASSED', sentence: `PASSED: ${figures}`, exitCode: 0, aborted: false}
 }
 
-/** Runs the scenario from worker threads, merges their results and judges the run. */
+/** The run's load as every generator is told it. */
+export function planOf(opts: RunOptions): Plan {
+  const {profile} = opts
+  return {
+    target: opts.target,
+    users: profile.users,
+    spawnRate: profile.spawnRate,
+    durationMs: profile.durationS * 1000,
+    seed: opts.seed,
+    runId: randomUUID(),
+    ...(opts.rate ? {rate: opts.rate} : {}),
+    timeoutMs: opts.timeoutMs ?? 30_000,
+    scenario: scenarioRef(opts.scenario),
+    workers: Math.max(1, Math.min(opts.workers ?? 1, profile.users)),
+    ...(opts.starveMs ? {starveMs: opts.starveMs} : {}),
+    ...(opts.idempotency ? {idempotency: true} : {}),
+  }
+}
+
+/** The plain run's one generator: worker threads in this process. */
+const inProcess: Fleet = async (plan, {apiKey}) => [threadGenerator(threadConfigs(plan, apiKey, 0, 1))]
+
+const round2 = (v: number) => Math.round(v * 100) / 100
+
+/**
+ * Runs the scenario from the fleet's generators (by default worker threads here), merges
+ * their histograms as the run goes, and judges the merged figures.
+ */
 export async function runLoad(opts: RunOptions): Promise<Summary> {
   const {profile, scenario, signal} = opts
-  const workers = Math.max(1, Math.min(opts.workers ?? 1, profile.users))
   const intervalS = opts.intervalS ?? 2
-  const runId = randomUUID()
-  const gens = Array.from({length: workers}, (_, w) =>
-    spawnGenerator({
-      target: opts.target,
-      apiKey: opts.apiKey,
-      users: Array.from({length: profile.users}, (_, i) => i).filter((i) => i % workers === w),
-      spawnRate: profile.spawnRate,
-      durationMs: profile.durationS * 1000,
-      seed: (opts.seed + w * 7919) >>> 0,
-      runId,
-      rate: opts.rate ? opts.rate / workers : undefined,
-      shard: {index: w, of: workers},
-      timeoutMs: opts.timeoutMs ?? 30_000,
-      scenario: scenario.module,
-      starveMs: opts.starveMs,
-      idempotency: opts.idempotency,
-    }),
-  )
+  const plan = planOf(opts)
   const agg = new Aggregator()
   const failures = new FailureGroups()
   let interrupted: string | undefined
+  let gens: GeneratorHandle[] = []
   const interrupt = () => {
     interrupted = typeof signal?.reason === 'string' ? signal.reason : 'a signal'
-    for (const g of gens) g.postMessage({type: 'stop', abandon: true})
+    for (const g of gens) g.stop(true)
   }
   if (signal?.aborted) interrupt()
   else signal?.addEventListener('abort', interrupt, {once: true})
   try {
-    await Promise.all(gens.map((g) => next(g, 'ready')))
-    const startedAt = new Date(Date.now() + 100)
-    const done = gens.map((g) => next(g, 'done'))
-    for (const g of gens) g.postMessage({type: 'start', startEpochMs: startedAt.getTime()})
+    gens = await (opts.fleet ?? inProcess)(plan, {apiKey: opts.apiKey, signal})
+    const tallies = gens.map(() => new Tally())
+    if (interrupted) for (const g of gens) g.stop(true)
+    await Promise.all(gens.map((g) => g.ready))
+    const startInMs = 100 + (opts.fleet ? intervalS * 250 : 0)
+    const startedAt = new Date(Date.now() + startInMs)
+    for (const g of gens) g.start(startInMs)
     const elapsed = () => (Date.now() - startedAt.getTime()) / 1000
     let aborted: string | undefined
+    const finals: Array<Final | undefined> = gens.map(() => undefined)
+    const stopAll = (why: string) => {
+      aborted ??= why
+      for (const g of gens) g.stop()
+    }
+    const done = Promise.all(
+      gens.map((g, i) =>
+        g.done.then((f) => {
+          finals[i] = f
+          // A generator gone missing fails the run: the others stop rather than load a target for a run already invalid.
+          if (f.lost) stopAll(f.lost)
+        }),
+      ),
+    )
     let finished = false
-    void Promise.all(done).then(
+    void done.then(
       () => (finished = true),
       () => (finished = true),
     )
+    const take = (i: number, parts: IntervalReport[]) => {
+      for (const p of parts) failures.merge(p.failures)
+      tallies[i]!.add(parts.map((p) => p.endpoints))
+      return parts
+    }
 
     let last = 0
     const thresholdScopes = [...scenario.endpoints]
     while (!finished) {
-      await Promise.race([new Promise((r) => setTimeout(r, intervalS * 1000)), Promise.all(done)])
+      await Promise.race([new Promise((r) => setTimeout(r, intervalS * 1000)), done])
       if (finished) break
-      const parts = await Promise.all(
-        gens.map((g) => {
-          const reply = next(g, 'interval').catch(() => undefined)
-          g.postMessage({type: 'tick'})
-          // A generator that has just finished answers no tick; its numbers come with 'done'.
-          return Promise.race([reply, new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000))])
-        }),
-      )
-      const got = parts.filter((p): p is NonNullable<typeof p> => !!p)
+      const got = (await Promise.all(gens.map(async (g, i) => take(i, finals[i] ? [] : await g.collect())))).flat()
       if (got.length === 0) continue
       const now = elapsed()
-      for (const p of got) failures.merge(p.failures)
       const point = agg.addInterval(
         got.map((p) => p.endpoints),
         now,
@@ -211,15 +223,16 @@ export async function runLoad(opts: RunOptions): Promise<Summary> {
         // At most one request per user per (think time + 0) from here on, or the open rate.
         const remainingS = Math.max(0, profile.durationS - now)
         const maxRemaining = opts.rate ? opts.rate * remainingS : profile.users * (remainingS / (scenario.thinkMs.min / 1000) + 1)
-        aborted = certainFailure(opts.thresholds, agg, thresholdScopes, maxRemaining)
-        if (aborted) for (const g of gens) g.postMessage({type: 'stop'})
+        const certain = certainFailure(opts.thresholds, agg, thresholdScopes, maxRemaining)
+        if (certain) stopAll(certain)
       }
     }
-    const finals = await Promise.all(done)
+    await done
+    const ended = finals as Final[]
     const duration = Math.max(elapsed(), 0.001)
-    for (const f of finals) failures.merge(f.failures)
+    const finalParts = ended.flatMap((f, i) => take(i, f.parts))
     agg.addInterval(
-      finals.map((f) => f.endpoints),
+      finalParts.map((f) => f.endpoints),
       duration,
       duration - last,
       0,
@@ -227,6 +240,7 @@ export async function runLoad(opts: RunOptions): Promise<Summary> {
 
     const total = agg.total(duration)
     const endpoints = agg.endpoints(duration)
+    const named = gens.map((g, i) => ({name: g.name, final: ended[i]!}))
     const partial: Omit<Summary, 'verdict'> = {
       version: SUMMARY_VERSION,
       profile: profile.name,
@@ -243,7 +257,25 @@ export async function runLoad(opts: RunOptions): Promise<Summary> {
       series: agg.series,
       failures: failures.list(),
       thresholds: evaluate(opts.thresholds, total, endpoints),
-      validity: validity(finals.map((f) => f.health)),
+      validity: validity(named),
+      ...(opts.fleet
+        ? {
+            generators: gens.map((g, i) => {
+              const t = tallies[i]!.stats(duration)
+              const {health, lost} = ended[i]!
+              return {
+                name: g.name,
+                ...(g.node ? {node: g.node} : {}),
+                ...t,
+                valid: !lost && reasonsOf(health, '').length === 0,
+                ...(lost ? {lost} : {}),
+                eventLoopLagP99Ms: health.lagP99Ms,
+                utilisation: round2(health.utilisation),
+                ...(health.cpu !== undefined ? {cpu: round2(health.cpu)} : {}),
+              }
+            }),
+          }
+        : {}),
       ...(opts.baseline
         ? {baseline: compareToBaseline({total, endpoints}, opts.baseline.summary, opts.baseline.file, opts.baseline.tolerance)}
         : {}),
@@ -252,7 +284,7 @@ export async function runLoad(opts: RunOptions): Promise<Summary> {
     return {...partial, verdict: verdictOf(partial, aborted)}
   } finally {
     signal?.removeEventListener('abort', interrupt)
-    await Promise.all(gens.map((g) => g.terminate()))
+    await Promise.all(gens.map((g) => g.close()))
   }
 }
 

@@ -1,12 +1,15 @@
 import {mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync, mkdirSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
-import {PlatformError, apiKeyPath, gatewayKeys, pollUntil, probeReady, type PlatformConfig, type Readiness} from '../core/index.js'
+import {PlatformError, apiKeyPath, gatewayKeys, type PlatformConfig} from '../core/index.js'
+import {preflight} from './preflight.js'
 import {clusterDir} from '../db/index.js'
+import {STACK, type SwarmEngine} from '../stack/index.js'
 import {runningPlatform, startPlatform} from '../embedded/index.js'
 import {resolveProfile, type ProfileInput} from './profiles.js'
 import {readSummary, renderJunit, writeReports} from './reports.js'
 import {runLoad} from './runner.js'
+import {distributedFleet, processLauncher, swarmCoordinatorAddress, swarmLauncher, type DistributedFleet} from './distributed.js'
 import contract from './scenarios/contract.js'
 import {effectiveThresholds, parseThreshold} from './thresholds.js'
 import type {Progress, Summary} from './types.js'
@@ -30,7 +33,21 @@ export interface SessionInput extends ProfileInput {
   idempotency?: boolean
   /** aborted on Ctrl-C: the run stops, its reports say so, and the throwaway platform goes */
   signal?: AbortSignal
+  /** a distributed run: this many generator processes, talking to a coordinator in this process */
+  generators?: number
+  /** the generators run as a Swarm service (one per ready node unless generators says) */
+  swarm?: boolean
+  /** the address the coordinator listens on and gives the generators */
+  coordinatorAddress?: string
 }
+
+/** The clients a session may need: the Swarm engine for generators on Swarm. */
+export interface SessionDeps {
+  swarm?: SwarmEngine
+}
+
+/** The stack's gateway as a generator on the stack's network reaches it: every replica by Swarm's DNS. */
+export const SWARM_TARGET = 'http://tasks.l09-api-gateway:8009'
 
 export interface SessionIO {
   /** a line for people (also kept in run.log) */
@@ -44,25 +61,6 @@ export interface SessionResult {
   /** the report files written */
   reports: Awaited<ReturnType<typeof writeReports>>
   junit?: string
-}
-
-/** Health and key, before any load: a run against a dead target or with a wrong key stops in seconds. */
-export async function preflight(target: string, apiKey: string): Promise<void> {
-  const base = target.replace(/\/+$/, '')
-  let ready: Readiness = {healthy: false, detail: 'not asked'}
-  await pollUntil(async () => ((ready = await probeReady(base, 3000)).healthy ? ready : undefined), {attempts: 3, everyMs: 500})
-  if (!ready.healthy) {
-    throw new PlatformError('ENVIRONMENT_UNAVAILABLE', `the target ${base} is not ready: ${ready.detail}`, {
-      suggestion: 'start it (platform up) or check --target',
-    })
-  }
-  const probe = await fetch(`${base}/api/v1/agents/?limit=1`, {headers: {'x-api-key': apiKey}, signal: AbortSignal.timeout(5000)})
-  await probe.arrayBuffer()
-  if (probe.status === 401) {
-    throw new PlatformError('UNAUTHORIZED', `the target ${base} refused the API key`, {
-      suggestion: 'pass the right key with --api-key or PLATFORM_API_KEY',
-    })
-  }
 }
 
 /** The embedded platform for this run: the one already running here, else a throwaway one. */
@@ -133,6 +131,36 @@ function interruptedBefore(signal: AbortSignal | undefined): void {
   }
 }
 
+/**
+ * A run whose generators Swarm schedules: against the stack's gateway (or --target) from its
+ * network, the generators running the stack's own app image, one per ready node by default.
+ */
+async function swarmRun(config: PlatformConfig, input: SessionInput, deps: SessionDeps, log: (l: string) => void) {
+  const swarm = deps.swarm
+  if (!swarm) throw new PlatformError('INTERNAL', 'a run on Swarm needs the Swarm engine')
+  const info = await swarm.info()
+  if (info.state !== 'active' || !info.manager) {
+    throw new PlatformError('ENVIRONMENT_UNAVAILABLE', `the Docker engine at ${swarm.host} is not a swarm manager (${info.state})`, {
+      suggestion: 'run on a manager of the swarm, or make one: platform up --swarm --init',
+    })
+  }
+  const gateway = (await swarm.services(STACK)).find((s) => s.name === 'l09-api-gateway')
+  if (!gateway) {
+    throw new PlatformError('ENVIRONMENT_UNAVAILABLE', `no stack ${STACK} on this swarm: the generators run its app image`, {
+      suggestion: 'deploy it first: platform up --swarm',
+    })
+  }
+  const nodes = (await swarm.nodes()).filter((n) => n.state === 'ready')
+  const generators = input.generators ?? Math.max(1, nodes.length)
+  log(`target: ${input.target ?? `the stack's gateway replicas (${SWARM_TARGET})`}`)
+  return {
+    generators,
+    address: input.coordinatorAddress ?? swarmCoordinatorAddress(info.nodeAddr),
+    launcher: swarmLauncher(swarm, {image: gateway.image, network: `${STACK}_default`, log}),
+    target: {target: (input.target ?? SWARM_TARGET).replace(/\/+$/, ''), apiKey: configuredKey(config, input.apiKey), stop: async () => {}},
+  }
+}
+
 const stamp = (d: Date) =>
   d
     .toISOString()
@@ -143,7 +171,12 @@ const stamp = (d: Date) =>
  * One load test as the CLI runs it: checks the input, finds or starts the target,
  * preflights it, runs, judges, and writes the reports.
  */
-export async function runSession(config: PlatformConfig, input: SessionInput, io: SessionIO): Promise<SessionResult> {
+export async function runSession(
+  config: PlatformConfig,
+  input: SessionInput,
+  io: SessionIO,
+  deps: SessionDeps = {},
+): Promise<SessionResult> {
   const profile = resolveProfile(input)
   const scenario = contract
   const thresholds = effectiveThresholds(input.thresholds.map((t) => parseThreshold(t, scenario.endpoints)))
@@ -157,21 +190,36 @@ export async function runSession(config: PlatformConfig, input: SessionInput, io
     io.log(l)
   }
 
-  const t = input.target
-    ? {target: input.target.replace(/\/+$/, ''), apiKey: configuredKey(config, input.apiKey), stop: async () => {}}
-    : await embeddedTarget(config, log).catch((err: unknown) => {
-        // Ctrl-C on a terminal reaches the processes that start the database too: report the interruption, not their deaths.
-        interruptedBefore(input.signal)
-        throw err
-      })
+  const onSwarm = input.swarm ? await swarmRun(config, input, deps, log) : undefined
+  const t = onSwarm
+    ? onSwarm.target
+    : input.target
+      ? {target: input.target.replace(/\/+$/, ''), apiKey: configuredKey(config, input.apiKey), stop: async () => {}}
+      : await embeddedTarget(config, log).catch((err: unknown) => {
+          // Ctrl-C on a terminal reaches the processes that start the database too: report the interruption, not their deaths.
+          interruptedBefore(input.signal)
+          throw err
+        })
   let summary: Summary
+  let fleet: DistributedFleet | undefined
   try {
     interruptedBefore(input.signal)
-    await preflight(t.target, t.apiKey)
+    // Generators on Swarm check the target from where they run; this machine may not reach it by that name.
+    if (!onSwarm) await preflight(t.target, t.apiKey)
     interruptedBefore(input.signal)
     const model = input.rate ? `, open model at ${input.rate} req/s` : ''
     const retries = input.idempotency ? ', creates with an Idempotency-Key (retried once after a 503 or no answer)' : ''
     log(`${profile.name}: ${profile.users} users at ${profile.spawnRate}/s for ${profile.durationS}s${model}, seed ${seed}${retries}`)
+    const generators = onSwarm?.generators ?? input.generators
+    if (generators) {
+      fleet = await distributedFleet({
+        generators,
+        address: input.coordinatorAddress ?? onSwarm?.address ?? '127.0.0.1',
+        intervalS: input.intervalS ?? 2,
+        launcher: onSwarm?.launcher ?? processLauncher(),
+        log,
+      })
+    }
     summary = await runLoad({
       target: t.target,
       apiKey: t.apiKey,
@@ -187,13 +235,21 @@ export async function runSession(config: PlatformConfig, input: SessionInput, io
       starveMs: input.starveMs,
       idempotency: input.idempotency,
       signal: input.signal,
+      ...(fleet ? {fleet: fleet.fleet} : {}),
       onPoint: (p, progress) => {
         lines.push(`${p.t}s users=${p.users} rps=${p.rps} p95=${p.p95 ?? '-'}ms errors=${p.errors}`)
         io.progress(progress)
       },
     })
+    for (const g of summary.generators ?? []) {
+      log(`${g.name} on ${g.node ?? 'this machine'}: ${g.count} requests, ${g.rps} req/s, p95 ${g.p95} ms${g.valid ? '' : ', INVALID'}`)
+    }
   } finally {
-    await t.stop()
+    try {
+      await fleet?.close()
+    } finally {
+      await t.stop()
+    }
   }
   // The caller shows the verdict with the summary; run.log keeps it too.
   lines.push(summary.verdict.sentence)

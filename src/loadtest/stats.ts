@@ -80,6 +80,28 @@ function latencyStats(b: Bucket, seconds: number): LatencyStats {
   }
 }
 
+/** One generator's run totals, over every endpoint: its row of the per-generator table. */
+export class Tally {
+  readonly #all = new Bucket()
+
+  add(parts: ReadonlyArray<Record<string, IntervalCounts>>): void {
+    for (const part of parts) {
+      for (const c of Object.values(part)) {
+        const h = hdr.decodeFromCompressedBase64(c.hist, 32, false)
+        this.#all.hist.add(h)
+        h.destroy()
+        this.#all.count += c.count
+        this.#all.failures += c.failures
+      }
+    }
+  }
+
+  stats(seconds: number): Pick<LatencyStats, 'count' | 'failures' | 'rps' | 'p50' | 'p95' | 'p99'> {
+    const {count, failures, rps, p50, p95, p99} = latencyStats(this.#all, seconds)
+    return {count, failures, rps, p50, p95, p99}
+  }
+}
+
 /** The main side: merges the workers' intervals into run totals and the time series. */
 export class Aggregator {
   readonly #endpoints = new Map<string, Bucket>()

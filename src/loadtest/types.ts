@@ -84,6 +84,28 @@ export interface Validity {
   sends: number
 }
 
+/** One generator of a distributed run: its share of the load and whether it kept up. */
+export interface GeneratorSummary {
+  /** "generator 2" */
+  name: string
+  /** the node (host) it ran on */
+  node?: string
+  count: number
+  failures: number
+  rps: number
+  p50: number
+  p95: number
+  p99: number
+  /** its own validity: it kept up and kept reporting */
+  valid: boolean
+  /** why it went missing, when it did */
+  lost?: string
+  eventLoopLagP99Ms: number
+  utilisation: number
+  /** its process's CPU time over wall time (1 = one core) */
+  cpu?: number
+}
+
 export interface BaselineComparison {
   file: string
   tolerance: number
@@ -123,6 +145,8 @@ export interface Summary {
   thresholds: ThresholdResult[]
   validity: Validity
   baseline?: BaselineComparison
+  /** a distributed run's generators (--generators), each with its share */
+  generators?: GeneratorSummary[]
   /** present when a signal (Ctrl-C) stopped the run: the figures cover only what ran */
   interrupted?: {signal: string; plannedDuration: number}
   verdict: Verdict

@@ -19,8 +19,8 @@ port.on('message', (msg: Command) => {
       if (msg.type === 'tick') port.postMessage({type: 'interval', ...gen.report()})
       else if (msg.type === 'stop') gen.stop(msg.abandon)
       else {
-        gen.run(msg.startEpochMs).then(async (health) => {
-          port.postMessage({type: 'done', health, ...gen.report()})
+        gen.run(msg.startEpochMs).then(async () => {
+          port.postMessage({type: 'done', ...gen.report()})
           await gen.close()
           port.close()
         }, fail)

@@ -49,7 +49,7 @@ export interface SwarmTask {
 export interface SwarmEngine {
   readonly host: string
   /** This engine's place in a swarm: inactive, pending, active, error, locked; manager or not. */
-  info(): Promise<{state: string; manager: boolean; nodeId?: string}>
+  info(): Promise<{state: string; manager: boolean; nodeId?: string; nodeAddr?: string}>
   init(advertiseAddr?: string): Promise<void>
   nodes(): Promise<SwarmNode[]>
   addNodeLabels(id: string, labels: Record<string, string>): Promise<void>
@@ -70,6 +70,14 @@ export interface SwarmEngine {
   push(image: string, ref: string): Promise<string | undefined>
   /** Networks, secrets and configs still labelled with the stack (they go after its services). */
   leftovers(stack: string): Promise<string[]>
+  /** Creates a service from an Engine API spec (not part of a stack); returns its id. */
+  createService(spec: Docker.CreateServiceOptions): Promise<string>
+  /** Removes a service by name or id; false when there was none. */
+  removeService(name: string): Promise<boolean>
+  /** Creates a secret; returns its id. */
+  createSecret(name: string, data: string, labels: Record<string, string>): Promise<string>
+  /** Removes a secret by name or id; false when there was none. */
+  removeSecret(name: string): Promise<boolean>
 }
 
 /** The Engine API's JSON for a node and a task, as far as it is read here. */
@@ -131,6 +139,17 @@ export async function createSwarmEngine(env: NodeJS.ProcessEnv = process.env): P
       throw translate(err, host)
     }
   }
+  /** Removes something; false when it was not there. */
+  const gone = (remove: () => Promise<unknown>) =>
+    wrap(async () => {
+      try {
+        await remove()
+        return true
+      } catch (err) {
+        if ((err as {statusCode?: number}).statusCode === 404) return false
+        throw err
+      }
+    })
   const spec = async (id: string) => {
     const s = docker.getService(id)
     const current = (await s.inspect()) as Docker.Service
@@ -140,11 +159,14 @@ export async function createSwarmEngine(env: NodeJS.ProcessEnv = process.env): P
     host,
     info: () =>
       wrap(async () => {
-        const i = (await docker.info()) as {Swarm?: {LocalNodeState?: string; ControlAvailable?: boolean; NodeID?: string}}
+        const i = (await docker.info()) as {
+          Swarm?: {LocalNodeState?: string; ControlAvailable?: boolean; NodeID?: string; NodeAddr?: string}
+        }
         return {
           state: i.Swarm?.LocalNodeState ?? 'inactive',
           manager: Boolean(i.Swarm?.ControlAvailable),
           nodeId: i.Swarm?.NodeID || undefined,
+          nodeAddr: i.Swarm?.NodeAddr || undefined,
         }
       }),
     init: (advertiseAddr) =>
@@ -258,5 +280,13 @@ export async function createSwarmEngine(env: NodeJS.ProcessEnv = process.env): P
           ...(configs as Array<{Spec?: {Name?: string}}>).map((c) => `config ${c.Spec?.Name}`),
         ]
       }),
+    createService: (spec) => wrap(async () => ((await docker.createService(spec)) as {id?: string; ID?: string}).id ?? ''),
+    removeService: (name) => gone(() => docker.getService(name).remove()),
+    createSecret: (name, data, labels) =>
+      wrap(async () => {
+        const r = (await docker.createSecret({Name: name, Labels: labels, Data: Buffer.from(data).toString('base64')})) as {id?: string}
+        return r.id ?? ''
+      }),
+    removeSecret: (name) => gone(() => docker.getSecret(name).remove()),
   }
 }

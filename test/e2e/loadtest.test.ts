@@ -4,7 +4,7 @@
  * stalled on demand. Run `npm run build` first.
  */
 import {chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {hostname, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {execFile} from 'node:child_process'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -420,5 +420,125 @@ describe.concurrent('usage and environment errors', () => {
     expect(r.stderr).toContain('--api-key')
     // Other cases run concurrently on this target; none of them gets past the preflight either.
     expect(t.requests.slice(before).every((q) => q.url === '/health/ready' || q.status === 401)).toBe(true)
+  })
+})
+
+describe('a distributed run over generator processes of bin/run.js (--generators, no Swarm)', () => {
+  /** The `platform test generator` processes a run's CLI process started. */
+  const generatorsOf = (pid: number) =>
+    new Promise<number[]>((resolve) =>
+      execFile('pgrep', ['-P', String(pid), '-f', 'test generator'], (_err, stdout) =>
+        resolve(stdout.split('\n').filter(Boolean).map(Number)),
+      ),
+    )
+
+  /** Those of pids still running. */
+  const alive = (pids: number[]) =>
+    pids.filter((pid) => {
+      try {
+        process.kill(pid, 0)
+        return true
+      } catch {
+        return false
+      }
+    })
+
+  it('smoke with 2 generators against the embedded platform: one merged result, a row per generator', async () => {
+    const {code, s, stderr} = await loadTest(['smoke', '--generators', '2', '--duration', '8s'], {
+      env: {DATABASE_URL: undefined},
+      timeoutMs: 90_000,
+    })
+    expect(code, explain(s, stderr)).toBe(0)
+    expect(s.generators!.map((g) => [g.name, g.node, g.valid])).toEqual([
+      ['generator 1', hostname(), true],
+      ['generator 2', hostname(), true],
+    ])
+    // The users were split between them, and the merged count is the sum of theirs.
+    for (const g of s.generators!) expect(g.count).toBeGreaterThan(0)
+    expect(s.generators!.reduce((n, g) => n + g.count, 0)).toBe(s.total.count)
+    expect(s.total.failures).toBe(0)
+    const html = readFileSync(join(s.reportDir, 'report.html'), 'utf8')
+    expect(html).toContain('"generators":[{"name":"generator 1"')
+    expect(readFileSync(join(s.reportDir, 'run.log'), 'utf8')).toMatch(
+      /2 generator\(s\) as processes on this machine, coordinator http:\/\/127\.0\.0\.1:\d+/,
+    )
+  }, 120_000)
+
+  it(
+    'a generator killed mid-run fails the run INVALID (exit 5) with its name, the reports written, the other one stopped',
+    () =>
+      withTarget(async (t) => {
+        const report = join(tmp(), 'report')
+        const child = spawnCli(
+          [
+            'test',
+            ...custom(
+              t,
+              '--users',
+              '4',
+              '--spawn-rate',
+              '4',
+              '--duration',
+              '60s',
+              '--generators',
+              '2',
+              '--interval',
+              '1',
+              '--report',
+              report,
+            ),
+          ],
+          {
+            cwd: tmp(),
+          },
+        )
+        await waitFor('a progress line', async () => /\d+s\/1m00s {2}users/.test(child.output()) || child.exitCode !== null, {
+          every: 100,
+          detail: async () => child.output(),
+        })
+        const gens = await generatorsOf(child.pid!)
+        expect(gens, child.output()).toHaveLength(2)
+        process.kill(gens[1]!, 'SIGKILL')
+        expect(await exited(child), child.output()).toBe(5)
+        const s = JSON.parse(readFileSync(join(report, 'summary.json'), 'utf8')) as Summary
+        expect(s.verdict.status).toBe('INVALID')
+        expect(s.verdict.sentence).toMatch(new RegExp(`^INVALID: generator \\d on node ${hostname()} stopped reporting at \\d+ s$`))
+        expect(s.generators!.filter((g) => g.lost)).toHaveLength(1)
+        expect(s.duration).toBeLessThan(30)
+        expect(alive(gens)).toEqual([])
+      }),
+    90_000,
+  )
+
+  it(
+    'Ctrl-C: exit 130, the reports marked interrupted, no generator process left',
+    () =>
+      withTarget(async (t) => {
+        const report = join(tmp(), 'report')
+        const child = spawnCli(
+          ['test', ...custom(t, '--users', '4', '--spawn-rate', '4', '--duration', '60s', '--generators', '2', '--report', report)],
+          {cwd: tmp()},
+        )
+        await waitFor('a progress line', async () => /\d+s\/1m00s {2}users/.test(child.output()) || child.exitCode !== null, {
+          every: 100,
+          detail: async () => child.output(),
+        })
+        const gens = await generatorsOf(child.pid!)
+        expect(gens, child.output()).toHaveLength(2)
+        child.kill('SIGINT')
+        expect(await exited(child), child.output()).toBe(130)
+        expect((JSON.parse(readFileSync(join(report, 'summary.json'), 'utf8')) as Summary).verdict.status).toBe('INTERRUPTED')
+        expect(alive(gens)).toEqual([])
+      }),
+    90_000,
+  )
+
+  it('test generator refuses to run without an API key in its environment, with exit 2', async () => {
+    const r = await runCli(['test', 'generator', '--coordinator', 'http://127.0.0.1:1', '--token', 't'], {
+      cwd: tmp(),
+      env: {PLATFORM_API_KEY: undefined},
+    })
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('a generator needs the API key in PLATFORM_API_KEY or PLATFORM_API_KEY_FILE')
   })
 })

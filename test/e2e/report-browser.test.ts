@@ -221,6 +221,30 @@ describe.skipIf(missing && process.env.CI !== 'true')('report.html in headless C
     await page.close()
   })
 
+  it('a distributed run shows a row per generator: its node, share, p95 and validity, a lost one marked', async () => {
+    const s = summary(true)
+    const gen = {count: 2250, failures: 21, rps: 75, p50: 15, p99: 80, eventLoopLagP99Ms: 2, utilisation: 0.3, cpu: 0.4}
+    s.generators = [
+      {...gen, name: 'generator 1', node: 'node-a', p95: 47, valid: true},
+      {...gen, name: 'generator 2', node: 'node-b', p95: 52, valid: false, lost: 'generator 2 on node node-b stopped reporting at 41 s'},
+    ]
+    const {page, errors} = await open(s)
+    const section = page.locator('h2', {hasText: 'Generators'})
+    expect(await section.count()).toBe(1)
+    const rows = await page.locator('h2:has-text("Generators") + .table-wrap tbody tr').allTextContents()
+    expect(rows).toHaveLength(2)
+    expect(rows[0]).toMatch(/^generator 1node-a2,25075.*valid$/)
+    expect(rows[1]).toMatch(/^generator 2node-b.*lost$/)
+    expect(errors).toEqual([])
+    await page.close()
+  })
+
+  it('a run of one machine has no generators table', async () => {
+    const {page} = await open(summary(true))
+    expect(await page.locator('h2', {hasText: 'Generators'}).count()).toBe(0)
+    await page.close()
+  })
+
   it('renders an empty run (no series, no endpoints, no failures) without errors', async () => {
     const s = summary(false)
     const {page, errors, requests} = await open(s)
