@@ -34,13 +34,13 @@
  *     [--accuracy-rate 100] [--accuracy-seconds 10] [--users 5000] [--spawn-rate 1000]
  *     [--memory-seconds 20] [--json]
  */
-import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
+import {spawn, spawnSync} from 'node:child_process'
 import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {build, type Histogram} from 'hdr-histogram-js'
 import {Pool} from 'undici'
 import {contractScenario as scenario, runLoad, type Profile, type Summary} from '../src/loadtest/index.js'
-import {benchArgs, fmt, loadavg, log, median, onCleanup, runBench, sleep, table, tempDir, within} from './lib.js'
+import {benchArgs, fmt, loadavg, log, median, onCleanup, runBench, sleep, startServer, table, tempDir, within, type Server} from './lib.js'
 
 const TARGETS = {ratio: 0.8, latencyMs: 20, tolerance: 0.1, rssMb: 300} as const
 const args = benchArgs(
@@ -59,110 +59,6 @@ const args = benchArgs(
 )
 const STEP = 1.3
 const API_KEY = 'bench-loadgen-key'
-
-// ---------------------------------------------------------------------------------------
-// The servers: one process each, fed their delay through the environment. They print
-// "listening PORT", count open connections (peak since the last GET /__stats), and exit when
-// their stdin closes, so none outlives this process even when it is killed.
-
-const SERVER = String.raw`
-const http = require('node:http')
-const {randomUUID} = require('node:crypto')
-const delay = Number(process.env.DELAY_MS || 0)
-let open = 0, peak = 0, requests = 0
-const json = (res, status, body) => {
-  const text = JSON.stringify(body)
-  res.writeHead(status, {'content-type': 'application/json', 'content-length': Buffer.byteLength(text)})
-  res.end(text)
-}
-const answer = (req, res) => {
-  if (req.url === '/health/ready') return json(res, 200, {status: 'ready'})
-  if (!req.url.startsWith('/api/v1/')) return json(res, 404, {error: {code: 'NOT_FOUND', message: 'no such route'}})
-  if (req.method === 'POST') {
-    const id = randomUUID()
-    return json(res, 201, {id, goal_id: id, task_id: id})
-  }
-  json(res, 200, {})
-}
-const srv = http.createServer((req, res) => {
-  const arrived = performance.now()
-  if (req.url === '/__stats') {
-    const body = {requests, peak, open}
-    peak = open
-    requests = 0
-    return json(res, 200, body)
-  }
-  requests++
-  req.resume()
-  req.on('end', () => {
-    if (!delay) return answer(req, res)
-    // setTimeout fires at the earliest after its delay, often a millisecond later: wake a
-    // millisecond early and poll, so the answer leaves at arrival + delay.
-    const at = arrived + delay
-    const poll = () => (performance.now() >= at ? answer(req, res) : setImmediate(poll))
-    setTimeout(poll, Math.max(0, delay - 1.5))
-  })
-})
-srv.on('connection', (s) => {
-  if (++open > peak) peak = open
-  s.once('close', () => open--)
-})
-srv.keepAliveTimeout = 60000
-srv.headersTimeout = 65000
-srv.requestTimeout = 0
-srv.listen(0, '127.0.0.1', 4096, () => process.stdout.write('listening ' + srv.address().port + '\n'))
-process.stdin.on('end', () => process.exit(0))
-process.stdin.resume()
-`
-
-interface Server {
-  url: string
-  /** requests since the last call, and the peak of open connections since then */
-  stats(): Promise<{requests: number; peak: number; open: number}>
-  exited(): string | undefined
-}
-
-async function startServer(name: string, delayMs: number): Promise<Server> {
-  const child: ChildProcess = spawn(process.execPath, ['-e', SERVER], {
-    env: {...process.env, DELAY_MS: String(delayMs)},
-    stdio: ['pipe', 'pipe', 'pipe'],
-    detached: true,
-  })
-  let tail = ''
-  child.stderr!.on('data', (d: Buffer) => void (tail = (tail + d).slice(-2000)))
-  let exit: string | undefined
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', (code, sig) => {
-      exit = `the ${name} server exited (${sig ?? code}): ${tail.trim()}`
-      resolve()
-    }),
-  )
-  onCleanup(async () => {
-    if (!exit) child.kill('SIGTERM')
-    if ((await within(exited, 5000)) === 'timeout') child.kill('SIGKILL')
-  })
-  const port = await within(
-    new Promise<number>((resolve, reject) => {
-      let out = ''
-      child.stdout!.on('data', (d: Buffer) => {
-        const m = /listening (\d+)/.exec((out += d))
-        if (m) resolve(Number(m[1]))
-      })
-      void exited.then(() => reject(new Error(exit)))
-    }),
-    10_000,
-  )
-  if (port === 'timeout') throw new Error(`the ${name} server did not start within 10 s: ${tail.trim()}`)
-  const url = `http://127.0.0.1:${port}`
-  return {
-    url,
-    stats: async () => {
-      const res = await fetch(`${url}/__stats`, {signal: AbortSignal.timeout(5000)})
-      return (await res.json()) as {requests: number; peak: number; open: number}
-    },
-    exited: () => exit,
-  }
-}
 
 const profile = (name: string, durationS: number, users = 1, spawnRate = 1): Profile => ({name, users, spawnRate, durationS})
 

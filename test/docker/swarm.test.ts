@@ -17,8 +17,9 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import type {PlatformStatus} from '../../src/core/index.js'
+import type {Summary} from '../../src/loadtest/index.js'
 import type {Finding} from '../../src/stack/index.js'
-import {runCli} from '../support/cli.js'
+import {exited, runCli, spawnCli} from '../support/cli.js'
 import {APP_IMAGE, docker, stackEnv} from '../support/docker.js'
 import {freePort} from '../support/postgres.js'
 import {waitFor} from '../support/wait.js'
@@ -166,6 +167,44 @@ describe.skipIf(!host)('the platform on a single-node Docker Swarm (stack platfo
     expect(back.failedTasks?.some((t) => t.error.includes('137'))).toBe(true) // the kill, reported
     expect(await tasksOf('l01-data-layer')).not.toContain(victim)
   }, 180_000)
+
+  it('test smoke --generators 2 --swarm: generators as the Swarm service platform-loadgen, one merged result, none left', async () => {
+    const r = await cli(['test', 'smoke', '--generators', '2', '--swarm', '--duration', '10s', '--idempotency', '--json'], 240_000)
+    let s: Summary
+    try {
+      s = JSON.parse(r.stdout) as Summary
+    } catch {
+      throw new Error(`exit ${r.code}: ${r.stdout.slice(-1500)}${r.stderr.slice(-3000)}`)
+    }
+    expect(r.code, `${s.verdict.sentence} ${r.stderr.slice(-2000)}`).toBe(0)
+    expect(s.target).toBe('http://tasks.l09-api-gateway:8009')
+    expect(s.total.failures).toBe(0)
+    const node = (await out(['info', '--format', '{{.Name}}'])).trim()
+    expect(s.generators!.map((g) => [g.name, g.node, g.valid])).toEqual([
+      ['generator 1', node, true],
+      ['generator 2', node, true],
+    ])
+    for (const g of s.generators!) expect(g.count).toBeGreaterThan(0)
+    expect(s.generators!.reduce((n, g) => n + g.count, 0)).toBe(s.total.count)
+    expect(await out(['service', 'ls', '--filter', 'name=platform-loadgen', '--format', '{{.Name}}'])).toBe('')
+    expect(await out(['secret', 'ls', '--filter', 'name=platform-loadgen-key', '--format', '{{.Name}}'])).toBe('')
+  }, 300_000)
+
+  it('Ctrl-C during a run on Swarm removes platform-loadgen; the API key was a secret, on no command line', async () => {
+    const child = spawnCli(['test', 'smoke', '--generators', '2', '--swarm', '--duration', '60s'], {cwd, env})
+    await waitFor('a progress line', async () => /\d+s\/1m00s {2}users/.test(child.output()) || child.exitCode !== null, {
+      ms: 180_000,
+      every: 200,
+      detail: async () => child.output(),
+    })
+    const spec = JSON.parse(await out(['service', 'inspect', 'platform-loadgen', '--format', '{{json .Spec.TaskTemplate.ContainerSpec}}']))
+    expect(JSON.stringify(spec)).not.toContain(key)
+    expect(spec.Env).toContain('PLATFORM_API_KEY_FILE=/run/secrets/platform-loadgen-api-key')
+    expect(spec.Args.slice(0, 3)).toEqual(['test', 'generator', '--coordinator'])
+    child.kill('SIGINT')
+    expect(await exited(child), child.output()).toBe(130)
+    expect(await out(['service', 'ls', '--filter', 'name=platform-loadgen', '--format', '{{.Name}}'])).toBe('')
+  }, 300_000)
 
   it('logs --swarm shows every replica, each line prefixed with its task', async () => {
     const r = await cli(['logs', 'l09-api-gateway', '--swarm', '--tail', '5'])
