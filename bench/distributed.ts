@@ -9,6 +9,8 @@
  *   request 20 ms after it arrived. Checks that the merged count equals the sum of the
  *   generators' own counts, and reports the merged p50 and p99 with 2 generators as a ratio to
  *   those with 1 generator at the same total rate (medians over the rounds). Target: within 5%.
+ *   Also against 1 generator of 2 threads, which sends from as many threads as 2 generators do:
+ *   on a machine of few cores more sending threads alone lengthen the tail.
  * - capacity: the open model stepped up in rate (from --start-rate, x1.3, --step-seconds a step)
  *   against the 0 ms server until the run is INVALID (the validity watch of any generator fired:
  *   event-loop lag, busy loop, late sends), it achieves < 90% of its rate, or --max-steps. The
@@ -20,7 +22,7 @@
  * generator has its own. Exit 1 only when a run failed (a server died, the counts did not add
  * up, a run threw); figures below a target are figures.
  *
- *   node --import tsx bench/distributed.ts [--rounds 3] [--rate 400] [--seconds 10] [--start-rate 1000]
+ *   node --import tsx bench/distributed.ts [--rounds 3] [--rate 400] [--seconds 20] [--start-rate 1000]
  *     [--step-seconds 5] [--max-steps 10] [--json]
  */
 import {contractScenario as scenario, distributedFleet, processLauncher, runLoad, type Summary} from '../src/loadtest/index.js'
@@ -28,14 +30,14 @@ import {benchArgs, fmt, loadavg, log, median, runBench, startServer, table, type
 
 const TARGET = {tolerance: 0.05} as const
 const args = benchArgs(
-  {rounds: 3, rate: 400, seconds: 10, 'start-rate': 1000, 'step-seconds': 5, 'max-steps': 10},
+  {rounds: 3, rate: 400, seconds: 20, 'start-rate': 1000, 'step-seconds': 5, 'max-steps': 10},
   {fractional: ['seconds', 'step-seconds']},
 )
 const STEP = 1.3
 const API_KEY = 'bench-distributed-key'
 
-/** One run of `generators` generator processes at `rate` for `seconds`. */
-async function run(server: Server, generators: number, rate: number, seconds: number): Promise<Summary> {
+/** One run of `generators` generator processes (of `workers` threads each) at `rate` for `seconds`. */
+async function run(server: Server, generators: number, rate: number, seconds: number, workers = 1): Promise<Summary> {
   const d = await distributedFleet({generators, address: '127.0.0.1', intervalS: 1, launcher: processLauncher(), log: () => {}})
   try {
     const s = await runLoad({
@@ -46,6 +48,7 @@ async function run(server: Server, generators: number, rate: number, seconds: nu
       seed: 1,
       thresholds: [],
       rate,
+      workers,
       intervalS: 1,
       fleet: d.fleet,
     })
@@ -95,14 +98,23 @@ await runBench(async () => {
   const fast = await startServer('0 ms', 0)
   log(`servers: 20 ms at ${slow.url}, 0 ms at ${fast.url}; loadavg ${load.before}`)
 
-  const accuracy: Array<{round: number; generators: number; count: number; counts: number[]; p50: number; p99: number; valid: boolean}> = []
+  // 1 generator of 2 threads sends as many threads as 2 generators of 1: what thread count alone costs on this machine.
+  const setups = [
+    {generators: 1, workers: 1, label: '1 generator'},
+    {generators: 2, workers: 1, label: '2 generators'},
+    {generators: 1, workers: 2, label: '1 generator, 2 threads'},
+  ] as const
+  type Row = {round: number; setup: string; count: number; counts: number[]; p50: number; p99: number; valid: boolean}
+  const accuracy: Row[] = []
   const reached: Array<{round: number; generators: number; best?: Step; stopped: string}> = []
   for (let round = 1; round <= args.rounds; round++) {
-    for (const generators of [1, 2]) {
-      const s = await run(slow, generators, args.rate, args.seconds)
+    // The order turns each round, so that no setup always runs first (or last) on a machine that warms up.
+    for (let k = 0; k < setups.length; k++) {
+      const setup = setups[(k + round - 1) % setups.length]!
+      const s = await run(slow, setup.generators, args.rate, args.seconds, setup.workers)
       const row = {
         round,
-        generators,
+        setup: setup.label,
         count: s.total.count,
         counts: s.generators!.map((g) => g.count),
         p50: s.total.p50,
@@ -110,9 +122,7 @@ await runBench(async () => {
         valid: s.validity.valid,
       }
       accuracy.push(row)
-      log(
-        `  round ${round}, ${generators} generator(s): ${row.count} requests (${row.counts.join(' + ')}), p50 ${row.p50} ms, p99 ${row.p99} ms`,
-      )
+      log(`  round ${round}, ${setup.label}: ${row.count} requests (${row.counts.join(' + ')}), p50 ${row.p50} ms, p99 ${row.p99} ms`)
     }
     for (const generators of [1, 2]) {
       log(`  round ${round}, capacity of ${generators} generator(s) from ${args['start-rate']}/s`)
@@ -122,15 +132,30 @@ await runBench(async () => {
   }
   load.after = loadavg()
 
-  const med = (g: number, f: (r: (typeof accuracy)[number]) => number) => median(accuracy.filter((r) => r.generators === g).map(f))
-  const p50Ratio = med(2, (r) => r.p50) / med(1, (r) => r.p50)
-  const p99Ratio = med(2, (r) => r.p99) / med(1, (r) => r.p99)
+  const med = (setup: string, f: (r: Row) => number) => median(accuracy.filter((r) => r.setup === setup).map(f))
+  const ratio = (a: string, b: string, f: (r: Row) => number) => med(a, f) / med(b, f)
+  const p50Ratio = ratio('2 generators', '1 generator', (r) => r.p50)
+  const p99Ratio = ratio('2 generators', '1 generator', (r) => r.p99)
+  const sameThreads = {
+    p50Ratio: ratio('2 generators', '1 generator, 2 threads', (r) => r.p50),
+    p99Ratio: ratio('2 generators', '1 generator, 2 threads', (r) => r.p99),
+  }
   const within = (x: number) => Math.abs(x - 1) <= TARGET.tolerance
   const verdict = within(p50Ratio) && within(p99Ratio) ? 'PASS' : 'OUTSIDE TARGET'
   const best = (g: number) => median(reached.filter((r) => r.generators === g && r.best).map((r) => r.best!.rps))
 
   if (args.json) {
-    const doc = {benchmark: 'distributed', options: args, loadavg: load, accuracy, p50Ratio, p99Ratio, verdict, capacity: reached}
+    const doc = {
+      benchmark: 'distributed',
+      options: args,
+      loadavg: load,
+      accuracy,
+      p50Ratio,
+      p99Ratio,
+      sameThreads,
+      verdict,
+      capacity: reached,
+    }
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`)
     return
   }
@@ -143,26 +168,26 @@ await runBench(async () => {
   )
   console.log(
     table(
-      ['generators', 'requests', 'per generator', 'p50 ms', 'p99 ms'],
-      [1, 2].map((g) => [
-        g,
-        fmt(med(g, (r) => r.count)),
-        accuracy.find((r) => r.generators === g)!.counts.join(' + '),
+      ['setup', 'requests', 'per generator', 'p50 ms', 'p99 ms'],
+      setups.map(({label}) => [
+        label,
+        fmt(med(label, (r) => r.count)),
+        accuracy.find((r) => r.setup === label)!.counts.join(' + '),
         fmt(
-          med(g, (r) => r.p50),
+          med(label, (r) => r.p50),
           3,
         ),
         fmt(
-          med(g, (r) => r.p99),
+          med(label, (r) => r.p99),
           3,
         ),
       ]),
-      0,
     ),
   )
   console.log(
     `verdict: ${verdict}: with 2 generators p50 x${fmt(p50Ratio, 3)}, p99 x${fmt(p99Ratio, 3)} of 1 generator's at the same total ` +
-      `rate (target within ${TARGET.tolerance * 100}%); every merged count was the sum of its generators' counts`,
+      `rate (target within ${TARGET.tolerance * 100}%); against 1 generator of 2 threads (as many sending threads) p50 ` +
+      `x${fmt(sameThreads.p50Ratio, 3)}, p99 x${fmt(sameThreads.p99Ratio, 3)}; every merged count was the sum of its generators' counts`,
   )
   console.log('')
   console.log(`capacity: the best valid req/s before the validity watch fired (0 ms server, x${STEP} steps of ${args['step-seconds']} s)`)

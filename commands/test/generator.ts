@@ -1,7 +1,7 @@
 import {hostname} from 'node:os'
 import {Flags} from '@oclif/core'
 import {PlatformCommand} from '../../src/cli/index.js'
-import {PlatformError} from '../../src/core/index.js'
+import {PlatformError, nextSignal} from '../../src/core/index.js'
 
 export default class TestGenerator extends PlatformCommand {
   static override summary = "One load generator of a distributed run: takes its share of the load from a run's coordinator"
@@ -27,6 +27,8 @@ Exit codes: 0 done, 2 refused (a wrong token, a late registration), 3 coordinato
         suggestion: 'set one of them; the key never goes on the command line',
       })
     }
+    // Removed by its launcher (a signal; as a container's PID 1 there is no default action): the load stops at once.
+    void nextSignal().then((signal) => process.exit(signal === 'SIGINT' ? 130 : 143))
     const {runGenerator} = await import('../../src/loadtest/index.js')
     const node = flags.node ?? process.env.PLATFORM_GENERATOR_NODE ?? hostname()
     return runGenerator({coordinator: flags.coordinator, token: flags.token, apiKey, node, log: (l) => this.logToStderr(l)})

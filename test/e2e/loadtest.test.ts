@@ -464,40 +464,23 @@ describe('a distributed run over generator processes of bin/run.js (--generators
     )
   }, 120_000)
 
+  /** A 60 s run with 2 generator processes against t, once its users run: the CLI process and the generators' pids. */
+  async function distributedRun(t: FakeTarget, report: string, ...more: string[]) {
+    const args = ['--users', '4', '--spawn-rate', '4', '--duration', '60s', '--generators', '2', '--report', report, ...more]
+    const child = spawnCli(['test', ...custom(t, ...args)], {cwd: tmp()})
+    const running = async () => /\d+s\/1m00s {2}users/.test(child.output()) || child.exitCode !== null
+    await waitFor('a progress line', running, {every: 100, detail: async () => child.output()})
+    const gens = await generatorsOf(child.pid!)
+    expect(gens, child.output()).toHaveLength(2)
+    return {child, gens}
+  }
+
   it(
     'a generator killed mid-run fails the run INVALID (exit 5) with its name, the reports written, the other one stopped',
     () =>
       withTarget(async (t) => {
         const report = join(tmp(), 'report')
-        const child = spawnCli(
-          [
-            'test',
-            ...custom(
-              t,
-              '--users',
-              '4',
-              '--spawn-rate',
-              '4',
-              '--duration',
-              '60s',
-              '--generators',
-              '2',
-              '--interval',
-              '1',
-              '--report',
-              report,
-            ),
-          ],
-          {
-            cwd: tmp(),
-          },
-        )
-        await waitFor('a progress line', async () => /\d+s\/1m00s {2}users/.test(child.output()) || child.exitCode !== null, {
-          every: 100,
-          detail: async () => child.output(),
-        })
-        const gens = await generatorsOf(child.pid!)
-        expect(gens, child.output()).toHaveLength(2)
+        const {child, gens} = await distributedRun(t, report, '--interval', '1')
         process.kill(gens[1]!, 'SIGKILL')
         expect(await exited(child), child.output()).toBe(5)
         const s = JSON.parse(readFileSync(join(report, 'summary.json'), 'utf8')) as Summary
@@ -515,16 +498,7 @@ describe('a distributed run over generator processes of bin/run.js (--generators
     () =>
       withTarget(async (t) => {
         const report = join(tmp(), 'report')
-        const child = spawnCli(
-          ['test', ...custom(t, '--users', '4', '--spawn-rate', '4', '--duration', '60s', '--generators', '2', '--report', report)],
-          {cwd: tmp()},
-        )
-        await waitFor('a progress line', async () => /\d+s\/1m00s {2}users/.test(child.output()) || child.exitCode !== null, {
-          every: 100,
-          detail: async () => child.output(),
-        })
-        const gens = await generatorsOf(child.pid!)
-        expect(gens, child.output()).toHaveLength(2)
+        const {child, gens} = await distributedRun(t, report)
         child.kill('SIGINT')
         expect(await exited(child), child.output()).toBe(130)
         expect((JSON.parse(readFileSync(join(report, 'summary.json'), 'utf8')) as Summary).verdict.status).toBe('INTERRUPTED')
