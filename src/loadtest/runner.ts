@@ -240,7 +240,7 @@ export async function runLoad(opts: RunOptions): Promise<Summary> {
 
     const total = agg.total(duration)
     const endpoints = agg.endpoints(duration)
-    const named = gens.map((g, i) => ({name: g.name, final: ended[i]!}))
+    const named = gens.map((g, i) => ({name: g.node ? `${g.name} on node ${g.node}` : g.name, final: ended[i]!}))
     const partial: Omit<Summary, 'verdict'> = {
       version: SUMMARY_VERSION,
       profile: profile.name,

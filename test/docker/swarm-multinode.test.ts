@@ -146,7 +146,7 @@ describe.skipIf(!host)('the platform on a two-node Docker Swarm (network namespa
       expect(refused.code, refused.stderr).toBe(2)
       expect(refused.stderr).toContain('--coordinator-address')
       // ... and listens where told: this machine's end of the nodes' bridge.
-      const r = await cli(['test', 'smoke', '--swarm', '--coordinator-address', '10.77.0.1', '--duration', '8s', '--json'], 240_000)
+      const r = await cli(['test', 'smoke', '--swarm', '--coordinator-address', '10.77.0.1', '--duration', '5s', '--json'], 240_000)
       expect(r.code, r.stdout.slice(-1500) + r.stderr.slice(-2000)).toBe(0)
       const s = JSON.parse(r.stdout) as {generators: Array<{node: string; count: number; valid: boolean}>; total: {count: number}}
       expect(s.generators.map((g) => g.node).sort()).toEqual(['pmn1', 'pmn2'])

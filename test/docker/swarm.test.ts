@@ -169,7 +169,7 @@ describe.skipIf(!host)('the platform on a single-node Docker Swarm (stack platfo
   }, 180_000)
 
   it('test smoke --generators 2 --swarm: generators as the Swarm service platform-loadgen, one merged result, none left', async () => {
-    const r = await cli(['test', 'smoke', '--generators', '2', '--swarm', '--duration', '10s', '--idempotency', '--json'], 240_000)
+    const r = await cli(['test', 'smoke', '--generators', '2', '--swarm', '--duration', '6s', '--idempotency', '--json'], 240_000)
     let s: Summary
     try {
       s = JSON.parse(r.stdout) as Summary

@@ -126,6 +126,15 @@ describe('a distributed run', () => {
     expect(s.duration).toBeLessThan(30) // three silent intervals, not the planned minute
   }, 60_000)
 
+  it('a saturated generator makes the run INVALID (exit 5), naming the generator and its node', async () => {
+    // Test fault injection: each generator thread busy 45 ms of every 50 (as a generator past its machine's capacity).
+    const s = await distributed(inProcess(['node-a', 'node-b']), 2, {starveMs: 45})
+    expect(s.verdict).toMatchObject({status: 'INVALID', exitCode: 5})
+    expect(s.validity.reasons.some((r) => r.startsWith('generator 1 on node node-a: generator event loop'))).toBe(true)
+    expect(s.validity.reasons.some((r) => r.startsWith('generator 2 on node node-b: generator event loop'))).toBe(true)
+    expect(s.generators!.map((g) => g.valid)).toEqual([false, false])
+  }, 60_000)
+
   it('refuses a late registration (409) and a wrong token (401) in the error shape, and counts neither', async () => {
     const coordinator = buildCoordinator({token: 'right-token', expected: 1, intervalS: 1, readyTimeoutMs: 10_000})
     await new Promise<void>((r) => coordinator.server.listen(0, '127.0.0.1', r))
