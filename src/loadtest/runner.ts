@@ -7,7 +7,16 @@ import type {Profile} from './profiles.js'
 import type {Scenario} from './scenario.js'
 import {Aggregator, Tally} from './stats.js'
 import {certainFailure, describeThreshold, evaluate, type Threshold} from './thresholds.js'
-import {SUMMARY_VERSION, type EndpointStats, type Progress, type SeriesPoint, type Summary, type Validity, type Verdict} from './types.js'
+import {
+  SUMMARY_VERSION,
+  type EndpointStats,
+  type GeneratorSummary,
+  type Progress,
+  type SeriesPoint,
+  type Summary,
+  type Validity,
+  type Verdict,
+} from './types.js'
 
 export interface RunOptions {
   /** L09's base URL */
@@ -137,6 +146,20 @@ const inProcess: Fleet = async (plan, {apiKey}) => [threadGenerator(threadConfig
 
 const round2 = (v: number) => Math.round(v * 100) / 100
 
+/** A distributed run's row for one generator: its own share of the requests, and whether it kept up and kept reporting. */
+function generatorRow(g: GeneratorHandle, tally: Tally, {health, lost}: Final, duration: number): GeneratorSummary {
+  return {
+    name: g.name,
+    ...(g.node ? {node: g.node} : {}),
+    ...tally.stats(duration),
+    valid: !lost && reasonsOf(health, '').length === 0,
+    ...(lost ? {lost} : {}),
+    eventLoopLagP99Ms: health.lagP99Ms,
+    utilisation: round2(health.utilisation),
+    ...(health.cpu !== undefined ? {cpu: round2(health.cpu)} : {}),
+  }
+}
+
 /**
  * Runs the scenario from the fleet's generators (by default worker threads here), merges
  * their histograms as the run goes, and judges the merged figures.
@@ -160,6 +183,7 @@ export async function runLoad(opts: RunOptions): Promise<Summary> {
     const tallies = gens.map(() => new Tally())
     if (interrupted) for (const g of gens) g.stop(true)
     await Promise.all(gens.map((g) => g.ready))
+    // Remote generators hear of the start by HTTP (the answer to their held /ready): give that a moment.
     const startInMs = 100 + (opts.fleet ? intervalS * 250 : 0)
     const startedAt = new Date(Date.now() + startInMs)
     for (const g of gens) g.start(startInMs)
@@ -260,20 +284,7 @@ export async function runLoad(opts: RunOptions): Promise<Summary> {
       validity: validity(named),
       ...(opts.fleet
         ? {
-            generators: gens.map((g, i) => {
-              const t = tallies[i]!.stats(duration)
-              const {health, lost} = ended[i]!
-              return {
-                name: g.name,
-                ...(g.node ? {node: g.node} : {}),
-                ...t,
-                valid: !lost && reasonsOf(health, '').length === 0,
-                ...(lost ? {lost} : {}),
-                eventLoopLagP99Ms: health.lagP99Ms,
-                utilisation: round2(health.utilisation),
-                ...(health.cpu !== undefined ? {cpu: round2(health.cpu)} : {}),
-              }
-            }),
+            generators: gens.map((g, i) => generatorRow(g, tallies[i]!, ended[i]!, duration)),
           }
         : {}),
       ...(opts.baseline

@@ -507,6 +507,16 @@ describe('a distributed run over generator processes of bin/run.js (--generators
     90_000,
   )
 
+  it('--swarm with no Docker engine to reach: exit 3, saying so, before any load', async () => {
+    const r = await runCli(['test', 'smoke', '--swarm', '--duration', '5s'], {
+      cwd: tmp(),
+      env: {DOCKER_HOST: `unix://${join(tmp(), 'no-docker.sock')}`},
+    })
+    expect(r.code, r.stderr).toBe(3)
+    expect(r.stderr).toMatch(/Docker/)
+    expect(r.stderr).not.toMatch(/\n\s+at /) // a message, not a stack trace
+  })
+
   it('test generator refuses to run without an API key in its environment, with exit 2', async () => {
     const r = await runCli(['test', 'generator', '--coordinator', 'http://127.0.0.1:1', '--token', 't'], {
       cwd: tmp(),
