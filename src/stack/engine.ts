@@ -73,9 +73,9 @@ export function dockerHost(env: NodeJS.ProcessEnv = process.env): string {
 
 /**
  * Engine errors in the catalogue's terms: no daemon (or, for a Swarm call, an engine that is no swarm
- * manager) is ENVIRONMENT_UNAVAILABLE (exit 3), a missing object NOT_FOUND. Both halves of the engine use it.
+ * manager) is ENVIRONMENT_UNAVAILABLE (exit 3), a missing object NOT_FOUND. Both halves of the engine use it, through dockerClient.
  */
-export function translate(err: unknown, host: string): unknown {
+function translate(err: unknown, host: string): unknown {
   const e = err as {code?: string; statusCode?: number; message?: string; json?: {message?: string}}
   if (e.code && UNREACHABLE.has(e.code)) {
     return new PlatformError('ENVIRONMENT_UNAVAILABLE', `Docker is not reachable at ${host} (${e.code})`, {
@@ -130,7 +130,11 @@ export function demux(buf: Buffer): string {
 
 const logRange = (opts: {tail?: number; since?: number}) => ({...(opts.tail ? {tail: opts.tail} : {}), since: opts.since ?? 0})
 
-export async function createEngine(env: NodeJS.ProcessEnv = process.env): Promise<Engine> {
+/**
+ * A dockerode client for DOCKER_HOST, and `wrap`, which runs a call and turns its failure into
+ * the catalogue's error: what both halves of the engine (containers, Swarm) are built on.
+ */
+export async function dockerClient(env: NodeJS.ProcessEnv = process.env) {
   const {default: DockerCtor} = await import('dockerode')
   const host = dockerHost(env)
   const docker = new DockerCtor()
@@ -141,6 +145,11 @@ export async function createEngine(env: NodeJS.ProcessEnv = process.env): Promis
       throw translate(err, host)
     }
   }
+  return {docker, host, wrap}
+}
+
+export async function createEngine(env: NodeJS.ProcessEnv = process.env): Promise<Engine> {
+  const {docker, host, wrap} = await dockerClient(env)
   const ignore304 = (err: {statusCode?: number}) => {
     if (err.statusCode !== 304) throw err
   }

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode'
 import {PlatformError} from '../core/index.js'
-import {demux, dockerHost, translate} from './engine.js'
+import {demux, dockerClient} from './engine.js'
 
 export interface SwarmNode {
   id: string
@@ -128,17 +128,8 @@ export function taskOfLine(raw: string): {task: string; line: string} {
 }
 
 export async function createSwarmEngine(env: NodeJS.ProcessEnv = process.env): Promise<SwarmEngine> {
-  const {default: DockerCtor} = await import('dockerode')
-  const host = dockerHost(env)
-  const docker = new DockerCtor()
-  // The same translation as the container half's: one catalogue of engine errors.
-  const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn()
-    } catch (err) {
-      throw translate(err, host)
-    }
-  }
+  // The same client and error translation as the container half's: one catalogue of engine errors.
+  const {docker, host, wrap} = await dockerClient(env)
   /** Removes something; false when it was not there. */
   const gone = (remove: () => Promise<unknown>) =>
     wrap(async () => {
