@@ -52,15 +52,16 @@ export async function distributedFleet(opts: {
   const token = randomBytes(24).toString('base64url')
   const coordinator = buildCoordinator({token, expected: opts.generators, intervalS: opts.intervalS, readyTimeoutMs: opts.readyTimeoutMs})
   const {server} = coordinator
-  server.listen(0, opts.address)
-  await Promise.race([
-    once(server, 'listening'),
-    once(server, 'error').then(([err]: Error[]) => {
-      throw new PlatformError('ENVIRONMENT_UNAVAILABLE', `the coordinator cannot listen on ${opts.address}: ${err!.message}`, {
-        suggestion: 'pass --coordinator-address with an address of this machine that the generators can reach',
-      })
-    }),
-  ])
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new PlatformError('ENVIRONMENT_UNAVAILABLE', `the coordinator cannot listen on ${opts.address} (${err.code ?? err.message})`, {
+          suggestion: 'pass --coordinator-address with an address of this machine that the generators can reach',
+        }),
+      ),
+    )
+    server.listen(0, opts.address, resolve)
+  })
   const {port} = server.address() as {port: number}
   const url = `http://${opts.address.includes(':') ? `[${opts.address}]` : opts.address}:${port}`
   return {

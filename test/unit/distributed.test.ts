@@ -183,6 +183,16 @@ describe('a distributed run', () => {
     expect((err as Error).message).toBe(`generator 1 on node node-k: the target ${target.url} refused the API key`)
   })
 
+  it('a coordinator address this machine does not have is an environment error (exit 3) naming --coordinator-address', async () => {
+    const launcher = inProcess([])
+    const err = await distributedFleet({generators: 1, address: '192.0.2.1', intervalS: 1, launcher, log: () => {}}).catch(
+      (e: unknown) => e,
+    )
+    expect(isPlatformError(err, 'ENVIRONMENT_UNAVAILABLE')).toBe(true)
+    expect((err as Error).message).toBe('the coordinator cannot listen on 192.0.2.1 (EADDRNOTAVAIL)')
+    expect((err as {suggestion: string}).suggestion).toContain('--coordinator-address')
+  })
+
   it('a generator that cannot reach its coordinator says so', async () => {
     const port = await freePort()
     const coordinator = `http://127.0.0.1:${port}`
