@@ -303,9 +303,15 @@ export function buildCoordinator(options: CoordinatorOptions): Coordinator {
   }
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+const isCounts = (c: unknown) => isObject(c) && typeof c.hist === 'string' && Number.isInteger(c.count) && Number.isInteger(c.failures)
+const isPart = (p: unknown) =>
+  isObject(p) && isObject(p.endpoints) && Object.values(p.endpoints).every(isCounts) && Array.isArray(p.failures) && isObject(p.health)
+
+/** A report's body, checked for the shape the merge reads, so that a malformed one is refused rather than breaking the run. */
 function reportBody(body: Record<string, unknown>): ReportBody {
-  if (!Array.isArray(body.parts) || !body.health || typeof body.health !== 'object') {
-    throw new PlatformError('BAD_REQUEST', 'a report needs parts (an array) and health')
+  if (!Array.isArray(body.parts) || !body.parts.every(isPart) || !isObject(body.health)) {
+    throw new PlatformError('BAD_REQUEST', 'a report needs parts (each with endpoints, failures and health) and health')
   }
   return body as unknown as ReportBody
 }

@@ -153,6 +153,8 @@ describe('a distributed run', () => {
       expect(late.body).toMatchObject({error: 'CONFLICT', message: expect.stringContaining('late registration is refused')})
       expect((await post(url, 'right-token', 'report', {index: 5, parts: [], health: {}})).status).toBe(404)
       expect((await post(url, 'right-token', 'report', {index: 0})).status).toBe(400)
+      const bad = await post(url, 'right-token', 'report', {index: 0, parts: [{endpoints: {e: {hist: 1}}}], health: {}})
+      expect(bad).toMatchObject({status: 400, body: {error: 'BAD_REQUEST'}})
     } finally {
       coordinator.server.close()
     }
