@@ -11,7 +11,7 @@ export {
   maskSecret,
   secretsFromFiles,
 } from './secrets.js'
-export {closeOnSignal, nextSignal} from './lifecycle.js'
+export {closeOnSignal, nextSignal, stopChild} from './lifecycle.js'
 export {portFree, portHolder} from './ports.js'
 export {startWorker} from './threads.js'
 export type {PlatformStatus, ServiceStatus} from './status.js'

@@ -1,3 +1,6 @@
+import type {ChildProcess} from 'node:child_process'
+import {once} from 'node:events'
+
 /**
  * Resolves on the first SIGINT or SIGTERM. Listening starts at the call, so a signal
  * that comes while a service is still starting is not lost. A second signal exits at once.
@@ -33,4 +36,14 @@ export async function closeOnSignal(
     log(`shutdown failed: ${(err as Error).message}`)
     process.exitCode = 1
   }
+}
+
+/** Stops a child process: SIGTERM, then SIGKILL after graceMs; resolves once it has exited (at once if it had). */
+export async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = once(child, 'exit')
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
+  await exited
+  clearTimeout(timer)
 }

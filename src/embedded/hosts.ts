@@ -1,5 +1,5 @@
 import {spawn} from 'node:child_process'
-import {PlatformError, startWorker, type ErrorCode, type PlatformConfig} from '../core/index.js'
+import {PlatformError, startWorker, stopChild, type ErrorCode, type PlatformConfig} from '../core/index.js'
 import {startDataLayer, startGateway, type RunningService, type ServiceName} from './services.js'
 
 /**
@@ -102,10 +102,7 @@ function inProcess(name: ServiceName, config: PlatformConfig, opts: HostOptions)
           died: exit.then((code) => (closing ? never : new Error(`${name} process exited unexpectedly (code ${code})`))),
           async close() {
             closing = true
-            child.kill('SIGTERM')
-            const timer = setTimeout(() => child.kill('SIGKILL'), CLOSE_GRACE_MS)
-            await exit
-            clearTimeout(timer)
+            await stopChild(child, CLOSE_GRACE_MS)
           },
         })
       }

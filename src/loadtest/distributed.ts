@@ -1,9 +1,8 @@
 import {spawn, type ChildProcess} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {once} from 'node:events'
 import {hostname, networkInterfaces} from 'node:os'
 import {join} from 'node:path'
-import {PlatformError, packageRoot, sha256} from '../core/index.js'
+import {PlatformError, packageRoot, pollUntil, sha256, stopChild} from '../core/index.js'
 import type {SwarmEngine} from '../stack/index.js'
 import {buildCoordinator} from './coordinator.js'
 import type {Fleet} from './runner.js'
@@ -114,15 +113,7 @@ export function processLauncher(bin = join(packageRoot(), 'bin', 'run.js')): Lau
       }
     },
     remove: async () => {
-      const alive = children.filter((c) => c.exitCode === null && c.signalCode === null)
-      for (const c of alive) c.kill('SIGTERM')
-      await Promise.all(
-        alive.map(async (c) => {
-          const timer = setTimeout(() => c.kill('SIGKILL'), 5000)
-          if (c.exitCode === null && c.signalCode === null) await once(c, 'exit')
-          clearTimeout(timer)
-        }),
-      )
+      await Promise.all(children.map((c) => stopChild(c, 5000)))
     },
   }
 }
@@ -144,7 +135,12 @@ export function swarmLauncher(swarm: SwarmEngine, opts: {image: string; network?
     clearInterval(watching)
     await swarm.removeService(LOADGEN_SERVICE)
     // The secret goes once no task holds it any more.
-    if (secret) for (let i = 0; i < 20 && !(await swarm.removeSecret(secret).catch(() => false)); i++) await sleep(500)
+    const name = secret
+    if (name)
+      await pollUntil(async () => ((await swarm.removeSecret(name).catch(() => false)) ? true : undefined), {
+        timeoutMs: 10_000,
+        everyMs: 500,
+      })
   }
   return {
     where: `as the Swarm service ${LOADGEN_SERVICE} (${opts.image})`,
@@ -182,8 +178,6 @@ export function swarmLauncher(swarm: SwarmEngine, opts: {image: string; network?
     remove,
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
  * The address a swarm's generators reach this machine by: its node address when that is one of

@@ -8,6 +8,7 @@ import {hostname, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {execFile} from 'node:child_process'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {pidAlive} from '../../src/core/index.js'
 import {clusterDir} from '../../src/db/index.js'
 import {ENDPOINTS} from '../../src/loadtest/scenarios/contract.js'
 import type {Summary} from '../../src/loadtest/types.js'
@@ -432,17 +433,6 @@ describe('a distributed run over generator processes of bin/run.js (--generators
       ),
     )
 
-  /** Those of pids still running. */
-  const alive = (pids: number[]) =>
-    pids.filter((pid) => {
-      try {
-        process.kill(pid, 0)
-        return true
-      } catch {
-        return false
-      }
-    })
-
   it('smoke with 2 generators against the embedded platform: one merged result, a row per generator', async () => {
     const {code, s, stderr} = await loadTest(['smoke', '--generators', '2', '--duration', '8s'], {
       env: {DATABASE_URL: undefined},
@@ -488,7 +478,7 @@ describe('a distributed run over generator processes of bin/run.js (--generators
         expect(s.verdict.sentence).toMatch(new RegExp(`^INVALID: generator \\d on node ${hostname()} stopped reporting at \\d+ s$`))
         expect(s.generators!.filter((g) => g.lost)).toHaveLength(1)
         expect(s.duration).toBeLessThan(30)
-        expect(alive(gens)).toEqual([])
+        expect(gens.filter(pidAlive)).toEqual([])
       }),
     90_000,
   )
@@ -502,7 +492,7 @@ describe('a distributed run over generator processes of bin/run.js (--generators
         child.kill('SIGINT')
         expect(await exited(child), child.output()).toBe(130)
         expect((JSON.parse(readFileSync(join(report, 'summary.json'), 'utf8')) as Summary).verdict.status).toBe('INTERRUPTED')
-        expect(alive(gens)).toEqual([])
+        expect(gens.filter(pidAlive)).toEqual([])
       }),
     90_000,
   )
