@@ -224,7 +224,7 @@ async function initialise(bins: PgBinaries, dir: string, stateDir: string, as: R
   rmSync(staging, {recursive: true, force: true})
 }
 
-async function freeLoopbackPort(): Promise<number> {
+async function freeLoopbackPort(avoid: readonly number[]): Promise<number> {
   const {createServer} = await import('node:net')
   for (;;) {
     const port = await new Promise<number>((res, rej) => {
@@ -235,7 +235,7 @@ async function freeLoopbackPort(): Promise<number> {
         srv.close(() => res(typeof a === 'object' && a ? a.port : 0))
       })
     })
-    if (port && (await portFree(port))) return port
+    if (port && !avoid.includes(port) && (await portFree(port))) return port
   }
 }
 
@@ -248,9 +248,9 @@ async function pgCtl(bins: PgBinaries, as: RunAs, args: string[]): Promise<void>
   }
 }
 
-async function startPostmaster(bins: PgBinaries, dir: string, as: RunAs, prefer?: number): Promise<void> {
+async function startPostmaster(bins: PgBinaries, dir: string, as: RunAs, prefer?: number, avoid: readonly number[] = []): Promise<void> {
   // A restart keeps its port when it can: L01's pool still points there.
-  const port = prefer && (await portFree(prefer)) ? prefer : await freeLoopbackPort()
+  const port = prefer && (await portFree(prefer)) ? prefer : await freeLoopbackPort(avoid)
   // Loopback TCP for tools, and a Unix socket in the cluster's own directory (never /tmp, so two
   // clusters never meet) for the platform: a local query costs half as much over it. Socket
   // paths are short (108 bytes), so a deep directory does without.
@@ -273,6 +273,8 @@ export interface ClusterOptions {
   own?: boolean
   /** The port to start on when it is free (a restart). */
   port?: number
+  /** Ports the platform's services are about to listen on: free now, so never to be taken for PostgreSQL. */
+  avoid?: readonly number[]
 }
 
 /**
@@ -295,7 +297,7 @@ export async function ensureCluster(opts: ClusterOptions): Promise<RunningCluste
     if (!postmasterOf(dir)) {
       opts.onStep?.('starting PostgreSQL')
       rmSync(join(dir, 'postmaster.pid'), {force: true}) // left by a postmaster that is gone
-      await startPostmaster(bins, dir, as, opts.port)
+      await startPostmaster(bins, dir, as, opts.port, opts.avoid)
       started = true
     }
   } finally {

@@ -120,7 +120,13 @@ export async function resolveDatabase(config: PlatformConfig, opts: ResolveOptio
     return {config: {...config, databaseUrl: undefined}, info: engineInfo(config, choice), note: choice.note, release: none}
   }
   if (opts.existingOnly && !clusterExists(choice.dir)) return undefined
-  const cluster = await ensureCluster({stateDir: config.stateDir, bins: choice.bins, onStep: opts.onStep, own: opts.own})
+  const cluster = await ensureCluster({
+    stateDir: config.stateDir,
+    bins: choice.bins,
+    onStep: opts.onStep,
+    own: opts.own,
+    avoid: [config.dataLayer.port, config.gateway.port],
+  })
   // The owner keeps it running: a postmaster that dies under `up` is started again.
   const unwatch = opts.own
     ? superviseCluster({stateDir: config.stateDir, bins: choice.bins, port: cluster.port, onRestart: opts.onRestart})

@@ -20,7 +20,7 @@ describe('the endurance profile for 60 s against `platform up` (built bin/run.js
     const env = {L01_PORT: String(await freePort()), L09_PORT: String(l09)}
     const cli = (args: string[], timeoutMs: number) => runCli(args, {cwd, env, timeoutMs})
     const up = await cli(['up', '--detach', '--json'], 120_000)
-    expect(up.code, up.stderr).toBe(0)
+    expect(up.code, up.stderr + up.stdout).toBe(0)
     try {
       const report = join(cwd, 'report')
       const target = `http://127.0.0.1:${l09}`

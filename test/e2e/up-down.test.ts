@@ -27,7 +27,7 @@ describe('platform up / status / down (built bin/run.js, the embedded PostgreSQL
     expect((await cli('down')).code).toBe(0)
 
     const up = await cli('up', '--detach', '--json')
-    expect(up.code, up.stderr).toBe(0)
+    expect(up.code, up.stderr + up.stdout).toBe(0)
     const started = JSON.parse(up.stdout)
     expect(started.services.map((s: {name: string; health: string}) => [s.name, s.health])).toEqual([
       ['l01-data-layer', 'healthy'],
@@ -128,7 +128,7 @@ describe('platform up / status / down (built bin/run.js, the embedded PostgreSQL
     const p = await project()
     const cli = (...args: string[]) => runCli(args, {cwd: p.cwd, env: p.env, timeoutMs: 120_000})
     const up = await cli('up', '--detach', '--topology', 'processes', '--json')
-    expect(up.code, up.stderr).toBe(0)
+    expect(up.code, up.stderr + up.stdout).toBe(0)
     const supervisor = JSON.parse(up.stdout).pid as number
     const state = JSON.parse(readFileSync(join(p.cwd, '.platform', 'platform.json'), 'utf8')) as {services: Array<{pid: number}>}
     const children = state.services.map((s) => s.pid)

@@ -4,7 +4,7 @@
  * It can be stopped and started again to test what happens while the database is away.
  */
 import {execFileSync} from 'node:child_process'
-import {chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync} from 'node:fs'
+import {chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -28,7 +28,36 @@ export function findPgBin(): string | undefined {
   return versions[0] ? join(base, versions[0], 'bin') : undefined
 }
 
-export function freePort(): Promise<number> {
+const bindable = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const srv = createServer()
+    srv.once('error', () => resolve(false))
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(port !== 0)))
+  })
+
+/** The kernel's range for ephemeral ports: outgoing connections and listen(0) take theirs from it. */
+function ephemeralLow(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 0
+  } catch {
+    return 0
+  }
+}
+
+/**
+ * A loopback port that was free a moment ago, for a server a test starts later. It is taken
+ * below the kernel's ephemeral range: a port from listen(0) can be taken meanwhile as the
+ * local port of any outgoing connection (a parallel load test makes thousands), and the
+ * server's start then fails with "port in use".
+ */
+export async function freePort(): Promise<number> {
+  const low = ephemeralLow()
+  if (low > 11_000) {
+    for (let i = 0; i < 50; i++) {
+      const port = 10_000 + Math.floor(Math.random() * (low - 10_000))
+      if (await bindable(port)) return port
+    }
+  }
   return new Promise((resolve, reject) => {
     const srv = createServer()
     srv.once('error', reject)
