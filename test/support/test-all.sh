@@ -32,4 +32,14 @@ command -v docker-registry >/dev/null || apt_install docker-registry
 npm run build
 npm run typecheck   # tests and benchmarks too
 npm run lint        # Biome lint and format check, no line over 140 characters
-npx vitest run "$@"
+# With no arguments, the docker tier runs beside the others, as a second vitest: its files spend most
+# of their time waiting on dockerd, and run one at a time on their own engine. Its lines are prefixed.
+if [ $# -gt 0 ]; then exec npx vitest run "$@"; fi
+(npx vitest run --project docker 2>&1 | sed -u 's/^/[docker] /') &
+docker_tier=$!
+main_rc=0
+npx vitest run --project main || main_rc=$?
+docker_rc=0
+wait "$docker_tier" || docker_rc=$?
+echo "main tiers (unit, db, e2e): exit $main_rc; docker tier: exit $docker_rc"
+[ "$main_rc" = 0 ] && [ "$docker_rc" = 0 ]
