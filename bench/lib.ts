@@ -216,9 +216,16 @@ export interface LoadResult {
 
 /**
  * Runs `concurrency` virtual users side by side for `seconds`, each doing one request at a
- * time with no pause; a request in flight at the deadline is finished, not counted further.
+ * time, with no pause or, given `rate`, paced so that all together start `rate` requests a
+ * second (each user's requests on a schedule of its own, so a slow answer is not made up
+ * for by a burst); a request in flight at the deadline is finished, not counted further.
  */
-export async function timedLoop(opts: {seconds: number; concurrency: number; user: (vu: number) => User}): Promise<LoadResult> {
+export async function timedLoop(opts: {
+  seconds: number
+  concurrency: number
+  user: (vu: number) => User
+  rate?: number
+}): Promise<LoadResult> {
   const hist = build()
   let ok = 0
   let errors = 0
@@ -226,8 +233,14 @@ export async function timedLoop(opts: {seconds: number; concurrency: number; use
   const errorsBy: Record<string, number> = {}
   const start = performance.now()
   const deadline = start + opts.seconds * 1000
-  const run = async (user: User) => {
-    while (performance.now() < deadline) {
+  const gapMs = opts.rate ? (1000 * opts.concurrency) / opts.rate : 0
+  const run = async (user: User, vu: number) => {
+    for (let i = 0; performance.now() < deadline; i++) {
+      if (gapMs) {
+        const due = start + (vu / opts.concurrency + i) * gapMs
+        if (due > deadline) break
+        if (due > performance.now()) await sleep(due - performance.now())
+      }
       const t0 = performance.now()
       let outcome: Outcome
       try {
@@ -246,7 +259,7 @@ export async function timedLoop(opts: {seconds: number; concurrency: number; use
       }
     }
   }
-  await Promise.all(Array.from({length: opts.concurrency}, (_, vu) => run(opts.user(vu))))
+  await Promise.all(Array.from({length: opts.concurrency}, (_, vu) => run(opts.user(vu), vu)))
   const seconds = (performance.now() - start) / 1000
   const at = (p: number) => hist.getValueAtPercentile(p) / 1000
   return {ok, errors, firstError, errorsBy, seconds, rate: ok / seconds, p50Ms: at(50), p95Ms: at(95), p99Ms: at(99), hist}
