@@ -36,6 +36,22 @@ interface Sample {
   t: number
   /** RSS in MiB of each process, keyed `name pid`. */
   rss: Record<string, number>
+  /** Each service's V8 heap in MiB (its thread's own isolate), from its /metrics: what of the node process's RSS it explains. */
+  heaps: Record<string, Heap>
+}
+
+const HEAP_METRICS = {total: 'nodejs_heap_size_total_bytes', used: 'nodejs_heap_size_used_bytes', external: 'nodejs_external_memory_bytes'}
+type Heap = Record<keyof typeof HEAP_METRICS, number>
+
+/** A service's heap figures from its /metrics (prom-client's default metrics), in MiB; undefined when it does not answer. */
+async function heapOf(url: string): Promise<Heap | undefined> {
+  try {
+    const text = await (await fetch(`${url}/metrics`, {signal: AbortSignal.timeout(2000)})).text()
+    const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1] ?? Number.NaN) / 2 ** 20
+    return {total: value(HEAP_METRICS.total), used: value(HEAP_METRICS.used), external: value(HEAP_METRICS.external)}
+  } catch {
+    return undefined
+  }
 }
 
 await runBench(async () => {
@@ -48,14 +64,23 @@ await runBench(async () => {
 
   const samples: Sample[] = []
   const started = performance.now()
-  const sample = () => {
+  const sample = async () => {
     const rss: Record<string, number> = {}
+    const t = (performance.now() - started) / 1000
     // The postmaster runs detached (to outlive a crash of up), so it is no descendant of the CLI's process.
     const roots = [platform.pid, postmaster(platform.stateDir)].filter((p): p is number => p !== undefined)
     for (const p of roots.flatMap(processTreeRss)) rss[`${p.command} ${p.pid}`] = p.rssMb
-    samples.push({t: (performance.now() - started) / 1000, rss})
+    const heaps: Record<string, Heap> = {}
+    for (const [name, url] of [
+      ['l01', platform.l01],
+      ['l09', platform.l09],
+    ] as const) {
+      const h = await heapOf(url)
+      if (h) heaps[name] = h
+    }
+    samples.push({t, rss, heaps})
   }
-  sample()
+  await sample()
   const timer = setInterval(sample, args['sample-s'] * 1000)
 
   const profile = {...PROFILES.endurance, durationS: Math.round(args.minutes * 60)}
@@ -81,7 +106,7 @@ await runBench(async () => {
   } finally {
     clearInterval(timer)
   }
-  sample()
+  await sample()
   load.after = loadavg()
   died ??= platform.exited()
   if (died) throw new Error(`the platform ${died}`)
@@ -151,6 +176,14 @@ await runBench(async () => {
   const body = rows.map((r) => [r.process, r.count, mib(r.first), mib(r.ref), mib(r.last), pct(growth(r.ref ?? 0, r.last ?? 0))])
   const sum = ['total', rows.reduce((n, r) => n + r.count, 0), mib(total.first), mib(total.ref), mib(total.last), pct(totalGrowth)]
   console.log(table(['process', 'count', 'start', 'settled', 'end', 'growth'], [...body, sum]))
+  const heapRows = (['l01', 'l09'] as const).flatMap((svc) =>
+    (Object.keys(HEAP_METRICS) as Array<keyof Heap>).map((k) => {
+      const of = (w: Sample[]) => median(w.map((x) => x.heaps[svc]?.[k] ?? Number.NaN).filter(Number.isFinite))
+      return [`${svc} heap ${k}`, mib(of(refWindow)), mib(of(endWindow)), pct(growth(of(refWindow), of(endWindow)))]
+    }),
+  )
+  console.log(`\nThe services' V8 heaps (MiB, from their /metrics; each its own thread's isolate), same windows:`)
+  console.log(table(['heap', 'settled', 'end', 'growth'], heapRows))
   const rssVerdict = `RSS growth after settling ${pct(totalGrowth)} (target < ${pct(TARGETS.rssGrowth)})`
   console.log(`\n${verdict}: errors ${t.failures} (target ${TARGETS.errors}), ${rssVerdict}`)
 })
