@@ -8,6 +8,7 @@ import {chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync
 import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {portFree} from '../../src/core/index.js'
 
 export interface Cluster {
   url: string
@@ -27,13 +28,6 @@ export function findPgBin(): string | undefined {
     .sort((a, b) => Number(b) - Number(a))
   return versions[0] ? join(base, versions[0], 'bin') : undefined
 }
-
-const bindable = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const srv = createServer()
-    srv.once('error', () => resolve(false))
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(port !== 0)))
-  })
 
 /** The kernel's range for ephemeral ports: outgoing connections and listen(0) take theirs from it. */
 function ephemeralLow(): number {
@@ -55,7 +49,7 @@ export async function freePort(): Promise<number> {
   if (low > 11_000) {
     for (let i = 0; i < 50; i++) {
       const port = 10_000 + Math.floor(Math.random() * (low - 10_000))
-      if (await bindable(port)) return port
+      if (await portFree(port)) return port
     }
   }
   return new Promise((resolve, reject) => {
