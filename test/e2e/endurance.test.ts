@@ -1,8 +1,8 @@
 /**
  * The endurance profile (100 users, 10 spawned per s) for 60 s against the platform as a user
  * starts it (`platform up --detach`, the built CLI on its embedded PostgreSQL), driven by
- * `platform test load endurance`. It asserts errors, and the young-generation cap that keeps
- * memory flat, never time: the 30-minute run with its RSS figures is bench/endurance.ts.
+ * `platform test load endurance`. It asserts errors, and the young generation sized up front that
+ * keeps memory flat, never time: the 30-minute run with its RSS figures is bench/endurance.ts.
  */
 import {chmodSync, mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -33,13 +33,13 @@ describe('the endurance profile for 60 s against `platform up` (built bin/run.js
       expect(s.failures).toEqual([])
       expect(s.total.failures).toBe(0)
       expect(s.endpoints.every((e) => e.failures === 0)).toBe(true)
-      // Each service thread's young generation stays at its cap under load (V8 would grow it to
-      // 32 MiB), which is what keeps the 30-minute run's memory flat.
+      // Each service's young generation has kept its full semi-space (16 MiB) under this light load;
+      // V8 left alone shrinks it (to 4 MiB here) and grows it back over tens of minutes, which the
+      // 30-minute run (bench/endurance.ts) reads as memory growth.
       for (const port of [env.L01_PORT, String(l09)]) {
         const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
         const young = /^nodejs_heap_space_size_total_bytes\{space="new"\} (\d+)/m.exec(metrics)?.[1]
-        expect(Number(young), `port ${port}`).toBeGreaterThan(0)
-        expect(Number(young), `port ${port}`).toBeLessThanOrEqual(8 * 2 ** 20)
+        expect(Number(young) / 2 ** 20, `port ${port}`).toBeGreaterThanOrEqual(16)
       }
     } finally {
       expect((await cli(['down'], 60_000)).code).toBe(0)
