@@ -1,4 +1,7 @@
 import type {FastifyBaseLogger, FastifyServerOptions} from 'fastify'
+import {createWriteStream, mkdirSync} from 'node:fs'
+import {dirname} from 'node:path'
+import type {Writable} from 'node:stream'
 import pino from 'pino'
 
 /** Where a service's JSON log lines go, and from which level. */
@@ -9,6 +12,10 @@ export interface LogTarget {
 }
 
 const FLUSH_MS = 250
+/** Written out at once past this much: a busy service writes a few large chunks a second. */
+const FLUSH_CHARS = 64 * 1024
+/** Held unwritten past this much (a destination that stopped taking lines), lines are dropped and counted, never kept without bound. */
+const MAX_PENDING_BYTES = 16 * 1024 * 1024
 
 export interface ServiceLog {
   logger: FastifyServerOptions['logger']
@@ -17,34 +24,89 @@ export interface ServiceLog {
 }
 
 /**
+ * Log lines held as they come and written out together: a timer a few times a second, or
+ * 64 KiB of lines, whichever is first, through a Node stream that owns partial writes and
+ * backpressure. Joining the lines once per chunk costs about a quarter of what sonic-boom
+ * costs per line (it re-measures its growing buffer on every write). Each chunk holds whole
+ * lines, so several services may append to one file.
+ */
+export class LineBuffer {
+  #lines: string[] = []
+  #chars = 0
+  #dropped = 0
+  readonly #out: Writable
+  readonly #timer: NodeJS.Timeout
+
+  constructor(out: Writable) {
+    this.#out = out
+    this.#timer = setInterval(() => this.flush(), FLUSH_MS).unref()
+  }
+
+  /** pino's destination interface: one whole line, with its newline. */
+  write(line: string): boolean {
+    if (this.#out.destroyed) return false
+    if (this.#out.writableLength > MAX_PENDING_BYTES) {
+      this.#dropped++
+      return false
+    }
+    this.#lines.push(line)
+    this.#chars += line.length
+    if (this.#chars >= FLUSH_CHARS) this.flush()
+    return true
+  }
+
+  /** Hands what is held to the stream (which writes it out asynchronously). */
+  flush(): void {
+    if (this.#dropped && this.#out.writableLength <= MAX_PENDING_BYTES) {
+      const line = {
+        level: pino.levels.values.warn,
+        time: Date.now(),
+        msg: `${this.#dropped} log lines were dropped: the log's destination did not keep up`,
+      }
+      this.#lines.push(`${JSON.stringify(line)}\n`)
+      this.#dropped = 0
+    }
+    if (this.#lines.length === 0 || this.#out.destroyed) return
+    const chunk = this.#lines.join('')
+    this.#lines = []
+    this.#chars = 0
+    this.#out.write(chunk)
+  }
+
+  /** Writes out the rest; a file is closed, standard output is left open. */
+  end(closeStream: boolean): Promise<void> {
+    clearInterval(this.#timer)
+    this.flush()
+    const out = this.#out
+    return new Promise((resolve) => {
+      if (out.destroyed) return resolve()
+      out.once('error', () => resolve())
+      if (closeStream) out.end(() => resolve())
+      else out.write('', () => resolve())
+    })
+  }
+}
+
+/**
  * The one-line-per-request log at little cost: lines are buffered and written
- * asynchronously (sonic-boom), never one synchronous write per line on the request path.
- * Several services may append to one file: each write holds whole lines.
+ * asynchronously, never one write per line on the request path.
  */
 export function serviceLog(target: LogTarget | undefined): ServiceLog {
   if (!target || target.level === 'silent') return {logger: false, flush: async () => {}}
-  const stream = pino.destination({dest: target.file ?? 1, sync: false, minLength: 4096, mkdir: true, append: true})
-  // A quiet service's last lines would wait for 4 KiB of company: written out a few times a second.
-  const timer = setInterval(() => {
-    try {
-      stream.flush()
-    } catch {
-      // still opening, or closed: the next tick or end() writes it
-    }
-  }, FLUSH_MS).unref()
-  return {
-    logger: {level: target.level, stream},
-    flush: () =>
-      new Promise((resolve) => {
-        clearInterval(timer)
-        const done = () => resolve()
-        // Not yet open (nothing was logged), or already gone: nothing to write out.
-        if ((stream as {destroyed?: boolean}).destroyed) return done()
-        stream.once('close', done)
-        stream.once('error', done)
-        stream.end()
-      }),
+  let out: Writable = process.stdout
+  if (target.file) {
+    mkdirSync(dirname(target.file), {recursive: true})
+    const file = target.file
+    out = createWriteStream(file, {flags: 'a'})
+    // A log that cannot be written must not stop the service: said once, its lines are lost.
+    let told = false
+    out.on('error', (err) => {
+      if (!told) process.stderr.write(`the log file ${file} cannot be written (${err.message}): its lines are lost\n`)
+      told = true
+    })
   }
+  const buffer = new LineBuffer(out)
+  return {logger: {level: target.level, stream: buffer}, flush: () => buffer.end(out !== process.stdout)}
 }
 
 /** What the one line per request says. */
