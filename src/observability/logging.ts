@@ -26,9 +26,9 @@ export interface ServiceLog {
 /**
  * Log lines held as they come and written out together: a timer a few times a second, or
  * 64 KiB of lines, whichever is first, through a Node stream that owns partial writes and
- * backpressure. Joining the lines once per chunk costs about a quarter of what sonic-boom
- * costs per line (it re-measures its growing buffer on every write). Each chunk holds whole
- * lines, so several services may append to one file.
+ * backpressure. A line costs less than half of what it cost through sonic-boom, which
+ * re-measures its growing buffer on every write (bench/logging measures both). Each chunk
+ * holds whole lines, so several services may append to one file.
  */
 export class LineBuffer {
   #lines: string[] = []
