@@ -26,7 +26,7 @@ import {join} from 'node:path'
 import type {FastifyBaseLogger} from 'fastify'
 import pino from 'pino'
 import type {Pool} from 'undici'
-import {requestLineWriter, serviceLog} from '../src/observability/logging.js'
+import {requestLineWriter, serviceLog} from '../src/observability/index.js'
 import {
   benchArgs,
   fmt,
@@ -95,8 +95,8 @@ async function writerCost(kind: 'service log' | 'pino.destination'): Promise<num
   let done: () => Promise<void>
   if (kind === 'service log') {
     const own = serviceLog({level: 'info', file})
-    const opts = own.logger as {level: string; stream: pino.DestinationStream}
-    logger = pino({level: opts.level, name: 'l09-api-gateway'}, opts.stream) as unknown as FastifyBaseLogger
+    if (!own.logger) throw new Error('the service log is off at level info')
+    logger = pino({level: own.logger.level, name: 'l09-api-gateway'}, own.logger.stream) as unknown as FastifyBaseLogger
     done = own.flush
   } else {
     const stream = pino.destination({dest: file, sync: false, minLength: 4096})

@@ -1,4 +1,4 @@
-import type {FastifyBaseLogger, FastifyServerOptions} from 'fastify'
+import type {FastifyBaseLogger} from 'fastify'
 import {createWriteStream, mkdirSync} from 'node:fs'
 import {dirname} from 'node:path'
 import type {Writable} from 'node:stream'
@@ -18,7 +18,8 @@ const FLUSH_CHARS = 64 * 1024
 const MAX_PENDING_BYTES = 16 * 1024 * 1024
 
 export interface ServiceLog {
-  logger: FastifyServerOptions['logger']
+  /** Fastify's logger option: the level and the buffer lines go to; false when the log is off. */
+  logger: {level: string; stream: LineBuffer} | false
   /** Writes out what is still buffered; call after the server closed. */
   flush(): Promise<void>
 }

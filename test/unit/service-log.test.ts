@@ -24,8 +24,8 @@ afterEach(() => {
 })
 
 const loggerOf = (log: ReturnType<typeof serviceLog>) => {
-  const opts = log.logger as {level: string; stream: LineBuffer}
-  return pino({level: opts.level, name: 'l01-data-layer'}, opts.stream)
+  if (!log.logger) throw new Error('the service log is off')
+  return pino({level: log.logger.level, name: 'l01-data-layer'}, log.logger.stream)
 }
 
 describe('serviceLog', () => {
