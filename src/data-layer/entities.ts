@@ -69,11 +69,9 @@ function didFor(agentName: string): string {
   return `did:agent:${slug}:${randomBytes(4).toString('hex')}`
 }
 
-/** Columns in table order: plain values, then the kinds that need rendering. */
+/** Columns in table order, the JSONB ones marked `:jsonb`. */
 const columns = (spec: string): Record<string, ColumnKind> =>
-  Object.fromEntries(
-    spec.split(/\s+/).map((c) => (c.endsWith(':jsonb') ? [c.slice(0, -6), 'jsonb'] : c.endsWith('_at') ? [c, 'timestamp'] : [c, 'value'])),
-  )
+  Object.fromEntries(spec.split(/\s+/).map((c) => (c.endsWith(':jsonb') ? [c.slice(0, -6), 'jsonb'] : [c, 'value'])))
 
 const agentFields = {
   name,

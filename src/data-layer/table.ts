@@ -8,14 +8,17 @@ export const raw = (sql: string): Raw => new Raw(sql)
 
 export type Values = Record<string, unknown>
 
-/** How a column becomes JSON: as it is, as the JSON it holds, or as ISO 8601 UTC text with Z. */
-export type ColumnKind = 'value' | 'jsonb' | 'timestamp'
+/** How a value is written: as it is, or as JSON text cast to JSONB. */
+export type ColumnKind = 'value' | 'jsonb'
 
 export interface TableSpec {
   /** Table name inside mcp_documents. */
   name: string
   key: string
-  /** Every column the API shows, in the order it shows them (the internal `seq` is never one). */
+  /**
+   * Every column the API shows, in table order (the internal `seq` and `doc` are none). The
+   * JSON a row answers is its `doc`, which migration 0005's trigger renders from the same columns.
+   */
   columns: Record<string, ColumnKind>
 }
 
@@ -42,24 +45,6 @@ export const EXACT_COUNT_LIMIT = 10_000
 
 const qualified = (spec: TableSpec) => `mcp_documents.${spec.name}`
 
-const rendered = new WeakMap<TableSpec, string>()
-
-/**
- * The SQL that renders one row as the API's JSON. PostgreSQL builds the text, so Node never
- * parses a row into objects only to serialise it again (row_to_json of a sub-select costs
- * less than json_build_object, and leaves no spaces).
- */
-export function rowJson(spec: TableSpec): string {
-  let sql = rendered.get(spec)
-  if (!sql) {
-    const field = ([col, kind]: [string, ColumnKind]) =>
-      kind === 'timestamp' ? `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${col}` : col
-    sql = `(SELECT row_to_json(r) FROM (SELECT ${Object.entries(spec.columns).map(field).join(', ')}) r)`
-    rendered.set(spec, sql)
-  }
-  return sql
-}
-
 /** Column list and placeholders for values, with JSONB casts and raw expressions. */
 function bind(spec: TableSpec, values: Values, params: unknown[]): Array<[string, string]> {
   return Object.entries(values).map(([col, v]) => {
@@ -78,7 +63,7 @@ const one = async (db: Queryable, sql: string, params: unknown[]): Promise<strin
 export function insertSql(spec: TableSpec, values: Values, params: unknown[]): string {
   const pairs = bind(spec, values, params)
   const columns = pairs.map(([c]) => c).join(', ')
-  return `INSERT INTO ${qualified(spec)} (${columns}) VALUES (${pairs.map(([, p]) => p).join(', ')}) RETURNING ${rowJson(spec)}::text AS j`
+  return `INSERT INTO ${qualified(spec)} (${columns}) VALUES (${pairs.map(([, p]) => p).join(', ')}) RETURNING doc AS j`
 }
 
 /** Inserts a row; returns it as JSON text. */
@@ -91,11 +76,11 @@ export async function updateRow(db: Queryable, spec: TableSpec, key: string, val
   const params: unknown[] = [key]
   const sets = bind(spec, values, params).map(([c, p]) => `${c} = ${p}`)
   sets.push('updated_at = now()')
-  return one(db, `UPDATE ${qualified(spec)} SET ${sets.join(', ')} WHERE ${spec.key} = $1 RETURNING ${rowJson(spec)}::text AS j`, params)
+  return one(db, `UPDATE ${qualified(spec)} SET ${sets.join(', ')} WHERE ${spec.key} = $1 RETURNING doc AS j`, params)
 }
 
 export async function getRow(db: Queryable, spec: TableSpec, key: string): Promise<string | undefined> {
-  return one(db, `SELECT ${rowJson(spec)}::text AS j FROM ${qualified(spec)} WHERE ${spec.key} = $1`, [key])
+  return one(db, `SELECT doc AS j FROM ${qualified(spec)} WHERE ${spec.key} = $1`, [key])
 }
 
 export async function deleteRow(db: Queryable, spec: TableSpec, key: string): Promise<boolean> {
@@ -110,7 +95,7 @@ async function estimate(db: Queryable, sql: string, params: unknown[]): Promise<
 }
 
 /**
- * A page of rows, newest first, rendered by PostgreSQL, and the total that match the
+ * A page of rows, newest first, as JSON text, and the total that match the
  * filters: exact up to EXACT_COUNT_LIMIT, the planner's estimate beyond it, exact however
  * many with exactCount. With no filter but status the total is the sum the triggers keep
  * (migration 0004), so nothing is counted; other filters count, stopping past the limit.
@@ -123,7 +108,8 @@ export async function listRows(db: Queryable, spec: TableSpec, q: ListQuery): Pr
     return `${col} = $${params.length}`
   })
   const matches = `FROM ${qualified(spec)} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`
-  const page = `(SELECT coalesce(json_agg(j ORDER BY seq DESC), '[]')::text FROM (SELECT seq, ${rowJson(spec)} AS j ${matches}
+  // The rows' JSON texts joined: nothing is rendered on a read (see migration 0005).
+  const page = `(SELECT '[' || coalesce(string_agg(doc, ',' ORDER BY seq DESC), '') || ']' FROM (SELECT seq, doc ${matches}
     ORDER BY seq DESC LIMIT $${params.length + 1} OFFSET $${params.length + 2}) p) AS items`
   const pageParams = [...params, q.limit, q.offset]
 

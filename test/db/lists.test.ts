@@ -1,7 +1,8 @@
 /**
  * Lists whose cost does not grow with the table, on both engines: `total` exact up to the
  * limit and PostgreSQL's estimate beyond it (`total_exact: false`), `?count=exact`, the same
- * rules under every filter, and rows rendered by PostgreSQL exactly as Node rendered them.
+ * rules under every filter, and rows rendered by PostgreSQL exactly as Node rendered them:
+ * once per write, by migration 0005's trigger, whoever writes the row.
  */
 import {cpSync, mkdtempSync, readdirSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -14,17 +15,26 @@ import {dataLayerOn, describeEachDb, freshDb} from '../support/dbs.js'
 const KEY = 'lists-key'
 const LIMIT = 10_000
 
-/** The rendering L01 used before PostgreSQL built the JSON: every column but seq, dates as toISOString(). */
+/** The rendering L01 used before PostgreSQL built the JSON: every column but seq (and doc), dates as toISOString(). */
 function nodeRendering(row: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(row)
-      .filter(([k]) => k !== 'seq')
+      .filter(([k]) => k !== 'seq' && k !== 'doc')
       .map(([k, v]) => [k, v instanceof Date ? v.toISOString() : v]),
   )
 }
 
+/** A call to L01 that must succeed: its JSON answer (none for a 204). */
+const caller =
+  (l01: ReturnType<typeof dataLayerOn>) => async (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: object) => {
+    const res = await l01.app.inject({method, url, headers: {'x-api-key': KEY}, ...(payload ? {payload} : {})})
+    expect(res.statusCode, `${method} ${url}: ${res.body}`).toBeLessThan(300)
+    return res.statusCode === 204 ? undefined : res.json()
+  }
+
 describeEachDb('L01 lists', (kind) => {
   const l01 = dataLayerOn(kind, KEY)
+  const call = caller(l01)
 
   const list = async (url: string) => {
     const res = await l01.app.inject({method: 'GET', url, headers: {'x-api-key': KEY}})
@@ -78,6 +88,23 @@ describeEachDb('L01 lists', (kind) => {
       expect(one.json()).toStrictEqual(stored)
       expect(Object.keys(one.json())).toEqual(Object.keys(stored)) // and in the same order
     }
+  })
+
+  it('renders rows that SQL writes, and rows that ON DELETE SET NULL changes, as the API writes them', async () => {
+    const stored = async (table: string, where: string) =>
+      (await l01.db.query<Record<string, unknown>>(`SELECT * FROM mcp_documents.${table} WHERE ${where}`)).rows.map(nodeRendering)
+    await l01.db.exec(`INSERT INTO mcp_documents.agents (did, name, metadata) VALUES ('did:agent:by-sql:1', 'by sql', '{"x": [1, 2]}')`)
+    const agent = (await stored('agents', `did = 'did:agent:by-sql:1'`))[0]!
+    expect((await list('/agents/?limit=1000')).items.find((r) => r.id === agent.id)).toStrictEqual(agent)
+
+    const goal = (await call('POST', '/goals/', {agent_id: agent.id, description: 'orphaned soon'})) as {goal_id: string}
+    await l01.db.exec(`UPDATE mcp_documents.agents SET status = 'busy' WHERE id = '${agent.id}'`)
+    expect(((await call('GET', `/agents/${agent.id}`)) as {status: string}).status).toBe('busy')
+    expect(await call('DELETE', `/agents/${agent.id}`)).toBeUndefined()
+    const orphan = (await stored('goals', `goal_id = '${goal.goal_id}'`))[0]!
+    expect(orphan.agent_id).toBeNull()
+    expect(await call('GET', `/goals/${goal.goal_id}`)).toStrictEqual(orphan)
+    expect((await list('/goals/?limit=1000')).items.find((r) => r.goal_id === goal.goal_id)).toStrictEqual(orphan)
   })
 
   it(`counts exactly up to ${LIMIT} matches, and says when total is an estimate beyond`, async () => {
@@ -138,11 +165,7 @@ describeEachDb('L01 lists', (kind) => {
 
 describeEachDb('L01 list totals kept by triggers', (kind) => {
   const l01 = dataLayerOn(kind, KEY)
-  const call = async (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: object) => {
-    const res = await l01.app.inject({method, url, headers: {'x-api-key': KEY}, ...(payload ? {payload} : {})})
-    expect(res.statusCode, `${method} ${url}: ${res.body}`).toBeLessThan(300)
-    return res.statusCode === 204 ? undefined : res.json()
-  }
+  const call = caller(l01)
   const lists: Array<[url: string, statuses: readonly string[]]> = [
     ['/agents/', ['created', 'active', 'idle', 'busy']],
     ['/goals/', ['pending', 'active', 'completed']],
@@ -196,16 +219,50 @@ describeEachDb('L01 list totals kept by triggers', (kind) => {
   }, 60_000)
 })
 
+/** Applies the platform's migrations before `version` to db, runs fill, then applies the rest. */
+async function migrateAcross(db: Awaited<ReturnType<typeof freshDb>>, version: string, fill: () => Promise<unknown>): Promise<void> {
+  const before = mkdtempSync(join(tmpdir(), 'migrations-'))
+  try {
+    for (const f of readdirSync(migrationsDir()).filter((f) => f < version)) cpSync(join(migrationsDir(), f), join(before, f))
+    await migrate(db, {dir: before})
+    await fill()
+    await migrate(db, {dir: migrationsDir()})
+  } finally {
+    rmSync(before, {recursive: true, force: true})
+  }
+}
+
+describeEachDb('L01 rows on a database that had rows before each row kept its JSON', (kind) => {
+  it('renders the rows already there as the API writes them, counting none of them twice', async () => {
+    const db = await freshDb(kind)
+    try {
+      await migrateAcross(db, '0005', () =>
+        db.exec(`INSERT INTO mcp_documents.agents (did, name, metadata) SELECT 'did:old:' || g, 'old ' || g, jsonb_build_object('g', g)
+          FROM generate_series(1, 30) g;
+          INSERT INTO mcp_documents.tasks (task_id, plan_id, name, inputs, started_at) VALUES ('old-task', 'p', 't', '{"k": 1.5}', now())`),
+      )
+      const rows = await db.query<{doc: string} & Record<string, unknown>>(`SELECT * FROM mcp_documents.agents`)
+      expect(rows.rows).toHaveLength(30)
+      for (const r of rows.rows) expect(JSON.parse(r.doc)).toStrictEqual(nodeRendering(r))
+      const task = (await db.query<{doc: string} & Record<string, unknown>>(`SELECT * FROM mcp_documents.tasks`)).rows[0]!
+      expect(JSON.parse(task.doc)).toStrictEqual(nodeRendering(task))
+      expect(Object.keys(JSON.parse(task.doc))).toEqual(Object.keys(nodeRendering(task)))
+      const kept = await db.query<{n: string}>(`SELECT sum(n)::text AS n FROM mcp_documents.row_counts WHERE tbl = 'agents'`)
+      expect(kept.rows[0]!.n).toBe('30') // rendering them again counted nothing twice
+    } finally {
+      await db.close()
+    }
+  })
+})
+
 describeEachDb('L01 list totals on a database that had rows before they were kept', (kind) => {
   it('starts the kept totals from the rows already there', async () => {
     const db = await freshDb(kind)
-    const before = mkdtempSync(join(tmpdir(), 'migrations-'))
     try {
-      for (const f of readdirSync(migrationsDir()).filter((f) => f < '0004')) cpSync(join(migrationsDir(), f), join(before, f))
-      await migrate(db, {dir: before})
-      await db.exec(`INSERT INTO mcp_documents.agents (did, name, status) SELECT 'did:old:' || g, 'old', CASE WHEN g % 3 = 0 THEN 'idle'
-        ELSE 'active' END FROM generate_series(1, 30) g`)
-      await migrate(db, {dir: migrationsDir()})
+      await migrateAcross(db, '0004', () =>
+        db.exec(`INSERT INTO mcp_documents.agents (did, name, status) SELECT 'did:old:' || g, 'old', CASE WHEN g % 3 = 0 THEN 'idle'
+          ELSE 'active' END FROM generate_series(1, 30) g`),
+      )
       const kept = await db.query<{status: string; n: string}>(
         `SELECT status, sum(n)::text AS n FROM mcp_documents.row_counts WHERE tbl = 'agents' GROUP BY status ORDER BY status`,
       )
@@ -214,7 +271,6 @@ describeEachDb('L01 list totals on a database that had rows before they were kep
         {status: 'idle', n: '10'},
       ])
     } finally {
-      rmSync(before, {recursive: true, force: true})
       await db.close()
     }
   })
