@@ -32,10 +32,15 @@ export default class DbStatus extends PlatformCommand {
     }
     try {
       const s = await migrationStatus(db, flags.dir ?? migrationDirs(config))
-      const changed = new Set(s.changed.map((c) => c.version))
+      const changed = new Set(s.changed.map((c) => `${c.version}_${c.name}`))
       const result = {
         database: db.location,
-        applied: s.applied.map((a) => ({version: a.version, name: a.name, appliedAt: a.applied_at, changed: changed.has(a.version)})),
+        applied: s.applied.map((a) => ({
+          version: a.version,
+          name: a.name,
+          appliedAt: a.applied_at,
+          changed: changed.has(`${a.version}_${a.name}`),
+        })),
         pending: s.pending.map((p) => p.file),
         changed: s.changed.map((c) => c.file),
         missing: s.missing.map((m) => `${m.version}_${m.name}.sql`),
@@ -44,7 +49,7 @@ export default class DbStatus extends PlatformCommand {
         const rows = [
           ...s.applied.map((a) => [
             `${a.version}_${a.name}.sql`,
-            changed.has(a.version) ? style.bad('changed') : style.ok('applied'),
+            changed.has(`${a.version}_${a.name}`) ? style.bad('changed') : style.ok('applied'),
             a.applied_at,
           ]),
           ...s.pending.map((p) => [p.file, style.warn('pending'), '']),

@@ -22,8 +22,8 @@ export interface AppliedMigration {
 export interface MigrationStatus {
   applied: AppliedMigration[]
   pending: Migration[]
-  /** Applied files whose content no longer matches the recorded checksum. */
-  changed: Array<{version: string; file: string; recorded: string; current: string}>
+  /** Applied files whose content no longer matches the recorded checksum (name: the record's). */
+  changed: Array<{version: string; name: string; file: string; recorded: string; current: string}>
   /** Recorded versions with no file on disk. */
   missing: AppliedMigration[]
 }
@@ -33,11 +33,16 @@ const TABLE = 'public.platform_migrations'
 // One fixed advisory-lock key for every migrator of this platform.
 const LOCK_KEY = 7_100_901
 
-/** The migrations of one directory or several (the platform's, then a project's), in version order. */
+/**
+ * The migrations of one directory or several (the platform's, then a project's), in version
+ * order, the platform's first where a project's has the same version: a project numbered its
+ * own after the platform's of its day, and a later platform may bring one of that number.
+ */
 export function listMigrations(dirs: string | string[]): Migration[] {
   const seen = new Map<string, string>()
   const all = [dirs].flat().flatMap((dir) => {
     if (!existsSync(dir)) throw new PlatformError('CONFIG_INVALID', `no migrations directory at ${dir}`)
+    const versions = new Map<string, string>()
     return readdirSync(dir)
       .filter((f) => f.endsWith('.sql'))
       .map((file) => {
@@ -47,11 +52,17 @@ export function listMigrations(dirs: string | string[]): Migration[] {
             suggestion: 'rename it, e.g. 0003_add_index.sql (lower case, digits and _)',
           })
         const path = join(dir, file)
-        if (seen.has(m[1]))
-          throw new PlatformError('CONFIG_INVALID', `migrations ${seen.get(m[1])} and ${path} share version ${m[1]}`, {
-            suggestion: 'renumber the newer one',
-          })
-        seen.set(m[1], path)
+        const clash = versions.get(m[1]) ?? seen.get(file)
+        if (clash)
+          throw new PlatformError(
+            'CONFIG_INVALID',
+            `migrations ${clash} and ${path} share ${seen.has(file) ? 'a name' : `version ${m[1]}`}`,
+            {
+              suggestion: 'renumber or rename the newer one',
+            },
+          )
+        versions.set(m[1], path)
+        seen.set(file, path)
         const sql = readFileSync(path, 'utf8')
         return {version: m[1], name: m[2], file, checksum: sha256(sql), sql}
       })
@@ -68,16 +79,35 @@ async function appliedRows(conn: Queryable): Promise<AppliedMigration[]> {
   return r.rows.map((row) => ({...row, applied_at: new Date(row.applied_at).toISOString()}))
 }
 
+/**
+ * Pairs each file with its record: the one of its version and name; else (a file renamed since it
+ * was applied) the free one of its version with the same content, or, when no other file has that
+ * version, the free one of its version.
+ */
 function compare(files: Migration[], applied: AppliedMigration[]): MigrationStatus {
-  const byVersion = new Map(applied.map((a) => [a.version, a]))
-  const fileVersions = new Set(files.map((f) => f.version))
+  const byName = new Map(applied.map((a) => [`${a.version}_${a.name}`, a]))
+  const records = new Map<Migration, AppliedMigration>()
+  const taken = new Set<AppliedMigration>()
+  const pair = (f: Migration, r: AppliedMigration | undefined) => {
+    if (!r) return
+    records.set(f, r)
+    taken.add(r)
+  }
+  for (const f of files) pair(f, byName.get(`${f.version}_${f.name}`))
+  for (const f of files.filter((f) => !records.has(f))) {
+    const free = applied.filter((a) => a.version === f.version && !taken.has(a))
+    const alone = files.filter((g) => g.version === f.version).length === 1
+    pair(f, free.find((a) => a.checksum === f.checksum) ?? (alone ? free[0] : undefined))
+  }
+  const changed = files.filter((f) => records.has(f) && records.get(f)!.checksum !== f.checksum)
   return {
     applied,
-    pending: files.filter((f) => !byVersion.has(f.version)),
-    changed: files
-      .filter((f) => byVersion.has(f.version) && byVersion.get(f.version)!.checksum !== f.checksum)
-      .map((f) => ({version: f.version, file: f.file, recorded: byVersion.get(f.version)!.checksum, current: f.checksum})),
-    missing: applied.filter((a) => !fileVersions.has(a.version)),
+    pending: files.filter((f) => !records.has(f)),
+    changed: changed.map((f) => {
+      const r = records.get(f)!
+      return {version: f.version, name: r.name, file: f.file, recorded: r.checksum, current: f.checksum}
+    }),
+    missing: applied.filter((a) => !taken.has(a)),
   }
 }
 
@@ -134,11 +164,18 @@ export async function migrate(db: Db, opts: MigrateOptions): Promise<MigrateResu
     await takeLock(conn, opts.lockTimeoutMs ?? 30_000, sleep)
     try {
       await conn.exec(`CREATE TABLE IF NOT EXISTS ${TABLE} (
-        version text PRIMARY KEY,
+        version text NOT NULL,
         name text NOT NULL,
         checksum text NOT NULL,
-        applied_at timestamptz NOT NULL DEFAULT now()
+        applied_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (version, name)
       )`)
+      // Records made before a platform and a project migration could share a version were keyed by version alone.
+      await conn.exec(`DO $$ BEGIN
+        IF (SELECT cardinality(conkey) FROM pg_constraint WHERE conrelid = '${TABLE}'::regclass AND contype = 'p') = 1 THEN
+          ALTER TABLE ${TABLE} DROP CONSTRAINT platform_migrations_pkey, ADD PRIMARY KEY (version, name);
+        END IF;
+      END $$`)
       const status = compare(files, await appliedRows(conn))
       refuseChanged(status)
       if (opts.dryRun) return {applied: [], pending: status.pending, dryRun: true}

@@ -1,4 +1,4 @@
-import {cpSync, mkdtempSync, readFileSync, writeFileSync, appendFileSync, readdirSync} from 'node:fs'
+import {cpSync, mkdtempSync, readFileSync, renameSync, writeFileSync, appendFileSync, readdirSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, beforeEach, expect, it} from 'vitest'
@@ -117,6 +117,43 @@ describeEachDb('migrator', (kind) => {
       await conn.query('SELECT pg_advisory_unlock(7100901)')
     })
     expect((await migrate(db, {dir})).applied.length).toBe(listMigrations(dir).length)
+  })
+
+  it("applies a platform migration that shares its version with a project's applied one, keeping both records", async () => {
+    // The platform of an earlier day: its files before the last, and a table keyed by version alone.
+    const files = listMigrations(dir)
+    const last = files.at(-1)!
+    const earlier = mkdtempSync(join(tmpdir(), 'platform-mig-earlier-'))
+    for (const f of files.slice(0, -1)) cpSync(join(dir, f.file), join(earlier, f.file))
+    await db.exec(`CREATE TABLE public.platform_migrations (version text PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now())`)
+    const project = mkdtempSync(join(tmpdir(), 'project-mig-'))
+    const own = newMigration(project, 'add goal index', [earlier])
+    expect(own.endsWith(`/${last.version}_add_goal_index.sql`)).toBe(true) // numbered after that day's platform
+    writeFileSync(own, 'CREATE INDEX goals_text_idx ON mcp_documents.goals (goal_text);')
+    await migrate(db, {dir: [earlier, project]})
+
+    // This platform brings a file of the same number.
+    expect((await migrationStatus(db, [dir, project])).pending.map((m) => m.file)).toEqual([last.file])
+    expect((await migrate(db, {dir: [dir, project]})).applied.map((m) => m.file)).toEqual([last.file])
+    const status = await migrationStatus(db, [dir, project])
+    expect(status).toMatchObject({pending: [], changed: [], missing: []})
+    expect(status.applied.filter((a) => a.version === last.version).map((a) => a.name)).toEqual([last.name, 'add_goal_index'].sort())
+    expect((await migrate(db, {dir: [dir, project]})).applied).toEqual([])
+
+    // The same version twice within one directory, or one file name in both, is still refused.
+    writeFileSync(join(project, `${last.version}_other.sql`), 'SELECT 1;')
+    expect(((await errorOf(migrate(db, {dir: [dir, project]}))) as Error).message).toMatch(/share version/)
+    cpSync(join(dir, last.file), join(earlier, last.file))
+    expect(() => listMigrations([dir, earlier])).toThrow(/share a name/)
+  })
+
+  it('keeps the record of a file renamed since it was applied', async () => {
+    await migrate(db, {dir})
+    const first = listMigrations(dir)[0]!
+    renameSync(join(dir, first.file), join(dir, `${first.version}_renamed.sql`))
+    expect(await migrationStatus(db, dir)).toMatchObject({pending: [], changed: [], missing: []})
+    expect((await migrate(db, {dir})).applied).toEqual([])
   })
 
   it('db new writes the next numbered file', () => {
