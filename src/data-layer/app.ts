@@ -4,7 +4,7 @@ import {authPlugin, createServer} from '../server/index.js'
 import type {Db} from '../db/index.js'
 import {createMetrics} from '../observability/index.js'
 import {agents, goals, idParam, listQuery, plans, tasks, uuidParam, type Entity} from './entities.js'
-import {deleteRow, getRow, insertRow, listBody, listRows, updateRow} from './table.js'
+import {Estimates, deleteRow, getRow, insertRow, listBody, listRows, updateRow} from './table.js'
 import {IdempotentCreates, REPLAY_HEADER, bodyHash, idempotencyKey} from './idempotency.js'
 
 export interface DataLayerDeps {
@@ -15,6 +15,15 @@ export interface DataLayerDeps {
   logger?: FastifyServerOptions['logger']
   /** Timeouts and connection bounds (platform.yaml server:); the defaults when not given. */
   limits?: ServerLimits
+  /** The clock that ages the kept list estimates (Date.now when not given). */
+  now?: () => number
+}
+
+/** What every route works with: the database, the idempotency records and the kept list estimates. */
+interface Store {
+  db: Db
+  creates: IdempotentCreates
+  estimates: Estimates
 }
 
 type Params = Record<string, string>
@@ -42,7 +51,7 @@ const notFound = (what: string, key: string) => new PlatformError('NOT_FOUND', `
 /** Rows come from PostgreSQL as JSON text already: sent as they are. */
 const sendJson = (reply: FastifyReply, json: string, status = 200) => reply.code(status).type('application/json').send(json)
 
-function mount(app: FastifyInstance, db: Db, creates: IdempotentCreates, m: Mount): void {
+function mount(app: FastifyInstance, {db, creates, estimates}: Store, m: Mount): void {
   const {entity, what} = m
   const spec = entity.spec
   // The path parameter carries the key column's name, so route templates read /agents/:id, /goals/:goal_id.
@@ -63,7 +72,7 @@ function mount(app: FastifyInstance, db: Db, creates: IdempotentCreates, m: Moun
     app.get(`${m.prefix}/`, {schema: {querystring: listQuery(entity.filters)}}, async (req, reply) => {
       const {limit, offset, count, ...rest} = req.query as ListParams
       const filters = Object.fromEntries(Object.keys(entity.filters).map((f) => [f, rest[f]]))
-      const page = await listRows(db, spec, {filters, limit, offset, exactCount: count === 'exact'})
+      const page = await listRows(db, spec, {filters, limit, offset, exactCount: count === 'exact', estimates})
       return sendJson(reply, listBody(page, limit, offset))
     })
   }
@@ -107,10 +116,10 @@ export function buildDataLayer(deps: DataLayerDeps): FastifyInstance {
     },
   })
   // The data routes and the key check in one scope: health and metrics stay outside it, open.
-  const creates = new IdempotentCreates(deps.db)
+  const store = {db: deps.db, creates: new IdempotentCreates(deps.db), estimates: new Estimates({now: deps.now})}
   app.register(async (data) => {
     await data.register(authPlugin, {keys: deps.apiKeys})
-    for (const m of MOUNTS) mount(data, deps.db, creates, m)
+    for (const m of MOUNTS) mount(data, store, m)
   })
   return app
 }

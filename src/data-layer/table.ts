@@ -28,6 +28,29 @@ export interface ListQuery {
   offset: number
   /** Count every match, however many (`?count=exact`). */
   exactCount?: boolean
+  /** Where the planner's estimates of large matches are kept; asked each time without. */
+  estimates?: Estimates
+}
+
+/**
+ * The planner's estimates of large matches, each kept for ttlMs: the figure moves only as the
+ * table's statistics do, and asking for it is a second round trip that a list of a large match
+ * would otherwise make every time. At most `max` are kept, the oldest given up first.
+ */
+export class Estimates {
+  readonly #kept = new Map<string, {n: number; at: number}>()
+  constructor(readonly opts: {ttlMs?: number; max?: number; now?: () => number} = {}) {}
+
+  async get(key: string, ask: () => Promise<number>): Promise<number> {
+    const now = (this.opts.now ?? Date.now)()
+    const hit = this.#kept.get(key)
+    if (hit && now - hit.at < (this.opts.ttlMs ?? 5000)) return hit.n
+    const n = await ask()
+    this.#kept.delete(key)
+    if (this.#kept.size >= (this.opts.max ?? 1000)) this.#kept.delete(this.#kept.keys().next().value!)
+    this.#kept.set(key, {n, at: now})
+    return n
+  }
 }
 
 /** A page as JSON text in the contract's shape, and how it was counted. */
@@ -123,7 +146,9 @@ export async function listRows(db: Queryable, spec: TableSpec, q: ListQuery): Pr
   const n = Number(total)
   if (q.exactCount || n <= EXACT_COUNT_LIMIT) return {json: items, total: n, exact: true}
   // A large match: the planner's figure, which may lag the table, but never below the limit.
-  return {json: items, total: Math.max(await estimate(db, `SELECT 1 ${matches}`, params), EXACT_COUNT_LIMIT + 1), exact: false}
+  const ask = () => estimate(db, `SELECT 1 ${matches}`, params)
+  const planned = q.estimates ? await q.estimates.get(`${spec.name} ${JSON.stringify(used)}`, ask) : await ask()
+  return {json: items, total: Math.max(planned, EXACT_COUNT_LIMIT + 1), exact: false}
 }
 
 /** The contract's list answer around a page that is already JSON text. */
