@@ -26,7 +26,9 @@ BEGIN
       NEW.doc := (SELECT row_to_json(r)::text FROM (SELECT %s) r);
       RETURN NEW;
     END $fn$$f$, tbl || '_doc', fields);
-  EXECUTE format($f$CREATE OR REPLACE TRIGGER %I BEFORE INSERT OR UPDATE ON mcp_documents.%I
+  -- DROP and CREATE rather than CREATE OR REPLACE TRIGGER, which PostgreSQL 13 does not have.
+  EXECUTE format('DROP TRIGGER IF EXISTS %I ON mcp_documents.%I', tbl || '_doc', tbl);
+  EXECUTE format($f$CREATE TRIGGER %I BEFORE INSERT OR UPDATE ON mcp_documents.%I
     FOR EACH ROW EXECUTE FUNCTION mcp_documents.%I()$f$, tbl || '_doc', tbl, tbl || '_doc');
   -- The trigger renders each row again; no status changes, so the row counts stay as they are.
   EXECUTE format('UPDATE mcp_documents.%I SET doc = NULL', tbl);
