@@ -16,6 +16,7 @@ import {fileURLToPath} from 'node:url'
 import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import type {PlatformStatus} from '../../src/core/index.js'
+import type {Summary} from '../../src/loadtest/index.js'
 import {runCli} from '../support/cli.js'
 import {docker, stackEnv} from '../support/docker.js'
 import {freePort} from '../support/postgres.js'
@@ -130,8 +131,19 @@ describe.skipIf(!host)('the platform on a two-node Docker Swarm (network namespa
             .concat(['--report', '/tmp/report']),
           {reject: false, timeout: 120_000},
         )
-        expect(smoke.exitCode, `node ${i}: ${String(smoke.stdout).slice(-1500)}`).toBe(0)
-        expect((JSON.parse(String(smoke.stdout)) as {total: {failures: number}}).total.failures).toBe(0)
+        const result = JSON.parse(String(smoke.stdout)) as Summary
+        expect(result.total.failures, `node ${i}`).toBe(0)
+        expect(
+          result.thresholds.filter((t) => !t.passed),
+          `node ${i}`,
+        ).toEqual([])
+        // What this test checks is that the replica serves. The generator shares two cores with both nodes' engines
+        // and the other tiers, so a few late sends may mark its run INVALID (exit 5); no other reason may.
+        const late = result.validity.reasons.every((r) => / sends left over \d+ ms late$/.test(r))
+        expect(
+          smoke.exitCode === 0 || (smoke.exitCode === 5 && late),
+          `node ${i}: exit ${smoke.exitCode}, ${result.verdict.sentence}`,
+        ).toBe(true)
         expect(Number(await out(i, ['exec', c!, 'node', '-e', script])), `requests served on node ${i}`).toBeGreaterThan(0)
       }
     },
