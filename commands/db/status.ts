@@ -32,26 +32,23 @@ export default class DbStatus extends PlatformCommand {
     }
     try {
       const s = await migrationStatus(db, flags.dir ?? migrationDirs(config))
-      const changed = new Set(s.changed.map((c) => `${c.version}_${c.name}`))
+      const id = (m: {version: string; name: string}) => `${m.version}_${m.name}`
+      const changed = new Set(s.changed.map(id))
       const result = {
         database: db.location,
         applied: s.applied.map((a) => ({
           version: a.version,
           name: a.name,
           appliedAt: a.applied_at,
-          changed: changed.has(`${a.version}_${a.name}`),
+          changed: changed.has(id(a)),
         })),
         pending: s.pending.map((p) => p.file),
         changed: s.changed.map((c) => c.file),
-        missing: s.missing.map((m) => `${m.version}_${m.name}.sql`),
+        missing: s.missing.map((m) => `${id(m)}.sql`),
       }
       if (!this.jsonEnabled()) {
         const rows = [
-          ...s.applied.map((a) => [
-            `${a.version}_${a.name}.sql`,
-            changed.has(`${a.version}_${a.name}`) ? style.bad('changed') : style.ok('applied'),
-            a.applied_at,
-          ]),
+          ...s.applied.map((a) => [`${id(a)}.sql`, changed.has(id(a)) ? style.bad('changed') : style.ok('applied'), a.applied_at]),
           ...s.pending.map((p) => [p.file, style.warn('pending'), '']),
         ]
         this.log(`database: ${db.location}`)

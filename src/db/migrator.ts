@@ -169,9 +169,9 @@ export async function migrate(db: Db, opts: MigrateOptions): Promise<MigrateResu
         checksum text NOT NULL,
         applied_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (version, name)
-      )`)
-      // Records made before a platform and a project migration could share a version were keyed by version alone.
-      await conn.exec(`DO $$ BEGIN
+      );
+      -- Records made before a platform and a project migration could share a version were keyed by version alone.
+      DO $$ BEGIN
         IF (SELECT cardinality(conkey) FROM pg_constraint WHERE conrelid = '${TABLE}'::regclass AND contype = 'p') = 1 THEN
           ALTER TABLE ${TABLE} DROP CONSTRAINT platform_migrations_pkey, ADD PRIMARY KEY (version, name);
         END IF;
