@@ -4,7 +4,7 @@ import {monitorEventLoopDelay, performance} from 'node:perf_hooks'
 import {Pool} from 'undici'
 import {FailureGroups, failureMessage} from './failures.js'
 import {Rng} from './random.js'
-import {UserState, kindOf, step, type ApiRequest, type ApiResponse, type Scenario, type Send} from './scenario.js'
+import {UserState, kindOf, prepare, step, type ApiRequest, type ApiResponse, type Scenario, type Send} from './scenario.js'
 import {IntervalRecorder, type IntervalCounts} from './stats.js'
 import type {FailureGroup} from './types.js'
 
@@ -77,6 +77,8 @@ export class Generator {
   readonly #lag = monitorEventLoopDelay({resolution: LAG_RESOLUTION_MS})
   /** Aborted when the run is interrupted: requests in flight are dropped, not counted. */
   readonly #abandon = new AbortController()
+  /** Open model: one user per kind, whose ids every arrival of its kind shares (see prepare). */
+  readonly #kinds: Array<{weight: number; state: UserState}>
   #stopped = false
   #active = 0
   #sends = 0
@@ -87,6 +89,10 @@ export class Generator {
   constructor(cfg: GeneratorConfig, scenario: Scenario) {
     this.#cfg = cfg
     this.#scenario = scenario
+    const rng = new Rng(cfg.seed)
+    this.#kinds = cfg.rate
+      ? scenario.kinds.map((kind, i) => ({weight: kind.weight, state: new UserState(kind, rng.fork(i), cfg.runId)}))
+      : []
     // Every request in flight listens on it until it ends: thousands at once is the normal case.
     setMaxListeners(0, this.#abandon.signal)
     const connections = (this.#connections = cfg.rate ? 1024 : Math.max(1, Math.min(cfg.users.length, 1024)))
@@ -128,12 +134,19 @@ export class Generator {
   /** Seconds since the run started. */
   #t = () => (performance.now() - this.#start) / 1000
 
-  /** Sends one request and records it; its latency runs from `from`. */
-  async #attempt(req: ApiRequest, from: number, idempotencyKey?: string): Promise<ApiResponse> {
+  /**
+   * Open model: each kind's user takes its on-start and prepare steps, unrecorded, so that from
+   * the first arrival on every task has the ids it needs (see scenario.ts's prepare).
+   */
+  async prepare(): Promise<void> {
+    const send: Send = async (req) => (await this.#exchange(req)).res
+    await Promise.all(this.#kinds.map(({state}) => prepare(state, send)))
+  }
+
+  /** Sends one request: its response, or why none came (the transport's error). */
+  async #exchange(req: ApiRequest, idempotencyKey?: string): Promise<{res: ApiResponse; transport?: string}> {
     const headers: Record<string, string> = {'x-api-key': this.#cfg.apiKey, 'content-type': 'application/json', accept: 'application/json'}
     if (idempotencyKey) headers['idempotency-key'] = idempotencyKey
-    let res: ApiResponse
-    let transport: string | undefined
     try {
       const r = await this.#pool.request({
         method: req.method,
@@ -142,13 +155,20 @@ export class Generator {
         body: req.body === undefined ? undefined : JSON.stringify(req.body),
         signal: this.#abandon.signal,
       })
-      res = lazyBody(r.statusCode, await r.body.text())
+      return {res: lazyBody(r.statusCode, await r.body.text())}
     } catch (err) {
-      if (this.#abandon.signal.aborted) return {status: null}
       const e = err as {code?: string; message?: string}
-      transport = /TIMEOUT/.test(e.code ?? '') ? `timeout after ${this.#cfg.timeoutMs} ms` : transportMessage(e)
-      res = {status: null}
+      return {
+        res: {status: null},
+        transport: /TIMEOUT/.test(e.code ?? '') ? `timeout after ${this.#cfg.timeoutMs} ms` : transportMessage(e),
+      }
     }
+  }
+
+  /** Sends one request and records it; its latency runs from `from`. */
+  async #attempt(req: ApiRequest, from: number, idempotencyKey?: string): Promise<ApiResponse> {
+    const {res, transport} = await this.#exchange(req, idempotencyKey)
+    if (transport !== undefined && this.#abandon.signal.aborted) return res // dropped by the interruption, not a failure
     const failed = res.status === null || res.status >= 400
     this.#recorder.record(req.endpoint, performance.now() - from, failed)
     if (failed) this.#failures.add(req, res, failureMessage(res, transport), {t: Math.round(this.#t() * 10) / 10, users: this.#active})
@@ -214,14 +234,18 @@ export class Generator {
   }
 
   /**
-   * One arrival of the open model: one request. A task that needs an id its user does not
-   * have yet sends nothing, so another user and task are drawn (a few times at most).
+   * One arrival of the open model: one request, of a kind and task drawn from the arrival's own
+   * random stream, so that what the k-th arrival sends depends on the seed and k alone: neither
+   * on when earlier arrivals were answered nor on how their draws interleaved. Its kind's ids
+   * were made before the run (prepare), so a task that needs one has one whatever the target's
+   * latency. Only with none at all (the target refused those creates, or deletes ran ahead of
+   * its answers) does a task send nothing, and the arrival draws again, a few times at most.
    */
-  async #arrival(users: Array<{weight: number; state: UserState}>, rng: Rng, send: Send): Promise<void> {
+  async #arrival(rng: Rng, send: Send): Promise<void> {
     for (let tries = 0; tries < 8; tries++) {
       let sent = false
       await step(
-        rng.weighted(users).state,
+        rng.weighted(this.#kinds).state.drawingFrom(rng),
         (req) => {
           sent = true
           return send(req)
@@ -233,10 +257,6 @@ export class Generator {
   }
 
   async #open(rate: number, rng: Rng): Promise<void> {
-    // A few users per kind carry the id bookkeeping; each arrival is one request of one of them.
-    const users = this.#scenario.kinds.flatMap((kind) =>
-      Array.from({length: 8}, (_, i) => ({weight: kind.weight, state: new UserState(kind, rng.fork(i), this.#cfg.runId)})),
-    )
     // rate is this shard's: its arrivals are 1000/rate ms apart, interleaved with the other shards'.
     const gap = 1000 / rate
     const offset = (gap * this.#cfg.shard.index) / this.#cfg.shard.of
@@ -251,7 +271,7 @@ export class Generator {
         if (performance.now() - due > LATE_MS) this.#late++
       }
       if (this.#stopped) break
-      const p = this.#arrival(users, rng, this.#send(due)).finally(() => {
+      const p = this.#arrival(rng.at(k), this.#send(due)).finally(() => {
         inFlight.delete(p)
         this.#active = inFlight.size
       })

@@ -1,9 +1,10 @@
 /** A seeded PRNG (mulberry32): the same seed gives the same users, choices and payloads. */
 export class Rng {
+  readonly #seed: number
   #state: number
 
   constructor(seed: number) {
-    this.#state = seed >>> 0 || 0x9e3779b9
+    this.#seed = this.#state = seed >>> 0 || 0x9e3779b9
   }
 
   /** A float in [0, 1). */
@@ -47,5 +48,10 @@ export class Rng {
   /** A new generator derived from this one's seed and a number (a user's own stream). */
   fork(n: number): Rng {
     return new Rng(Math.imul(this.int(0, 2 ** 31), 2654435761) ^ n)
+  }
+
+  /** The n-th generator derived from this one's seed, the same whatever was drawn before (an open-model arrival's own). */
+  at(n: number): Rng {
+    return new Rng(Math.imul(n + 1, 2654435761) ^ this.#seed)
   }
 }

@@ -29,12 +29,19 @@ export class UserState {
   taskIds: string[] = []
   /** The agent a user created on start. */
   ownAgent?: string
+  /** Ids that requests in flight use, with how many use each. */
+  readonly inUse = new Map<string, number>()
   started = false
   constructor(
     readonly kind: UserKind,
     readonly rng: Rng,
     readonly runId: string,
   ) {}
+
+  /** This user drawing from rng instead (an open-model arrival's own); whatever else is read or written is this user's. */
+  drawingFrom(rng: Rng): UserState {
+    return new Proxy(this, {get: (user, key) => (key === 'rng' ? rng : Reflect.get(user, key))})
+  }
 }
 
 export interface Task {
@@ -48,6 +55,11 @@ export interface UserKind {
   name: string
   weight: number
   onStart?(u: UserState, send: Send): Promise<void>
+  /**
+   * Open model only: what the kind's user makes after its on-start and before the first
+   * arrival (unrecorded), so that every task has the ids it needs from the start (see prepare).
+   */
+  prepare?(u: UserState, send: Send): Promise<void>
   tasks: Task[]
 }
 
@@ -87,6 +99,17 @@ export async function step(u: UserState, send: Send, oneRequest = false): Promis
     }
   }
   await u.rng.weighted(u.kind.tasks).run(u, send)
+}
+
+/**
+ * Before an open-model run: the user's on-start and its kind's prepare. Arrivals overlap and
+ * must not wait for each other, so an arrival whose task needs an id uses one its kind already
+ * has; made here, those ids exist before the first arrival, whatever the target's latency.
+ */
+export async function prepare(u: UserState, send: Send): Promise<void> {
+  u.started = true
+  await u.kind.onStart?.(u, send)
+  await u.kind.prepare?.(u, send)
 }
 
 const patterns = new WeakMap<readonly UserKind[], number[]>()

@@ -29,5 +29,10 @@ port.on('message', (msg: Command) => {
     () => {},
   )
 })
-// Ready once warm: the run's first requests are not the generator's cold start.
-ready.then((gen) => gen.warmUp()).then(() => port.postMessage({type: 'ready'}), fail)
+// Ready once warm (the run's first requests are not the generator's cold start) and prepared (open model).
+ready
+  .then(async (gen) => {
+    await gen.warmUp()
+    await gen.prepare()
+  })
+  .then(() => port.postMessage({type: 'ready'}), fail)

@@ -18,13 +18,14 @@ import {
   UserState,
   kindOf,
   loadScenario,
+  prepare,
   step,
   type ApiRequest,
   type ApiResponse,
   type Send,
   type UserKind,
 } from '../../src/loadtest/scenario.js'
-import {AGENT_USER, ENDPOINTS, GOAL_USER, TASK_USER, USER_KINDS} from '../../src/loadtest/scenarios/contract.js'
+import contract, {AGENT_USER, ENDPOINTS, GOAL_USER, TASK_USER, USER_KINDS} from '../../src/loadtest/scenarios/contract.js'
 import {Aggregator, IntervalRecorder} from '../../src/loadtest/stats.js'
 import {
   DEFAULT_THRESHOLDS,
@@ -483,6 +484,11 @@ describe('Rng', () => {
     const f = (seed: number, n: number) => draw(new Rng(seed).fork(n), 10)
     expect(f(7, 3)).toEqual(f(7, 3))
     expect(f(7, 3)).not.toEqual(f(7, 4))
+    // at(n) depends on the seed and n, not on what was drawn before.
+    const used = new Rng(7)
+    draw(used)
+    expect(draw(used.at(5), 10)).toEqual(draw(new Rng(7).at(5), 10))
+    expect(draw(new Rng(7).at(5), 10)).not.toEqual(draw(new Rng(7).at(6), 10))
   })
 
   it('keeps int, float, pick and weighted within their ranges and reaches both ends', () => {
@@ -769,6 +775,49 @@ describe('the scenario: payloads and id bookkeeping', () => {
     expect(Math.max(...counts)).toBe(1)
   })
 
+  it('prepares each kind for the open model: its on-start, then the ids its tasks need, before any arrival', async () => {
+    let n = 0
+    const sent: string[] = []
+    const send: Send = async (req) => {
+      sent.push(req.endpoint)
+      const id = `00000000-0000-4000-8000-${(++n).toString(16).padStart(12, '0')}`
+      return {status: 201, body: {id, goal_id: id, task_id: id}}
+    }
+    const users = USER_KINDS.map((k, i) => new UserState(k, new Rng(i), RUN))
+    for (const u of users) await prepare(u, send)
+    const [agent, goal, task] = users as [UserState, UserState, UserState]
+    expect(agent.agentIds).toHaveLength(5)
+    expect([goal.ownAgent, goal.goalIds.length, task.ownAgent, task.taskIds.length]).toEqual([expect.any(String), 1, expect.any(String), 1])
+    expect(sent.filter((e) => e === 'POST /api/v1/agents/')).toHaveLength(7)
+    // Prepared, a user's next step is one of its tasks, not its on-start.
+    for (const u of users) expect(u.started).toBe(true)
+  })
+
+  it('a delete takes an id no request in flight uses, so the target cannot answer that request 404', async () => {
+    const task = (name: string) => AGENT_USER.tasks.find((t) => t.name === name)!
+    for (let seed = 0; seed < 20; seed++) {
+      const u = new UserState(AGENT_USER, new Rng(seed), RUN)
+      u.agentIds.push('a', 'b')
+      const paths: string[] = []
+      let answer!: () => void
+      const held: Send = (req) => {
+        paths.push(req.path)
+        return new Promise((r) => (answer = () => r({status: 200})))
+      }
+      const get = task('get agent').run(u, held)
+      await task('delete agent').run(u, async (req) => {
+        paths.push(req.path)
+        return {status: 204}
+      })
+      const [inFlight, deleted] = paths.map((p) => p.split('/').pop())
+      expect(deleted).not.toBe(inFlight)
+      expect(u.agentIds).toEqual([inFlight])
+      answer()
+      await get
+      expect(u.inUse.size).toBe(0)
+    }
+  })
+
   it('gives the same requests for the same seed', async () => {
     const trace = async (seed: number) => {
       const target = scriptedTarget(0)
@@ -931,4 +980,38 @@ describe('interrupted runs', () => {
     writeFileSync(file, 'export const x = 1\n')
     await expect(loadScenario(pathToFileURL(file).href)).rejects.toThrow(/nothing\.mjs does not export a scenario/)
   })
+})
+
+describe('the open model', () => {
+  /** One seeded open-model run against a fresh fake target whose creates answer after createDelayMs. */
+  async function openRun(createDelayMs: number) {
+    const target = await startFakeTarget()
+    try {
+      for (const e of ENDPOINTS.filter((e) => e.startsWith('POST '))) target.set(e, {delayMs: createDelayMs})
+      const s = await runLoad({
+        target: target.url,
+        apiKey: target.apiKey,
+        scenario: contract,
+        seed: 42,
+        thresholds: effectiveThresholds([]),
+        intervalS: 1,
+        rate: 40,
+        profile: {name: 'custom', users: 1, spawnRate: 1, durationS: 3},
+      })
+      return {total: s.total.count, endpoints: Object.fromEntries(s.endpoints.map((e) => [e.endpoint, [e.count, e.failures]]))}
+    } finally {
+      await target.close()
+    }
+  }
+
+  it('sends the same requests per endpoint for a seed whether the target answers creates at once or 300 ms late', async () => {
+    // Seed 42 sends 3 deletes, fewer than the agents prepared before the run: no latency leaves a task without an id.
+    const fast = await openRun(0)
+    const late = await openRun(300)
+    expect(fast.total).toBe(120) // every arrival of 40 req/s for 3 s was sent
+    expect(late).toEqual(fast)
+    // Every endpoint was hit, the ones that need an id too, and none failed (no id was used before its 201).
+    expect(Object.keys(fast.endpoints).sort()).toEqual([...ENDPOINTS].sort())
+    for (const [endpoint, [, failures]] of Object.entries(fast.endpoints)) expect(failures, endpoint).toBe(0)
+  }, 60_000)
 })

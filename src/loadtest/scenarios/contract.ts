@@ -1,4 +1,4 @@
-import type {ApiResponse, Scenario, Send, UserKind, UserState} from '../scenario.js'
+import type {ApiResponse, Scenario, Send, Task, UserKind, UserState} from '../scenario.js'
 
 /**
  * The contract's load-test scenario: three kinds of user (agent, goal, task; weights
@@ -43,28 +43,53 @@ async function createAgent(u: UserState, send: Send): Promise<string | undefined
   return created(await send({endpoint: `POST ${A}`, method: 'POST', path: A, body: agentBody(u)}), 'id')
 }
 
-/** A task that needs one of the user's ids; with none, it sends nothing. */
-function withId(ids: (u: UserState) => string[], fn: (u: UserState, id: string, send: Send) => Promise<unknown>) {
+/**
+ * A task that needs one of the user's ids; with none, it sends nothing. The id is in use while
+ * its request is in flight, and a delete (idle) takes one not in use where there is one: open-model
+ * requests overlap, and the target could take a delete before an earlier get and answer it 404.
+ */
+function withId(ids: (u: UserState) => string[], fn: (u: UserState, id: string, send: Send) => Promise<unknown>, {idle = false} = {}) {
   return async (u: UserState, send: Send) => {
-    const list = ids(u)
-    if (list.length) await fn(u, u.rng.pick(list), send)
+    const all = ids(u)
+    const free = idle ? all.filter((i) => !u.inUse.has(i)) : all
+    const list = free.length ? free : all
+    if (!list.length) return
+    const id = u.rng.pick(list)
+    u.inUse.set(id, (u.inUse.get(id) ?? 0) + 1)
+    try {
+      await fn(u, id, send)
+    } finally {
+      const left = u.inUse.get(id)! - 1
+      if (left) u.inUse.set(id, left)
+      else u.inUse.delete(id)
+    }
   }
 }
 
 const enc = encodeURIComponent
 
+const CREATE_AGENT: Task = {
+  name: 'create agent',
+  weight: 5,
+  run: async (u, send) => {
+    const id = await createAgent(u, send)
+    if (id) u.agentIds.push(id)
+  },
+}
+
+/**
+ * Agents an open-model run starts with. Deletes (one agent task in 21, against five creates)
+ * would have to come this many times before the target answered a create to leave a get,
+ * patch or delete of an agent without one.
+ */
+const PREPARED_AGENTS = 5
+
 export const AGENT_USER: UserKind = {
   name: 'agent',
   weight: 5,
+  prepare: async (u, send) => void (await Promise.all(Array.from({length: PREPARED_AGENTS}, () => CREATE_AGENT.run(u, send)))),
   tasks: [
-    {
-      name: 'create agent',
-      weight: 5,
-      run: async (u, send) => {
-        const id = await createAgent(u, send)
-        if (id) u.agentIds.push(id)
-      },
-    },
+    CREATE_AGENT,
     {name: 'list agents', weight: 10, run: async (_u, send) => void (await send({endpoint: `GET ${A}`, method: 'GET', path: A}))},
     {
       name: 'get agent',
@@ -97,6 +122,7 @@ export const AGENT_USER: UserKind = {
           u.agentIds = u.agentIds.filter((a) => a !== id)
           await send({endpoint: `DELETE ${A}:id`, method: 'DELETE', path: `${A}${enc(id)}`})
         },
+        {idle: true},
       ),
     },
   ],
@@ -106,29 +132,32 @@ const ownAgent = async (u: UserState, send: Send) => {
   u.ownAgent = await createAgent(u, send)
 }
 
+const CREATE_GOAL: Task = {
+  name: 'create goal',
+  weight: 5,
+  run: async (u, send) => {
+    const criteria = Array.from(
+      {length: u.rng.int(1, 3)},
+      (_, i) => `criterion ${i + 1}: ${u.rng.pick(['accuracy', 'latency', 'coverage', 'cost'])}`,
+    )
+    const body = {
+      ...(u.ownAgent ? {agent_id: u.ownAgent} : {}),
+      description: `load goal ${u.rng.int(0, 1e9)}`,
+      success_criteria: criteria,
+      priority: u.rng.int(1, 10),
+    }
+    const id = created(await send({endpoint: `POST ${G}`, method: 'POST', path: G, body}), 'goal_id')
+    if (id) u.goalIds.push(id)
+  },
+}
+
 export const GOAL_USER: UserKind = {
   name: 'goal',
   weight: 3,
   onStart: ownAgent,
+  prepare: CREATE_GOAL.run,
   tasks: [
-    {
-      name: 'create goal',
-      weight: 5,
-      run: async (u, send) => {
-        const criteria = Array.from(
-          {length: u.rng.int(1, 3)},
-          (_, i) => `criterion ${i + 1}: ${u.rng.pick(['accuracy', 'latency', 'coverage', 'cost'])}`,
-        )
-        const body = {
-          ...(u.ownAgent ? {agent_id: u.ownAgent} : {}),
-          description: `load goal ${u.rng.int(0, 1e9)}`,
-          success_criteria: criteria,
-          priority: u.rng.int(1, 10),
-        }
-        const id = created(await send({endpoint: `POST ${G}`, method: 'POST', path: G, body}), 'goal_id')
-        if (id) u.goalIds.push(id)
-      },
-    },
+    CREATE_GOAL,
     {name: 'list goals', weight: 10, run: async (_u, send) => void (await send({endpoint: `GET ${G}`, method: 'GET', path: G}))},
     {
       name: 'get goal',
@@ -155,26 +184,29 @@ export const GOAL_USER: UserKind = {
   ],
 }
 
+const CREATE_TASK: Task = {
+  name: 'create task',
+  weight: 5,
+  run: async (u, send) => {
+    const body = {
+      plan_id: u.rng.uuid(),
+      ...(u.ownAgent ? {agent_id: u.ownAgent} : {}),
+      description: `load task ${u.rng.int(0, 1e9)}`,
+      task_type: u.rng.pick(['analysis', 'generation', 'execution']),
+      input_data: {content: `input ${u.rng.int(0, 1e6)}`, parameters: {priority: u.rng.int(1, 10)}},
+    }
+    const id = created(await send({endpoint: `POST ${T}`, method: 'POST', path: T, body}), 'task_id')
+    if (id) u.taskIds.push(id)
+  },
+}
+
 export const TASK_USER: UserKind = {
   name: 'task',
   weight: 2,
   onStart: ownAgent,
+  prepare: CREATE_TASK.run,
   tasks: [
-    {
-      name: 'create task',
-      weight: 5,
-      run: async (u, send) => {
-        const body = {
-          plan_id: u.rng.uuid(),
-          ...(u.ownAgent ? {agent_id: u.ownAgent} : {}),
-          description: `load task ${u.rng.int(0, 1e9)}`,
-          task_type: u.rng.pick(['analysis', 'generation', 'execution']),
-          input_data: {content: `input ${u.rng.int(0, 1e6)}`, parameters: {priority: u.rng.int(1, 10)}},
-        }
-        const id = created(await send({endpoint: `POST ${T}`, method: 'POST', path: T, body}), 'task_id')
-        if (id) u.taskIds.push(id)
-      },
-    },
+    CREATE_TASK,
     {
       name: 'get task',
       weight: 10,
