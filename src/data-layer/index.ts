@@ -1,3 +1,5 @@
 export {buildDataLayer} from './app.js'
 export type {DataLayerDeps} from './app.js'
 export {AGENT_STATUSES, GOAL_STATUSES, PLAN_STATUSES, TASK_STATUSES} from './entities.js'
+export {createStore} from './resources.js'
+export type {Store} from './resources.js'

@@ -2,10 +2,10 @@ import type {FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions
 import type {ServerLimits} from '../core/index.js'
 import {authPlugin, createServer, notFound} from '../server/index.js'
 import {createMetrics} from '../observability/index.js'
-import type {L01Client, UpstreamResponse, CallOptions} from './l01-client.js'
+import type {L01, UpstreamResponse, CallOptions} from './l01-client.js'
 
 export interface GatewayDeps {
-  l01: L01Client
+  l01: L01
   /** Keys clients may present (PLATFORM_API_KEYS). */
   apiKeys: readonly string[]
   version: string
@@ -16,9 +16,7 @@ export interface GatewayDeps {
 
 type Req = FastifyRequest<{Params: Record<string, string>; Querystring: Record<string, string>}>
 
-/** The body as the client sent it (parsed and checked by the shared server), forwarded without serialising it again. */
-const bodyText = (r: Req): unknown => r.rawJson ?? r.body
-type Call = (l01: L01Client, req: Req, o: CallOptions) => Promise<UpstreamResponse>
+type Call = (l01: L01, req: Req, o: CallOptions) => Promise<UpstreamResponse>
 
 /** L01's answer as L09's: status and body unchanged, 4xx included. */
 function relay(reply: FastifyReply, res: UpstreamResponse): FastifyReply {
@@ -27,10 +25,15 @@ function relay(reply: FastifyReply, res: UpstreamResponse): FastifyReply {
   return res.text ? reply.type('application/json').send(res.text) : reply.send()
 }
 
-/** What L01 is told of the caller's request: its id, and the Idempotency-Key that makes a create safe to retry. */
+/**
+ * What L01 is told of the caller's request: its id, the Idempotency-Key that makes a create
+ * safe to retry, and the body's text as the client sent it (parsed and checked by the shared
+ * server), so that it is forwarded without being serialised again.
+ */
 const forwarded = (req: FastifyRequest): CallOptions => ({
   requestId: req.id,
   idempotencyKey: req.headers['idempotency-key'] as string | undefined,
+  bodyText: req.rawJson,
 })
 
 const q = (req: Req, ...keys: string[]) => Object.fromEntries(keys.map((k) => [k, req.query[k]]))
@@ -38,19 +41,19 @@ const page = ['limit', 'offset', 'count']
 
 /** Every /api/v1 route and the L01 call behind it. */
 const ROUTES: Array<[method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, call: Call]> = [
-  ['POST', '/agents/', (l, r, o) => l.createAgent(bodyText(r), o)],
+  ['POST', '/agents/', (l, r, o) => l.createAgent(r.body, o)],
   ['GET', '/agents/', (l, r, o) => l.listAgents(q(r, 'status', ...page), o)],
   ['GET', '/agents/:id', (l, r, o) => l.getAgent(r.params.id!, o)],
-  ['PATCH', '/agents/:id', (l, r, o) => l.patchAgent(r.params.id!, bodyText(r), o)],
+  ['PATCH', '/agents/:id', (l, r, o) => l.patchAgent(r.params.id!, r.body, o)],
   ['DELETE', '/agents/:id', (l, r, o) => l.deleteAgent(r.params.id!, o)],
-  ['POST', '/goals/', (l, r, o) => l.createGoal(bodyText(r), o)],
+  ['POST', '/goals/', (l, r, o) => l.createGoal(r.body, o)],
   ['GET', '/goals/', (l, r, o) => l.listGoals(q(r, 'agent_id', 'status', ...page), o)],
   ['GET', '/goals/:goal_id', (l, r, o) => l.getGoal(r.params.goal_id!, o)],
-  ['PATCH', '/goals/:goal_id', (l, r, o) => l.patchGoal(r.params.goal_id!, bodyText(r), o)],
-  ['POST', '/tasks/', (l, r, o) => l.createTask(bodyText(r), o)],
+  ['PATCH', '/goals/:goal_id', (l, r, o) => l.patchGoal(r.params.goal_id!, r.body, o)],
+  ['POST', '/tasks/', (l, r, o) => l.createTask(r.body, o)],
   ['GET', '/tasks/', (l, r, o) => l.listTasks(q(r, 'plan_id', 'agent_id', 'status', ...page), o)],
   ['GET', '/tasks/:task_id', (l, r, o) => l.getTask(r.params.task_id!, o)],
-  ['PATCH', '/tasks/:task_id', (l, r, o) => l.patchTask(r.params.task_id!, bodyText(r), o)],
+  ['PATCH', '/tasks/:task_id', (l, r, o) => l.patchTask(r.params.task_id!, r.body, o)],
 ]
 
 /**

@@ -1,4 +1,6 @@
 export {buildGateway} from './app.js'
 export type {GatewayDeps} from './app.js'
 export {L01Client, bodyOf} from './l01-client.js'
-export type {L01ClientOptions, UpstreamResponse} from './l01-client.js'
+export type {L01, L01ClientOptions, UpstreamResponse} from './l01-client.js'
+export {InProcessL01} from './l01-in-process.js'
+export type {InProcessOptions} from './l01-in-process.js'

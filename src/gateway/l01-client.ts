@@ -29,8 +29,10 @@ export interface CallOptions {
   /** the caller's Idempotency-Key, forwarded as it came */
   idempotencyKey?: string
   query?: string
-  /** a value to send as JSON, or JSON text to send as it is */
+  /** the value to send as JSON */
   body?: unknown
+  /** the same value as JSON text, when the caller has it (a proxy forwarding what it was sent): sent as it is */
+  bodyText?: string
 }
 
 type Query = Record<string, string | number | undefined>
@@ -46,6 +48,28 @@ function queryString(q: Query | undefined): string {
 }
 
 const seg = encodeURIComponent
+
+/** What L09 needs of L01: every route it relays, readiness, the start-up probe. Over HTTP (L01Client) or in-process (InProcessL01). */
+export type L01 = Pick<
+  L01Client,
+  | 'baseUrl'
+  | 'createAgent'
+  | 'listAgents'
+  | 'getAgent'
+  | 'patchAgent'
+  | 'deleteAgent'
+  | 'createGoal'
+  | 'listGoals'
+  | 'getGoal'
+  | 'patchGoal'
+  | 'createTask'
+  | 'listTasks'
+  | 'getTask'
+  | 'patchTask'
+  | 'ready'
+  | 'probe'
+  | 'close'
+>
 
 /**
  * L09's way to L01: one keep-alive undici pool, the internal key and the caller's request
@@ -84,7 +108,7 @@ export class L01Client {
         method,
         path: path + (opts.query ?? ''),
         headers,
-        body: opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body),
+        body: opts.body === undefined ? undefined : (opts.bodyText ?? JSON.stringify(opts.body)),
       })
     try {
       let res: Awaited<ReturnType<typeof send>>

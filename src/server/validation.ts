@@ -22,7 +22,7 @@ const DIGITS = /^[0-9]+$/
 
 const refuse = (detail: ErrorDetail) => new PlatformError('VALIDATION_FAILED', `${detail.field} ${detail.message}`, {details: [detail]})
 
-type Validate = ValidateFunction | ((data: unknown) => boolean)
+type Validate = ((data: unknown) => boolean) & {errors?: ErrorObject[] | null}
 
 /**
  * Query strings and path params arrive as text and are coerced; ajv would also read `0x10`,
