@@ -1,7 +1,7 @@
 /**
  * What L01 costs over the database: POST /goals/ on L01 over HTTP against a bare pg Pool
  * doing the same INSERT, on the platform's embedded PostgreSQL. L01 runs in a child process
- * (the built `bin/run.js up --topology threads`), as a user starts it, never in the load generator's
+ * (the built `bin/run.js up`, its default topology), as a user starts it, never in the load generator's
  * event loop; the baseline pool (the size of L01's, 10) runs here. Sides alternate
  * (baseline, subject, ...), each measurement after its own warm-up; medians are compared.
  * Target: subject/baseline >= 0.6. It reports, it does not gate: exit 0 whatever the
@@ -12,6 +12,7 @@
 import {randomUUID} from 'node:crypto'
 import pg from 'pg'
 import {
+  DEFAULT_TOPOLOGY,
   benchArgs,
   fmt,
   log,
@@ -115,7 +116,7 @@ await runBench(async () => {
     const figures = {
       benchmark: 'data-layer',
       database: 'postgresql',
-      topology: 'threads',
+      topology: DEFAULT_TOPOLOGY,
       seconds,
       warmup,
       rounds,
@@ -130,7 +131,7 @@ await runBench(async () => {
     process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`)
   } else {
     console.log(
-      `POST /goals/ on L01 (threads topology, child process) vs the same INSERT on a bare pg Pool(${CONCURRENCY}), ` +
+      `POST /goals/ on L01 (${DEFAULT_TOPOLOGY} topology, child process) vs the same INSERT on a bare pg Pool(${CONCURRENCY}), ` +
         `concurrency ${CONCURRENCY}, ${args.rounds} x ${args.seconds} s per side (medians)`,
     )
     const rows = (['baseline', 'subject'] as const).map((k) => {

@@ -2,13 +2,14 @@
  * What L09 costs: the same requests through the gateway (GET /api/v1/agents/:id,
  * POST /api/v1/goals/) and directly on L01 (GET /agents/:id, POST /goals/), at the same
  * concurrency, on the platform's embedded PostgreSQL. The servers run in a child process
- * (the built `bin/run.js up --topology threads`), never in the load generator's event loop. Direct
+ * (the built `bin/run.js up`, its default topology), never in the load generator's event loop. Direct
  * and through alternate per route, each measurement after its own warm-up; medians are
  * compared. Target: through/direct >= 0.75 per route. Exit 1 only when the run failed.
  *
  *   node --import tsx bench/gateway.ts [--seconds 6] [--concurrency 16] [--rounds 2] [--warmup 1] [--json]
  */
 import {
+  DEFAULT_TOPOLOGY,
   benchArgs,
   fmt,
   log,
@@ -99,7 +100,7 @@ await runBench(async () => {
     const record = {
       benchmark: 'gateway',
       database: 'postgresql',
-      topology: 'threads',
+      topology: DEFAULT_TOPOLOGY,
       seconds,
       concurrency,
       rounds,
@@ -112,7 +113,7 @@ await runBench(async () => {
     process.stdout.write(`${JSON.stringify(record, null, 2)}\n`)
   } else {
     console.log(
-      `L09 vs direct L01, PostgreSQL, threads topology, concurrency ${args.concurrency}, ` +
+      `L09 vs direct L01, PostgreSQL, ${DEFAULT_TOPOLOGY} topology, concurrency ${args.concurrency}, ` +
         `${args.rounds} x ${args.seconds} s per side (medians)`,
     )
     const rows = results.flatMap((r) =>

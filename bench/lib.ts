@@ -13,9 +13,11 @@ import {build, type Histogram} from 'hdr-histogram-js'
 import {Pool, request as httpRequest} from 'undici'
 import {readFileOr} from '../src/core/index.js'
 import {clusterDir, runningClusterUrl} from '../src/db/index.js'
+import {DEFAULT_TOPOLOGY} from '../src/embedded/index.js'
 import {freePort} from '../test/support/postgres.js'
 
 export {freePort}
+export {DEFAULT_TOPOLOGY}
 
 export const ROOT = dirname(dirname(fileURLToPath(import.meta.url)))
 export const log = (msg: string): void => void process.stderr.write(`${msg}\n`)
@@ -401,14 +403,14 @@ export function summarise(runs: LoadResult[]) {
 }
 
 /**
- * The platform as `platform up` starts it by default (L01 + L09 in threads, on its embedded
+ * The platform as `platform up` starts it by default (its default topology, on its embedded
  * PostgreSQL) in a child process with a fresh state directory, and the URL of that database;
  * all cleaned up with the run. L01 migrates before it listens, so the schema exists once this
  * resolves.
  */
 export async function startPlatformOnPostgres(opts: {logLevel?: string} = {}): Promise<{databaseUrl: string; platform: PlatformChild}> {
-  log('starting the platform (threads topology, embedded PostgreSQL) in a child process')
-  const platform = await startPlatformChild({topology: 'threads', logLevel: opts.logLevel})
+  log(`starting the platform (${DEFAULT_TOPOLOGY} topology, embedded PostgreSQL) in a child process`)
+  const platform = await startPlatformChild({topology: DEFAULT_TOPOLOGY, logLevel: opts.logLevel})
   const databaseUrl = runningClusterUrl(platform.stateDir)
   if (!databaseUrl) throw new Error('the platform started without its embedded PostgreSQL')
   return {databaseUrl, platform}

@@ -1,7 +1,7 @@
 /**
  * Whether a list's cost grows with the table: `GET /agents/` (the default page of 100) on L01
  * over PostgreSQL with 1,000 agents and with 1,000,000, in the same run. Two platforms as `up`
- * starts them (threads topology, each on its own embedded PostgreSQL) in child processes;
+ * starts them (the default topology, each on its own embedded PostgreSQL) in child processes;
  * the rows are seeded in bulk with SQL, then VACUUM ANALYZE, as autovacuum would leave them.
  * Sides alternate (small, large, ...), each measurement after its own warm-up; medians are
  * compared. Target: large/small >= 0.67. Reports; exit 1 only when the run failed.

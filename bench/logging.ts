@@ -1,6 +1,6 @@
 /**
  * What the one-line-per-request log costs: CPU per request of the platform process (L01 and
- * L09 in their threads, from /proc/PID/stat), with the default log level (info: each service
+ * L09 together, all threads, from /proc/PID/stat), with the default log level (info: each service
  * appends a line per request to .platform/platform.log) against the same platform with
  * `--log-level silent`, for `GET /api/v1/agents/:id` through L09. Measured at the scenario's
  * rate (`--rate`, about what the contract's scenario sends at 2,000 users: the target's

@@ -3,7 +3,7 @@
  * 5:3:2, the contract's task weights, payloads and think time of 1-3 s), spawned at --spawn-rate
  * per s, for --seconds, through the product's own runner (`runLoad`: the generator in its worker
  * thread of this process, HDR statistics, run validity) against the embedded platform in a child
- * process (the built `bin/run.js up --topology threads`) on its embedded PostgreSQL. Reports total
+ * process (the built `bin/run.js up`, its default topology) on its embedded PostgreSQL. Reports total
  * requests, req/s, errors, p50/p95/p99 in total and per endpoint, the worst endpoint's p95, the
  * run's validity, and the verdict against the targets: 0 errors and p95 < 100 ms (in total). The
  * failure groups print when there are any. Exit 1 only when the run failed (the platform died, the
@@ -13,6 +13,7 @@
  */
 import {contractScenario, effectiveThresholds, preflight, runLoad, type Summary} from '../src/loadtest/index.js'
 import {
+  DEFAULT_TOPOLOGY,
   benchArgs,
   fmt,
   loadavg,
@@ -39,7 +40,7 @@ await runBench(async () => {
   log(`loadavg ${load.before}`)
   // As a user starts it: `platform up` with its default log level (one line per request to .platform/platform.log).
   const platform = args.pglite
-    ? await startPlatformChild({topology: 'threads', logLevel: 'info', args: ['--db', 'pglite']})
+    ? await startPlatformChild({topology: DEFAULT_TOPOLOGY, logLevel: 'info', args: ['--db', 'pglite']})
     : (await startPlatformOnPostgres({logLevel: 'info'})).platform
   await preflight(platform.l09, platform.apiKey)
 
@@ -89,7 +90,7 @@ await runBench(async () => {
       benchmark: 'scenario',
       database: args.pglite ? 'pglite' : 'embedded postgresql',
       rss: {totalMb: rssTotal, processes: rss},
-      topology: 'threads',
+      topology: DEFAULT_TOPOLOGY,
       options: args,
       loadavg: load,
       duration: s.duration,

@@ -1,7 +1,7 @@
 /**
- * The measurement behind DEFAULT_TOPOLOGY: the embedded platform on PGlite, once per
- * topology (inline, threads, processes) in a child process (the built `bin/run.js up --topology T`,
- * fresh state dir each), saturated from this process by an approximation of the
+ * The measurement behind DEFAULT_TOPOLOGY: the embedded platform on its default database (the
+ * embedded PostgreSQL), once per topology (inline, threads, processes) in a child process (the
+ * built `bin/run.js up --topology T`, fresh state dir each), saturated from this process by an approximation of the
  * contract's load-test scenario: agent/goal/task users 5:3:2 with the contract's task
  * weights and payloads, ids kept only from 201s, but no think time and a fixed number of
  * virtual users. Topologies run interleaved (forward, then backward, ...); medians are
@@ -166,7 +166,7 @@ await runBench(async () => {
   const order = Array.from({length: args.rounds}, (_, r) => (r % 2 ? [...TOPOLOGIES].reverse() : [...TOPOLOGIES])).flat()
   const runs: Array<{topology: Topology; run: LoadResult}> = []
   for (const topology of order) {
-    log(`${topology}: starting on PGlite, ${args.concurrency} users for ${args.seconds} s`)
+    log(`${topology}: starting on the embedded PostgreSQL, ${args.concurrency} users for ${args.seconds} s`)
     const run = await measure(topology)
     runs.push({topology, run})
     const kinds = Object.entries(run.errorsBy).map(([k, n]) => `${n} x ${k}`)
@@ -211,7 +211,7 @@ await runBench(async () => {
     }))
     const record = {
       benchmark: 'topology',
-      database: 'pglite',
+      database: 'postgresql',
       seconds,
       concurrency,
       rounds,
@@ -227,7 +227,7 @@ await runBench(async () => {
     return
   }
   console.log(
-    `Load scenario (agent/goal/task 5:3:2, no think time) through L09 on PGlite, ${args.concurrency} users, ` +
+    `Load scenario (agent/goal/task 5:3:2, no think time) through L09 on the embedded PostgreSQL, ${args.concurrency} users, ` +
       `${args.rounds} x ${args.seconds} s per topology (medians)`,
   )
   const rows = results.map((r) => [

@@ -15,6 +15,7 @@ import {
   style,
 } from '../src/cli/index.js'
 import type {PlatformConfig, PlatformStatus} from '../src/core/index.js'
+import {TOPOLOGIES} from '../src/embedded/topology.js'
 
 export default class Up extends PlatformCommand {
   static override summary = 'Start the whole platform (L01 + L09) on this machine'
@@ -36,7 +37,7 @@ export default class Up extends PlatformCommand {
   ]
   static override flags = {
     detach: Flags.boolean({char: 'd', description: 'run in the background (pidfile and log under .platform/)'}),
-    topology: Flags.option({description: "where each service's event loop runs", options: ['threads', 'processes', 'inline'] as const})(),
+    topology: Flags.option({description: "where each service's event loop runs", options: TOPOLOGIES})(),
     'log-level': logLevelFlag(),
     'log-format': Flags.option({
       description: 'foreground: how request lines print (default: pretty on a terminal, else json)',

@@ -1,14 +1,10 @@
 import {spawn} from 'node:child_process'
 import {setFlagsFromString} from 'node:v8'
 import {PlatformError, startWorker, stopChild, type ErrorCode, type PlatformConfig} from '../core/index.js'
-import {startDataLayer, startGateway, type RunningService, type ServiceName} from './services.js'
+import type {Topology} from './topology.js'
+import {startBoth, startDataLayer, startGateway, type RunningService, type ServiceName} from './services.js'
 
-/**
- * Where a service's event loop runs: in this process's own loop, in a worker thread of
- * its own, or in a child process of its own (`platform serve ...`).
- */
-export type Topology = 'inline' | 'threads' | 'processes'
-export const TOPOLOGIES: readonly Topology[] = ['inline', 'threads', 'processes']
+export {TOPOLOGIES, type Topology} from './topology.js'
 
 export interface HostedService extends RunningService {
   /** Resolves with the reason if the service stops by itself (a crash), never on close(). */
@@ -42,29 +38,32 @@ function inline(name: ServiceName, config: PlatformConfig, opts: HostOptions): P
   return start(config, {log: {level: opts.logLevel, file: opts.logFile}}).then((s) => ({...s, died: never}))
 }
 
-function inWorker(name: ServiceName, config: PlatformConfig, opts: HostOptions): Promise<HostedService> {
+type Ready = {type: string; services: Array<{url: string; backend: string}>; code: ErrorCode; message: string; suggestion?: string}
+
+/** Services in one worker thread of their own: one service (threads), or both (shared). Closing any closes the worker. */
+function inWorker(names: ServiceName[], config: PlatformConfig, opts: HostOptions, inProcess = false): Promise<HostedService[]> {
   setFlagsFromString(YOUNG_SPACE_FLAG)
-  const worker = startWorker(import.meta.url, 'worker', {workerData: {name, config, log: {level: opts.logLevel, file: opts.logFile}}})
+  const log = {level: opts.logLevel, file: opts.logFile}
+  const worker = startWorker(import.meta.url, 'worker', {workerData: {names, config, log, inProcess}})
   let closing = false
+  let closed: Promise<void> | undefined
   const exit = new Promise<number>((resolve) => worker.once('exit', resolve))
+  const close = () =>
+    (closed ??= (async () => {
+      closing = true
+      worker.postMessage('close')
+      const timer = setTimeout(() => void worker.terminate(), CLOSE_GRACE_MS)
+      await exit
+      clearTimeout(timer)
+    })())
+  const what = names.join(' and ')
   return new Promise((resolve, reject) => {
     worker.once('error', reject)
-    exit.then((code) => reject(new PlatformError('INTERNAL', `${name} worker exited (code ${code}) before it was ready`)))
-    worker.once('message', (msg: {type: string; url: string; backend: string; code: ErrorCode; message: string; suggestion?: string}) => {
+    exit.then((code) => reject(new PlatformError('INTERNAL', `${what} worker exited (code ${code}) before it was ready`)))
+    worker.once('message', (msg: Ready) => {
       if (msg.type === 'error') return reject(new PlatformError(msg.code, msg.message, {suggestion: msg.suggestion}))
-      resolve({
-        name,
-        url: msg.url,
-        backend: msg.backend,
-        died: exit.then((code) => (closing ? never : new Error(`${name} worker exited unexpectedly (code ${code})`))),
-        async close() {
-          closing = true
-          worker.postMessage('close')
-          const timer = setTimeout(() => void worker.terminate(), CLOSE_GRACE_MS)
-          await exit
-          clearTimeout(timer)
-        },
-      })
+      const died = exit.then((code) => (closing ? never : new Error(`${what} worker exited unexpectedly (code ${code})`)))
+      resolve(names.map((name, i) => ({name, url: msg.services[i]!.url, backend: msg.services[i]!.backend, died, close})))
     })
   })
 }
@@ -126,6 +125,29 @@ function inProcess(name: ServiceName, config: PlatformConfig, opts: HostOptions)
   })
 }
 
-export function startHosted(name: ServiceName, config: PlatformConfig, topology: Topology, opts: HostOptions): Promise<HostedService> {
-  return {inline, threads: inWorker, processes: inProcess}[topology](name, config, opts)
+/** One service, on its own, on the threads or processes topology (or inline). */
+export async function startHosted(
+  name: ServiceName,
+  config: PlatformConfig,
+  topology: Topology,
+  opts: HostOptions,
+): Promise<HostedService> {
+  if (topology === 'threads') return (await inWorker([name], config, opts))[0]!
+  return topology === 'processes' ? inProcess(name, config, opts) : inline(name, config, opts)
+}
+
+/**
+ * L01 and L09 in one event loop (inline: this process's; shared: a worker thread's), L09
+ * calling L01 in-process when inProcess (it was not pointed at another L01).
+ */
+export async function startTogether(
+  config: PlatformConfig,
+  topology: 'inline' | 'shared',
+  opts: HostOptions,
+  inProcess: boolean,
+): Promise<[HostedService, HostedService]> {
+  if (topology === 'shared')
+    return (await inWorker(['l01-data-layer', 'l09-api-gateway'], config, opts, inProcess)) as [HostedService, HostedService]
+  const both = await startBoth(config, {log: {level: opts.logLevel, file: opts.logFile}}, inProcess)
+  return both.map((s) => ({...s, died: never})) as [HostedService, HostedService]
 }

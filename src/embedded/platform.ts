@@ -17,11 +17,11 @@ import {
 } from '../core/index.js'
 import {migrate, openDb, resolveDatabase, stopClusterOf, findPgBinaries, type EngineInfo} from '../db/index.js'
 import {portInUse} from '../server/index.js'
-import {startHosted, type HostedService, type HostOptions, type Topology} from './hosts.js'
+import {startHosted, startTogether, type HostedService, type HostOptions, type Topology} from './hosts.js'
 import {clearRunState, livingServices, readRunState, runFiles, writeRunState, type RunState} from './state.js'
 
 /** The topology `up` uses unless told otherwise; chosen by bench/topology (see README). */
-export const DEFAULT_TOPOLOGY: Topology = 'threads'
+export const DEFAULT_TOPOLOGY: Topology = 'shared'
 
 export interface Platform {
   state: RunState
@@ -94,10 +94,12 @@ async function migrateFirst(config: PlatformConfig, onStep?: (step: string) => v
 /** Unix socket paths are short (108 bytes on Linux): a deep state directory does without. */
 const MAX_SOCKET_PATH = 100
 
+/** The gateway was not pointed at another L01 than the platform's own. */
+const ownsL01 = (config: PlatformConfig) => config.gateway.l01Url === urlOf(config.dataLayer)
+
 function localSocket(config: PlatformConfig, topology: Topology): string | undefined {
   const path = join(config.stateDir, 'l01.sock')
-  const ownL01 = config.gateway.l01Url === urlOf(config.dataLayer)
-  return topology !== 'processes' && ownL01 && Buffer.byteLength(path) <= MAX_SOCKET_PATH ? path : undefined
+  return topology === 'threads' && ownsL01(config) && Buffer.byteLength(path) <= MAX_SOCKET_PATH ? path : undefined
 }
 
 async function startServices(
@@ -107,16 +109,19 @@ async function startServices(
   engine: EngineInfo,
   release: () => Promise<void>,
 ): Promise<Platform> {
-  // With a known L01 port both start at once (L09 tolerates an L01 still starting); with
-  // port 0 L09 must wait to learn it.
-  // L09 reaches L01 over a Unix socket in the state directory when they share a machine and
-  // the gateway was not pointed elsewhere; the processes topology keeps to TCP.
+  // Shared and inline, both start in one event loop, L01 first, and L09 calls L01 there.
+  // Otherwise, with a known L01 port both start at once (L09 tolerates an L01 still
+  // starting); with port 0 L09 must wait to learn it. L09 reaches L01 over a Unix socket in
+  // the state directory when they share a machine and the gateway was not pointed
+  // elsewhere; the processes topology keeps to TCP.
   const socket = localSocket(config, topology)
   if (socket) config = {...config, dataLayer: {...config.dataLayer, socket}}
   const l09Config = (l01Url: string) => ({...config, gateway: {...config.gateway, l01Url, l01Socket: socket}})
   let l01: HostedService
   let l09: HostedService
-  if (config.dataLayer.port !== 0) {
+  if (topology === 'shared' || topology === 'inline') {
+    ;[l01, l09] = await startTogether(config, topology, opts, ownsL01(config))
+  } else if (config.dataLayer.port !== 0) {
     const [a, b] = await Promise.allSettled([
       startHosted('l01-data-layer', config, topology, opts),
       startHosted('l09-api-gateway', l09Config(urlOf(config.dataLayer)), topology, opts),

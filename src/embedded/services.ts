@@ -12,6 +12,7 @@ import {
 } from '../core/index.js'
 import {migrate, openDb, resolveDatabase, type Db} from '../db/index.js'
 import {serviceLog, type LogTarget} from '../observability/index.js'
+import type {L01} from '../gateway/index.js'
 
 export type ServiceName = 'l01-data-layer' | 'l09-api-gateway'
 
@@ -22,6 +23,8 @@ export interface RunningService {
   backend: string
   /** Stops accepting, drains in-flight requests, then releases what the service holds. */
   close(): Promise<void>
+  /** L01 only: itself as a client that a gateway in the same event loop calls without a socket. */
+  local?: L01
 }
 
 export interface StartOptions {
@@ -31,6 +34,8 @@ export interface StartOptions {
   onMigrate?: (file: string) => void
   /** L01: how long to wait at start for a database that does not answer yet (0: not at all) */
   waitForDbMs?: number
+  /** L09: the L01 to call in this event loop (its `local`), instead of over HTTP at config.gateway.l01Url. */
+  l01?: L01
 }
 
 /** Polls the database until it answers, for up to ms; past that, the last refusal is the error. */
@@ -103,19 +108,30 @@ async function serve(
  */
 export async function startDataLayer(config: PlatformConfig, opts: StartOptions = {}): Promise<RunningService> {
   // The server code loads while the database opens (PGlite's start is mostly WASM compiling).
-  const [db, {buildDataLayer}] = await Promise.all([openDb(config), import('../data-layer/index.js')])
+  const [db, {buildDataLayer, createStore}, {InProcessL01}] = await Promise.all([
+    openDb(config),
+    import('../data-layer/index.js'),
+    import('../gateway/l01-in-process.js'),
+  ])
   const log = serviceLog(opts.log)
   let app: FastifyInstance
+  const store = createStore(db)
   try {
     if (opts.waitForDbMs) await waitForDatabase(db, opts.waitForDbMs)
     await migrate(db, {dir: migrationDirs(config), lockTimeoutMs: config.migrationLockTimeoutMs, onApply: (m) => opts.onMigrate?.(m.file)})
-    app = buildDataLayer({db, apiKeys: [internalKey(config)], version: packageVersion(), logger: log.logger, limits: config.server})
+    app = buildDataLayer({db, store, apiKeys: [internalKey(config)], version: packageVersion(), logger: log.logger, limits: config.server})
   } catch (err) {
     await db.close()
     await log.flush()
     throw err
   }
-  return serve('l01-data-layer', app, config.dataLayer, db.location, () => db.close().finally(log.flush))
+  const service = await serve('l01-data-layer', app, config.dataLayer, db.location, () => db.close().finally(log.flush))
+  const local = new InProcessL01(store, {
+    baseUrl: service.url,
+    timeoutMs: config.gateway.upstreamTimeoutMs,
+    logError: (err, reqId) => app.log.error({reqId, err}, 'unhandled error'),
+  })
+  return {...service, local}
 }
 
 /** L01 on the database `up` would choose (starting the embedded PostgreSQL if needed, and stopping it on close). */
@@ -135,15 +151,31 @@ export async function startDataLayerWithDatabase(
   }
 }
 
+/**
+ * L01, then L09 in the same event loop: L09 calls L01 in-process (its `local`) unless the
+ * gateway was pointed at another L01. Stopping L09 leaves L01 running; closing both is the caller's.
+ */
+export async function startBoth(config: PlatformConfig, opts: StartOptions, inProcess: boolean): Promise<[RunningService, RunningService]> {
+  const l01 = await startDataLayer(config, opts)
+  try {
+    return [l01, await startGateway(config, {...opts, l01: inProcess ? l01.local : undefined})]
+  } catch (err) {
+    await l01.close()
+    throw err
+  }
+}
+
 /** L09 on this machine, in front of the L01 at config.gateway.l01Url. Refuses to start on a key mismatch. */
 export async function startGateway(config: PlatformConfig, opts: StartOptions = {}): Promise<RunningService> {
   const {buildGateway, L01Client} = await import('../gateway/index.js')
-  const l01 = new L01Client({
-    baseUrl: config.gateway.l01Url,
-    socketPath: config.gateway.l01Socket,
-    apiKey: internalKey(config),
-    timeoutMs: config.gateway.upstreamTimeoutMs,
-  })
+  const l01 =
+    opts.l01 ??
+    new L01Client({
+      baseUrl: config.gateway.l01Url,
+      socketPath: config.gateway.l01Socket,
+      apiKey: internalKey(config),
+      timeoutMs: config.gateway.upstreamTimeoutMs,
+    })
   const log = serviceLog(opts.log)
   let app: FastifyInstance
   try {
