@@ -107,7 +107,7 @@ await runBench(async () => {
   } else {
     console.log(
       `the contract's scenario: ${args.users} users (spawn ${args['spawn-rate']}/s, think 1-3 s), ${s.duration} s, ` +
-        `embedded platform (threads) on ${engine}; loadavg ${load.before} -> ${load.after}`,
+        `embedded platform (${DEFAULT_TOPOLOGY}) on ${engine}; loadavg ${load.before} -> ${load.after}`,
     )
     console.log(
       table(

@@ -1,8 +1,7 @@
 import {spawn} from 'node:child_process'
 import {setFlagsFromString} from 'node:v8'
 import {PlatformError, startWorker, stopChild, type ErrorCode, type PlatformConfig} from '../core/index.js'
-import type {Topology} from './topology.js'
-import {startBoth, startDataLayer, startGateway, type RunningService, type ServiceName} from './services.js'
+import {startBoth, type RunningService, type ServiceName} from './services.js'
 
 export {TOPOLOGIES, type Topology} from './topology.js'
 
@@ -32,11 +31,6 @@ const never = new Promise<Error>(() => {})
  */
 const YOUNG_SPACE_FLAG = '--min-semi-space-size=16'
 const CLOSE_GRACE_MS = 10_000
-
-function inline(name: ServiceName, config: PlatformConfig, opts: HostOptions): Promise<HostedService> {
-  const start = name === 'l01-data-layer' ? startDataLayer : startGateway
-  return start(config, {log: {level: opts.logLevel, file: opts.logFile}}).then((s) => ({...s, died: never}))
-}
 
 type Ready = {type: string; services: Array<{url: string; backend: string}>; code: ErrorCode; message: string; suggestion?: string}
 
@@ -125,15 +119,14 @@ function inProcess(name: ServiceName, config: PlatformConfig, opts: HostOptions)
   })
 }
 
-/** One service, on its own, on the threads or processes topology (or inline). */
+/** One service on its own: in a worker thread of its own (threads) or a child process of its own (processes). */
 export async function startHosted(
   name: ServiceName,
   config: PlatformConfig,
-  topology: Topology,
+  topology: 'threads' | 'processes',
   opts: HostOptions,
 ): Promise<HostedService> {
-  if (topology === 'threads') return (await inWorker([name], config, opts))[0]!
-  return topology === 'processes' ? inProcess(name, config, opts) : inline(name, config, opts)
+  return topology === 'threads' ? (await inWorker([name], config, opts))[0]! : inProcess(name, config, opts)
 }
 
 /**

@@ -156,7 +156,8 @@ export async function startDataLayerWithDatabase(
  * gateway was pointed at another L01. Stopping L09 leaves L01 running; closing both is the caller's.
  */
 export async function startBoth(config: PlatformConfig, opts: StartOptions, inProcess: boolean): Promise<[RunningService, RunningService]> {
-  const l01 = await startDataLayer(config, opts)
+  // The gateway's code loads while L01 starts.
+  const [l01] = await Promise.all([startDataLayer(config, opts), import('../gateway/index.js')])
   try {
     return [l01, await startGateway(config, {...opts, l01: inProcess ? l01.local : undefined})]
   } catch (err) {
