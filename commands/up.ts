@@ -14,8 +14,7 @@ import {
   withDbFlags,
   style,
 } from '../src/cli/index.js'
-import type {PlatformConfig, PlatformStatus} from '../src/core/index.js'
-import {TOPOLOGIES} from '../src/embedded/topology.js'
+import {TOPOLOGIES, type PlatformConfig, type PlatformStatus} from '../src/core/index.js'
 
 export default class Up extends PlatformCommand {
   static override summary = 'Start the whole platform (L01 + L09) on this machine'

@@ -3,7 +3,7 @@ import {setFlagsFromString} from 'node:v8'
 import {PlatformError, startWorker, stopChild, type ErrorCode, type PlatformConfig} from '../core/index.js'
 import {startBoth, type RunningService, type ServiceName} from './services.js'
 
-export {TOPOLOGIES, type Topology} from './topology.js'
+export {TOPOLOGIES, type Topology} from '../core/index.js'
 
 export interface HostedService extends RunningService {
   /** Resolves with the reason if the service stops by itself (a crash), never on close(). */

@@ -12,6 +12,7 @@ import {
 } from '../core/index.js'
 import {migrate, openDb, resolveDatabase, type Db} from '../db/index.js'
 import {serviceLog, type LogTarget} from '../observability/index.js'
+import type {Store} from '../data-layer/index.js'
 import type {L01} from '../gateway/index.js'
 
 export type ServiceName = 'l01-data-layer' | 'l09-api-gateway'
@@ -23,8 +24,8 @@ export interface RunningService {
   backend: string
   /** Stops accepting, drains in-flight requests, then releases what the service holds. */
   close(): Promise<void>
-  /** L01 only: itself as a client that a gateway in the same event loop calls without a socket. */
-  local?: L01
+  /** L01 only: what a gateway in the same event loop calls it through (InProcessL01), and where its internal errors are logged. */
+  local?: {store: Store; logError: (err: unknown, requestId?: string) => void}
 }
 
 export interface StartOptions {
@@ -34,7 +35,7 @@ export interface StartOptions {
   onMigrate?: (file: string) => void
   /** L01: how long to wait at start for a database that does not answer yet (0: not at all) */
   waitForDbMs?: number
-  /** L09: the L01 to call in this event loop (its `local`), instead of over HTTP at config.gateway.l01Url. */
+  /** L09: the L01 to call in this event loop (InProcessL01 on its `local`), instead of over HTTP at config.gateway.l01Url. */
   l01?: L01
 }
 
@@ -108,11 +109,7 @@ async function serve(
  */
 export async function startDataLayer(config: PlatformConfig, opts: StartOptions = {}): Promise<RunningService> {
   // The server code loads while the database opens (PGlite's start is mostly WASM compiling).
-  const [db, {buildDataLayer, createStore}, {InProcessL01}] = await Promise.all([
-    openDb(config),
-    import('../data-layer/index.js'),
-    import('../gateway/l01-in-process.js'),
-  ])
+  const [db, {buildDataLayer, createStore}] = await Promise.all([openDb(config), import('../data-layer/index.js')])
   const log = serviceLog(opts.log)
   let app: FastifyInstance
   const store = createStore(db)
@@ -126,12 +123,7 @@ export async function startDataLayer(config: PlatformConfig, opts: StartOptions 
     throw err
   }
   const service = await serve('l01-data-layer', app, config.dataLayer, db.location, () => db.close().finally(log.flush))
-  const local = new InProcessL01(store, {
-    baseUrl: service.url,
-    timeoutMs: config.gateway.upstreamTimeoutMs,
-    logError: (err, reqId) => app.log.error({reqId, err}, 'unhandled error'),
-  })
-  return {...service, local}
+  return {...service, local: {store, logError: (err, reqId) => app.log.error({reqId, err}, 'unhandled error')}}
 }
 
 /** L01 on the database `up` would choose (starting the embedded PostgreSQL if needed, and stopping it on close). */
@@ -152,14 +144,16 @@ export async function startDataLayerWithDatabase(
 }
 
 /**
- * L01, then L09 in the same event loop: L09 calls L01 in-process (its `local`) unless the
+ * L01, then L09 in the same event loop: L09 calls L01 in-process (through its `local`) unless the
  * gateway was pointed at another L01. Stopping L09 leaves L01 running; closing both is the caller's.
  */
 export async function startBoth(config: PlatformConfig, opts: StartOptions, inProcess: boolean): Promise<[RunningService, RunningService]> {
   // The gateway's code loads while L01 starts.
-  const [l01] = await Promise.all([startDataLayer(config, opts), import('../gateway/index.js')])
+  const [l01, {InProcessL01}] = await Promise.all([startDataLayer(config, opts), import('../gateway/index.js')])
   try {
-    return [l01, await startGateway(config, {...opts, l01: inProcess ? l01.local : undefined})]
+    const {store, logError} = l01.local!
+    const local = new InProcessL01(store, {baseUrl: l01.url, timeoutMs: config.gateway.upstreamTimeoutMs, logError})
+    return [l01, await startGateway(config, {...opts, l01: inProcess ? local : undefined})]
   } catch (err) {
     await l01.close()
     throw err

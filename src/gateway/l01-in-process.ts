@@ -1,6 +1,5 @@
 import {PlatformError} from '../core/index.js'
-import {operations, resourceAt, schemasOf, type ListParams, type Resource, type Store} from '../data-layer/resources.js'
-import {idempotencyKey} from '../data-layer/idempotency.js'
+import {idempotencyKey, operations, resourceAt, schemasOf, type ListParams, type Resource, type Store} from '../data-layer/index.js'
 import {formatValidation, toPlatformError, validatorCompiler} from '../server/index.js'
 import type {CallOptions, L01, UpstreamResponse} from './l01-client.js'
 
