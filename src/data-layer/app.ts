@@ -2,7 +2,7 @@ import type {FastifyInstance, FastifyReply, FastifyServerOptions} from 'fastify'
 import type {ServerLimits} from '../core/index.js'
 import {authPlugin, createServer} from '../server/index.js'
 import type {Db} from '../db/index.js'
-import {createMetrics} from '../observability/index.js'
+import {createMetrics, type MetricsRegistry} from '../observability/index.js'
 import {REPLAY_HEADER, idempotencyKey} from './idempotency.js'
 import {RESOURCES, createStore, operations, schemasOf, type ListParams, type Resource, type Store} from './resources.js'
 
@@ -16,8 +16,9 @@ export interface DataLayerDeps {
   limits?: ServerLimits
   /** The clock that ages the kept list estimates (Date.now when not given). */
   now?: () => number
-  /** The store to serve from, when another way in (an in-process L01 client) shares it. */
+  /** The store to serve from, and the metrics to count in, when another way in (an in-process L01 client) shares them. */
   store?: Store
+  metrics?: MetricsRegistry
 }
 
 type Params = Record<string, string>
@@ -61,7 +62,7 @@ export function buildDataLayer(deps: DataLayerDeps): FastifyInstance {
     version: deps.version,
     logger: deps.logger,
     limits: deps.limits,
-    metrics: createMetrics(),
+    metrics: deps.metrics ?? createMetrics(),
     ready: {
       dependency: 'database',
       check: async () => {

@@ -11,7 +11,7 @@ import {
   type ServiceAddress,
 } from '../core/index.js'
 import {migrate, openDb, resolveDatabase, type Db} from '../db/index.js'
-import {serviceLog, type LogTarget} from '../observability/index.js'
+import {createMetrics, responseObserver, serviceLog, type Answered, type LogTarget} from '../observability/index.js'
 import type {Store} from '../data-layer/index.js'
 import type {L01} from '../gateway/index.js'
 
@@ -25,7 +25,7 @@ export interface RunningService {
   /** Stops accepting, drains in-flight requests, then releases what the service holds. */
   close(): Promise<void>
   /** L01 only: what a gateway in the same event loop calls it through (InProcessL01), and where its internal errors are logged. */
-  local?: {store: Store; logError: (err: unknown, requestId?: string) => void}
+  local?: {store: Store; logError: (err: unknown, requestId?: string) => void; observe: (a: Answered) => void}
 }
 
 export interface StartOptions {
@@ -113,17 +113,27 @@ export async function startDataLayer(config: PlatformConfig, opts: StartOptions 
   const log = serviceLog(opts.log)
   let app: FastifyInstance
   const store = createStore(db)
+  const metrics = createMetrics()
   try {
     if (opts.waitForDbMs) await waitForDatabase(db, opts.waitForDbMs)
     await migrate(db, {dir: migrationDirs(config), lockTimeoutMs: config.migrationLockTimeoutMs, onApply: (m) => opts.onMigrate?.(m.file)})
-    app = buildDataLayer({db, store, apiKeys: [internalKey(config)], version: packageVersion(), logger: log.logger, limits: config.server})
+    app = buildDataLayer({
+      db,
+      store,
+      metrics,
+      apiKeys: [internalKey(config)],
+      version: packageVersion(),
+      logger: log.logger,
+      limits: config.server,
+    })
   } catch (err) {
     await db.close()
     await log.flush()
     throw err
   }
   const service = await serve('l01-data-layer', app, config.dataLayer, db.location, () => db.close().finally(log.flush))
-  return {...service, local: {store, logError: (err, reqId) => app.log.error({reqId, err}, 'unhandled error')}}
+  const logError = (err: unknown, reqId?: string) => app.log.error({reqId, err}, 'unhandled error')
+  return {...service, local: {store, logError, observe: responseObserver(app.log, metrics)}}
 }
 
 /** L01 on the database `up` would choose (starting the embedded PostgreSQL if needed, and stopping it on close). */
@@ -151,8 +161,8 @@ export async function startBoth(config: PlatformConfig, opts: StartOptions, inPr
   // The gateway's code loads while L01 starts.
   const [l01, {InProcessL01}] = await Promise.all([startDataLayer(config, opts), import('../gateway/index.js')])
   try {
-    const {store, logError} = l01.local!
-    const local = new InProcessL01(store, {baseUrl: l01.url, timeoutMs: config.gateway.upstreamTimeoutMs, logError})
+    const {store, ...observed} = l01.local!
+    const local = new InProcessL01(store, {baseUrl: l01.url, timeoutMs: config.gateway.upstreamTimeoutMs, ...observed})
     return [l01, await startGateway(config, {...opts, l01: inProcess ? local : undefined})]
   } catch (err) {
     await l01.close()

@@ -39,7 +39,7 @@ type Query = Record<string, string | number | undefined>
 type PageQuery = {limit?: number; offset?: number; count?: string}
 
 /** Keeps only the query parameters L01 knows for a route, as a query string. */
-function queryString(q: Query | undefined): string {
+export function queryString(q: Query | undefined): string {
   if (!q) return ''
   const params = new URLSearchParams()
   for (const [k, v] of Object.entries(q)) if (v !== undefined) params.set(k, String(v))
@@ -141,9 +141,9 @@ export class L01Client {
     this.call('GET', '/goals/', {...o, query: queryString(q)})
   getGoal = (id: string, o?: CallOptions) => this.call('GET', `/goals/${seg(id)}`, o)
   patchGoal = (id: string, body: unknown, o?: CallOptions) => this.call('PATCH', `/goals/${seg(id)}`, {...o, body})
-  createTask = (body: unknown, o?: CallOptions) => this.call('POST', '/plans/tasks', {...o, body})
+  createTask = (body: unknown, o?: CallOptions) => this.call('POST', '/plans/tasks/', {...o, body})
   listTasks = (q: {plan_id?: string; agent_id?: string; status?: string} & PageQuery, o?: CallOptions) =>
-    this.call('GET', '/plans/tasks', {...o, query: queryString(q)})
+    this.call('GET', '/plans/tasks/', {...o, query: queryString(q)})
   getTask = (id: string, o?: CallOptions) => this.call('GET', `/plans/tasks/${seg(id)}`, o)
   patchTask = (id: string, body: unknown, o?: CallOptions) => this.call('PATCH', `/plans/tasks/${seg(id)}`, {...o, body})
   ready = (o?: CallOptions) => this.call('GET', '/health/ready', o)

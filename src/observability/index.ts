@@ -1,5 +1,5 @@
-export {createMetrics, metricsPlugin} from './metrics.js'
-export type {MetricsRegistry} from './metrics.js'
+export {createMetrics, metricsPlugin, responseObserver} from './metrics.js'
+export type {Answered, MetricsRegistry} from './metrics.js'
 export {requestLineWriter, serviceLog} from './logging.js'
 export type {LogTarget, ServiceLog} from './logging.js'
 export {isSecretName, redactUrl, REDACTED} from './redact.js'

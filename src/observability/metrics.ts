@@ -1,4 +1,4 @@
-import type {FastifyInstance} from 'fastify'
+import type {FastifyBaseLogger, FastifyInstance} from 'fastify'
 import fp from 'fastify-plugin'
 import {Counter, Gauge, Histogram, Registry, collectDefaultMetrics} from 'prom-client'
 import {requestLineWriter} from './logging.js'
@@ -54,17 +54,39 @@ export function createMetrics(): MetricsRegistry {
   }
 }
 
-/** Counts and times every response under its route template, and logs one line for it. */
+/** One answered request, as the metrics and the request line see it. */
+export interface Answered {
+  reqId: string
+  method: string
+  /** the route template, e.g. /agents/:id */
+  route: string
+  url: string
+  status: number
+  elapsedMs: number
+}
+
+/**
+ * Counts and times an answered request under its route template, and logs its one line:
+ * what a server does for each response, and what an in-process caller of its operations
+ * does for each call (InProcessL01), so a request is in the service's log and metrics either way.
+ */
+export function responseObserver(log: FastifyBaseLogger, metrics: MetricsRegistry): (a: Answered) => void {
+  const logLine = requestLineWriter(log)
+  return (a) => {
+    const labels = {method: a.method, route: a.route, status: String(a.status)}
+    metrics.requests.inc(labels)
+    metrics.duration.observe(labels, a.elapsedMs / 1000)
+    const ms = Math.round(a.elapsedMs * 10) / 10
+    logLine({reqId: a.reqId, method: a.method, route: a.route, url: redactUrl(a.url), status: a.status, ms})
+  }
+}
+
+/** Every response of the instance, observed under its route template. */
 function observeHttp(app: FastifyInstance, metrics: MetricsRegistry): void {
-  const logLine = requestLineWriter(app.log)
+  const observe = responseObserver(app.log, metrics)
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched'
-    const labels = {method: req.method, route, status: String(reply.statusCode)}
-    const seconds = reply.elapsedTime / 1000
-    metrics.requests.inc(labels)
-    metrics.duration.observe(labels, seconds)
-    const ms = Math.round(reply.elapsedTime * 10) / 10
-    logLine({reqId: req.id, method: req.method, route, url: redactUrl(req.url), status: reply.statusCode, ms})
+    observe({reqId: req.id, method: req.method, route, url: req.url, status: reply.statusCode, elapsedMs: reply.elapsedTime})
   })
 }
 

@@ -10,6 +10,7 @@ import {afterAll, beforeAll, expect, it} from 'vitest'
 import {createStore} from '../../src/data-layer/index.js'
 import type {Db} from '../../src/db/index.js'
 import {InProcessL01, buildGateway, type L01Client} from '../../src/gateway/index.js'
+import type {Answered} from '../../src/observability/index.js'
 import {describeEachDb, migratedDb} from '../support/dbs.js'
 import {API_KEY, gatewayFor, listenL01, type L01Handle} from '../support/platform.js'
 
@@ -247,6 +248,37 @@ describeEachDb('L09 over the in-process L01 answers as over HTTP', (kind) => {
     }
     expect((await slow.local.inject(patch)).statusCode).toBe(200)
     await Promise.all([slow.http.app.close(), slow.http.client.close(), slow.local.close()])
+  })
+
+  it("is in L01's log and metrics as over HTTP: the caller's request id, L01's route and URL, the status", async () => {
+    const seen: Answered[] = []
+    const observed = buildGateway({
+      l01: new InProcessL01(createStore(db), {baseUrl: l01.url, observe: (a) => seen.push(a)}),
+      apiKeys: [API_KEY],
+      version: 'test',
+    })
+    const calls: Case[] = [
+      {what: '', method: 'GET', url: `/api/v1/agents/${fx.agent}`},
+      {what: '', method: 'GET', url: `/api/v1/tasks/?plan_id=fixture plan&limit=2`},
+      {what: '', method: 'PATCH', url: `/api/v1/goals/${encodeURIComponent('no such goal')}`, payload: {status: 'active'}},
+      {what: '', method: 'POST', url: '/api/v1/agents/', payload: {name: 7}},
+    ]
+    for (const [i, c] of calls.entries()) {
+      const id = `trace-${kind}-${i}`
+      const before = l01.seen.length
+      const http = await send('http', c, {'x-request-id': id})
+      const local = await observed.inject({
+        ...c,
+        payload: JSON.stringify(c.payload),
+        headers: {'x-api-key': API_KEY, ...asJson, 'x-request-id': id},
+      })
+      expect(local.statusCode).toBe(http.statusCode)
+      // What L01 saw over HTTP is what the in-process call reports.
+      expect(l01.seen.slice(before)).toEqual([{id, url: seen.at(-1)!.url}])
+      expect(seen.at(-1)).toMatchObject({reqId: id, method: c.method, status: http.statusCode})
+    }
+    expect(seen.map((a) => a.route)).toEqual(['/agents/:id', '/plans/tasks/', '/goals/:goal_id', '/agents/'])
+    await observed.close()
   })
 
   it('is ready when the database answers, as L01 is', async () => {
