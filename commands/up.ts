@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import {
   PlatformCommand,
   dbFlags,
+  followBytes,
   followLog,
   formatLine,
   logLevelFlag,
@@ -91,9 +92,12 @@ export default class Up extends PlatformCommand {
           if (flags.child) return
           if (json) return this.logJson(status)
           this.logToStderr(`${style.ok('Platform is up.')}\n${renderStatus(status)}\nStop it with Ctrl-C.\n`)
-          // The services write their log file; a person reads it here as it grows.
-          const print = (lines: string[]) => process.stdout.write(`${(format === 'pretty' ? lines.map(formatLine) : lines).join('\n')}\n`)
-          stopFollowing = followLog(log.file, print, log.offset)
+          // The services write their log file; a person reads it here as it grows. JSON lines are copied as
+          // bytes, never decoded: every request's lines pass through here.
+          stopFollowing =
+            format === 'pretty'
+              ? followLog(log.file, (lines) => process.stdout.write(`${lines.map(formatLine).join('\n')}\n`), log.offset)
+              : followBytes(log.file, (whole) => process.stdout.write(whole), log.offset)
         },
       },
     )

@@ -88,26 +88,26 @@ export function readLog(path: string, f: LogFilter & {tail?: number} = {}): stri
 }
 
 /**
- * Calls onLines with the whole lines appended to path from `offset` on (default: its end
- * now), as many as each read brings, so a busy log costs one write per read rather than
- * one per line; checks every 200 ms, until the returned stop() is called. A file that does
- * not exist yet is waited for.
+ * Calls onBytes with the whole lines appended to path from `offset` on (default: its end
+ * now), as bytes, as many as each read brings (a partial last line waits for its end), so a
+ * busy log costs one write per read rather than one per line; checks every 200 ms, until the
+ * returned stop() is called. A file that does not exist yet is waited for.
  */
-export function followLog(path: string, onLines: (lines: string[]) => void, offset?: number): () => void {
+export function followBytes(path: string, onBytes: (whole: Buffer) => void, offset?: number): () => void {
   let at = offset ?? fileSize(path)
-  let partial = ''
+  let partial = Buffer.alloc(0)
   const buf = Buffer.alloc(64 * 1024)
   const poll = () => {
     const size = fileSize(path)
-    if (size < at) at = 0 // truncated or replaced: start over
+    if (size < at) [at, partial] = [0, Buffer.alloc(0)] // truncated or replaced: start over
     if (size === at) return
     const fd = openSync(path, 'r')
     try {
       for (let n: number; (n = readSync(fd, buf, 0, buf.length, at)) > 0; at += n) {
-        const lines = (partial + buf.toString('utf8', 0, n)).split('\n')
-        partial = lines.pop()!
-        const whole = lines.filter(Boolean)
-        if (whole.length) onLines(whole)
+        const end = buf.lastIndexOf(0x0a, n - 1) + 1
+        const whole = end > 0 ? Buffer.concat([partial, buf.subarray(0, end)]) : undefined
+        partial = Buffer.concat([end > 0 ? Buffer.alloc(0) : partial, buf.subarray(end, n)])
+        if (whole) onBytes(whole)
       }
     } finally {
       closeSync(fd)
@@ -118,4 +118,16 @@ export function followLog(path: string, onLines: (lines: string[]) => void, offs
     clearInterval(timer)
     poll()
   }
+}
+
+/** followBytes, as lines of text (without empty ones). */
+export function followLog(path: string, onLines: (lines: string[]) => void, offset?: number): () => void {
+  return followBytes(
+    path,
+    (whole) => {
+      const lines = whole.toString('utf8').split('\n').filter(Boolean)
+      if (lines.length) onLines(lines)
+    },
+    offset,
+  )
 }
