@@ -27,7 +27,7 @@ const images = inject('images')
 
 const PROJECT = 'platform'
 /** The compiled L01 route module in the platform image. */
-const L01_APP = '/app/dist/src/data-layer/app.js'
+const L01_APP = '/app/dist/src/data-layer/resources.js'
 
 import type {PatchRecord} from '../../src/patch/index.js'
 import type {Finding} from '../../src/stack/index.js'
@@ -355,7 +355,7 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
       const r = await s.cli(['stack', 'doctor', '--json'], 60_000)
       return {code: r.code, findings: (JSON.parse(r.stdout) as {findings: Finding[]}).findings}
     }
-    /** The route module with a new field first in the list handler's JSON text (one anchor in the compiled module). */
+    /** L01's operations module with a new field first in the list's JSON text (one anchor in the compiled module). */
     const marked = () => {
       const text = original.toString('utf8')
       const anchor = /listBody\(page, limit, offset\)/g
