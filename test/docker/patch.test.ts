@@ -469,7 +469,7 @@ describe.skipIf(!host)('hot patches on the real Docker engine, through the built
       const l01 = await l01Container()
       const before = (await containerSha(l01.name, L01_APP))!
       writeTree(join(s.cwd, 'broken'), {
-        'app.js': `${original.toString('utf8')}\nexport const = ;\n`,
+        'resources.js': `${original.toString('utf8')}\nexport const = ;\n`,
         'PATCH-NOTE.txt': 'created by the broken patch\n',
       })
 
