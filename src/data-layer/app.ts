@@ -4,7 +4,7 @@ import {authPlugin, createServer} from '../server/index.js'
 import type {Db} from '../db/index.js'
 import {createMetrics, type MetricsRegistry} from '../observability/index.js'
 import {REPLAY_HEADER, idempotencyKey} from './idempotency.js'
-import {RESOURCES, createStore, operations, schemasOf, type ListParams, type Resource, type Store} from './resources.js'
+import {RESOURCES, createStore, operations, routesOf, schemasOf, type ListParams, type Resource, type Store} from './resources.js'
 
 export interface DataLayerDeps {
   db: Db
@@ -32,23 +32,24 @@ function mount(app: FastifyInstance, store: Store, r: Resource): void {
   const k = r.entity.spec.key
   const schemas = schemasOf(r)
   const params = schemas.params
+  const {collection, item} = routesOf(r)
 
-  app.post(`${r.prefix}/`, {schema: {body: schemas.create}}, async (req, reply) => {
+  app.post(collection, {schema: {body: schemas.create}}, async (req, reply) => {
     const {json, replay} = await ops.create(req.body as Record<string, unknown>, idempotencyKey(req.headers))
     if (replay) reply.header(REPLAY_HEADER, 'true')
     return sendJson(reply, json, 201)
   })
   if (r.list) {
-    app.get(`${r.prefix}/`, {schema: {querystring: schemas.query}}, async (req, reply) =>
+    app.get(collection, {schema: {querystring: schemas.query}}, async (req, reply) =>
       sendJson(reply, await ops.list(req.query as ListParams)),
     )
   }
-  app.get<{Params: Params}>(`${r.prefix}/:${k}`, {schema: {params}}, async (req, reply) => sendJson(reply, await ops.get(req.params[k]!)))
-  app.patch<{Params: Params}>(`${r.prefix}/:${k}`, {schema: {params, body: schemas.patch}}, async (req, reply) =>
+  app.get<{Params: Params}>(item, {schema: {params}}, async (req, reply) => sendJson(reply, await ops.get(req.params[k]!)))
+  app.patch<{Params: Params}>(item, {schema: {params, body: schemas.patch}}, async (req, reply) =>
     sendJson(reply, await ops.patch(req.params[k]!, req.body as Record<string, unknown>)),
   )
   if (r.remove) {
-    app.delete<{Params: Params}>(`${r.prefix}/:${k}`, {schema: {params}}, async (req, reply) => {
+    app.delete<{Params: Params}>(item, {schema: {params}}, async (req, reply) => {
       await ops.remove(req.params[k]!)
       return reply.code(204).send()
     })

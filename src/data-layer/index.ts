@@ -1,6 +1,6 @@
 export {buildDataLayer} from './app.js'
 export type {DataLayerDeps} from './app.js'
 export {AGENT_STATUSES, GOAL_STATUSES, PLAN_STATUSES, TASK_STATUSES} from './entities.js'
-export {createStore, operations, resourceAt, schemasOf} from './resources.js'
+export {createStore, operations, resourceAt, routesOf, schemasOf} from './resources.js'
 export type {ListParams, Resource, Store} from './resources.js'
 export {idempotencyKey} from './idempotency.js'

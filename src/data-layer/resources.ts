@@ -41,6 +41,9 @@ export const RESOURCES: Resource[] = [
 
 export const resourceAt = (prefix: string): Resource => RESOURCES.find((r) => r.prefix === prefix)!
 
+/** A resource's route templates, as L01 serves them and as its metrics and log lines name them. */
+export const routesOf = (r: Resource) => ({collection: `${r.prefix}/`, item: `${r.prefix}/:${r.entity.spec.key}`})
+
 /** The JSON schemas of a resource's request parts: the path key (named after the key column), bodies and list query. */
 export function schemasOf(r: Resource) {
   const k = r.entity.spec.key

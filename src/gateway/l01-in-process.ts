@@ -1,5 +1,14 @@
 import {PlatformError} from '../core/index.js'
-import {idempotencyKey, operations, resourceAt, schemasOf, type ListParams, type Resource, type Store} from '../data-layer/index.js'
+import {
+  idempotencyKey,
+  operations,
+  resourceAt,
+  routesOf,
+  schemasOf,
+  type ListParams,
+  type Resource,
+  type Store,
+} from '../data-layer/index.js'
 import {formatValidation, toPlatformError, validatorCompiler} from '../server/index.js'
 import type {Answered} from '../observability/index.js'
 import {queryString, type CallOptions, type L01, type UpstreamResponse} from './l01-client.js'
@@ -121,7 +130,7 @@ export class InProcessL01 implements L01 {
       observe({
         reqId: o?.requestId ?? '',
         method: METHOD[op],
-        route: keyed ? `${prefix}/:${r.entity.spec.key}` : `${prefix}/`,
+        route: keyed ? routesOf(r).item : routesOf(r).collection,
         url: keyed ? `${prefix}/${encodeURIComponent(arg.id!)}` : `${prefix}/${op === 'list' ? queryString(arg.q) : ''}`,
         status: res.status,
         elapsedMs: performance.now() - started,
