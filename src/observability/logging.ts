@@ -122,6 +122,14 @@ export interface RequestLine {
 
 type Destination = {write(line: string): unknown}
 
+/** What JSON must escape (quote, backslash, control characters) or may (surrogates): only such a string needs JSON.stringify. */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/
+/**
+ * s as JSON.stringify writes it, without the call for the usual string that needs no escape:
+ * in a busy service four calls a line cost a few percent of its CPU, the four tests far less.
+ */
+const jsonString = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`)
+
 /**
  * The writer of the one line per request: the line pino would write (its fields, in its
  * order, after the logger's own bindings), built as one template instead of through pino's
@@ -134,7 +142,7 @@ export function requestLineWriter(logger: FastifyBaseLogger): (line: RequestLine
   const bindings = own[pino.symbols.chindingsSym]
   if (typeof stream?.write !== 'function' || typeof bindings !== 'string') return (line) => logger.info(line, 'request')
   const info = pino.levels.values.info
-  const q = JSON.stringify
+  const q = jsonString
   return (l) => {
     if (!((pino.levels.values[logger.level] ?? Number.POSITIVE_INFINITY) <= info)) return
     stream.write(

@@ -1,6 +1,7 @@
 /**
- * The per-request line is built as one template for speed; it must be the line pino itself
- * writes for the same fields (real pino, writing into a capturing stream), and honour the level.
+ * The per-request line is built as one template for speed (JSON.stringify only for a field
+ * that needs escaping); it must be the line pino itself writes for the same fields (real
+ * pino, writing into a capturing stream), and honour the level.
  */
 import type {FastifyBaseLogger} from 'fastify'
 import pino from 'pino'
@@ -26,6 +27,8 @@ describe('requestLineWriter', () => {
       ms: 1.2,
     },
     {reqId: 'a"b\\c\nd', method: 'POST', route: 'unmatched', url: '/p?q=é&k=[REDACTED]\u0000\u2028', status: 404, ms: 0},
+    // Surrogates paired and lone, DEL and a unit separator: each field escaped exactly as JSON.stringify escapes it.
+    {reqId: 'id-\ud83d\ude00', method: 'GET', route: '/a\\b/:id', url: '/x/\ud800y\u007f\u001f\udc00', status: 400, ms: 12.3},
   ]
 
   it('writes the very line pino writes for the same fields, byte for byte but the time', () => {
@@ -38,6 +41,44 @@ describe('requestLineWriter', () => {
       expect(withoutTime(ours.lines[0]!)).toBe(withoutTime(theirs.lines[0]!))
       expect(JSON.parse(ours.lines[0]!).time).toBeGreaterThan(0)
     }
+  })
+
+  it('escapes every text field as JSON.stringify does: quotes, backslashes, controls, surrogates, each alone', () => {
+    let seed = 7 // mulberry32: seeded, so a failure can be replayed
+    const next = (n: number) => {
+      seed = (seed + 0x6d2b79f5) | 0
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+      return ((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n) | 0
+    }
+    // Printable ASCII, and in most strings one character of one kind that may need escaping.
+    const special = [
+      () => (next(2) ? 0x22 : 0x5c), // quote, backslash
+      () => next(0x20), // a control character
+      () => 0xd800 + next(0x800), // a lone surrogate
+      () => 0x7f + next(0xd800 - 0x7f), // DEL and the rest of the BMP below the surrogates
+      () => 0xe000 + next(0x2000), // the BMP above them
+    ]
+    const text = (n: number) => {
+      const units = Array.from({length: n}, () => 0x20 + next(0x5f)).filter((u) => u !== 0x22 && u !== 0x5c)
+      const kind = next(special.length + 1)
+      if (kind < special.length) units.splice(next(units.length + 1), 0, special[kind]!())
+      return String.fromCharCode(...units)
+    }
+    const seen = {escaped: 0, plain: 0}
+    const q = JSON.stringify
+    for (let i = 0; i < 500; i++) {
+      const line: RequestLine = {reqId: text(8), method: text(3), route: text(12), url: text(30), status: 200, ms: 1}
+      const ours = capturing('info')
+      requestLineWriter(ours.logger)(line)
+      const expected =
+        `{"level":30,"name":"l09-api-gateway","reqId":${q(line.reqId)},"method":${q(line.method)},"route":${q(line.route)},` +
+        `"url":${q(line.url)},"status":200,"ms":1,"msg":"request"}\n`
+      expect(withoutTime(ours.lines[0]!).replace(/,"pid":\d+,"hostname":"[^"]*"/, '')).toBe(expected)
+      for (const v of [line.reqId, line.method, line.route, line.url]) q(v) === `"${v}"` ? seen.plain++ : seen.escaped++
+    }
+    expect(seen.escaped).toBeGreaterThan(500) // both paths were taken
+    expect(seen.plain).toBeGreaterThan(500)
   })
 
   it('writes nothing above info, and follows a level changed later', () => {
