@@ -130,6 +130,17 @@ const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/
  */
 const jsonString = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`)
 
+/** Methods and route templates, escaped once each: a service has a few dozen, and a lookup costs half a test. */
+const escaped = new Map<string, string>()
+function jsonStringOfFew(s: string): string {
+  let json = escaped.get(s)
+  if (json === undefined) {
+    json = jsonString(s)
+    if (escaped.size < 1024) escaped.set(s, json)
+  }
+  return json
+}
+
 /**
  * The writer of the one line per request: the line pino would write (its fields, in its
  * order, after the logger's own bindings), built as one template instead of through pino's
@@ -142,12 +153,21 @@ export function requestLineWriter(logger: FastifyBaseLogger): (line: RequestLine
   const bindings = own[pino.symbols.chindingsSym]
   if (typeof stream?.write !== 'function' || typeof bindings !== 'string') return (line) => logger.info(line, 'request')
   const info = pino.levels.values.info
-  const q = jsonString
+  const {levelValSym} = pino.symbols
+  // The line's start changes once a millisecond; a busy service writes several lines in one.
+  let millisecond = 0
+  let head = ''
   return (l) => {
-    if (!((pino.levels.values[logger.level] ?? Number.POSITIVE_INFINITY) <= info)) return
+    // The level as it is now (it may be changed at run time), read without pino's two getters.
+    if ((own[levelValSym] as number) > info) return
+    const now = Date.now()
+    if (now !== millisecond) {
+      millisecond = now
+      head = `{"level":${info},"time":${now}${bindings},"reqId":`
+    }
     stream.write(
-      `{"level":${info},"time":${Date.now()}${bindings},"reqId":${q(l.reqId)},"method":${q(l.method)},"route":${q(l.route)},` +
-        `"url":${q(l.url)},"status":${l.status},"ms":${l.ms},"msg":"request"}\n`,
+      `${head}${jsonString(l.reqId)},"method":${jsonStringOfFew(l.method)},"route":${jsonStringOfFew(l.route)},` +
+        `"url":${jsonString(l.url)},"status":${l.status},"ms":${l.ms},"msg":"request"}\n`,
     )
   }
 }
