@@ -9,7 +9,8 @@
  * level, started and measured in turn (info, silent, silent, info, ...), each round beginning
  * with the next one: one platform can cost several percent more than another of the same
  * level for the whole of its life (where V8 and the scheduler put things), which with one
- * platform a side reads as the log's cost. Each platform's median over the rounds; a level's
+ * platform a side reads as the log's cost (three a side by default: with two, a bias of about
+ * 2% was as large as the margin to the target). Each platform's median over the rounds; a level's
  * figure is the mean of its platforms', and the spread between platforms of one level is
  * printed as the noise floor. Before the first round each platform serves `--warmup` seconds
  * at each rate, unmeasured: V8 compiling both services is a one-off cost, not the log's.
@@ -19,7 +20,7 @@
  * First, the writer alone, in this process: CPU per request line written to a file by the
  * service log, against pino's own asynchronous destination (sonic-boom) in the same run.
  *
- *   node --import tsx bench/logging.ts [--seconds 5] [--rounds 5] [--concurrency 8] [--rate 900] [--warmup 10] [--instances 2] [--json]
+ *   node --import tsx bench/logging.ts [--seconds 5] [--rounds 5] [--concurrency 8] [--rate 900] [--warmup 10] [--instances 3] [--json]
  */
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
@@ -46,7 +47,7 @@ import {
 
 const TARGET = 0.05
 const args = benchArgs(
-  {seconds: 5, rounds: 5, concurrency: 8, rate: 900, warmup: 10, instances: 2},
+  {seconds: 5, rounds: 5, concurrency: 8, rate: 900, warmup: 10, instances: 3},
   {fractional: ['seconds'], zero: ['warmup']},
 )
 const MODES = [
