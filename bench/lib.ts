@@ -416,8 +416,12 @@ export async function startPlatformOnPostgres(opts: {logLevel?: string} = {}): P
   return {databaseUrl, platform}
 }
 
-/** The resident memory (PSS where the kernel has it) of a process and of every process below it (Linux /proc), largest first. */
-export function processTreeRss(root: number): Array<{pid: number; command: string; rssMb: number}> {
+/**
+ * The resident memory (PSS where the kernel has it) of a process and of every process below it (Linux /proc), largest
+ * first, with the part of it that is shared memory (PostgreSQL's shared buffers: a segment of a fixed size, resident as
+ * its pages are first touched).
+ */
+export function processTreeRss(root: number): Array<{pid: number; command: string; rssMb: number; shmemMb: number}> {
   const stat = (pid: string) => readFileSync(`/proc/${pid}/stat`, 'utf8')
   const children = new Map<number, number[]>()
   for (const d of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
@@ -429,14 +433,17 @@ export function processTreeRss(root: number): Array<{pid: number; command: strin
       // gone meanwhile
     }
   }
-  const out: Array<{pid: number; command: string; rssMb: number}> = []
+  const out: Array<{pid: number; command: string; rssMb: number; shmemMb: number}> = []
+  const mb = (kb: number) => Math.round(kb / 102.4) / 10
   const visit = (pid: number) => {
     try {
       // PSS: shared pages (PostgreSQL's shared buffers, touched by every backend) count once across processes, not once each.
-      const pss = /^Pss:\s+(\d+)/m.exec(readFileOr(`/proc/${pid}/smaps_rollup`))?.[1]
+      const rollup = readFileOr(`/proc/${pid}/smaps_rollup`)
+      const pss = /^Pss:\s+(\d+)/m.exec(rollup)?.[1]
       const rss = Number(pss ?? /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0)
+      const shmem = Number(/^Pss_Shmem:\s+(\d+)/m.exec(rollup)?.[1] ?? 0)
       const command = readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
-      out.push({pid, command, rssMb: Math.round(rss / 102.4) / 10})
+      out.push({pid, command, rssMb: mb(rss), shmemMb: mb(shmem)})
     } catch {
       return
     }
