@@ -24,15 +24,26 @@ export interface ServiceLog {
   flush(): Promise<void>
 }
 
+/** Makes a request line's text from its fields and its time (a logger's own: it knows the bindings). */
+export type LineFormat = (time: number, line: RequestLine) => string
+
+/** About what a request line holds besides its url and id: the flush threshold's estimate, not a limit. */
+const REQUEST_LINE_CHARS = 200
+
 /**
  * Log lines held as they come and written out together: a timer a few times a second, or
  * 64 KiB of lines, whichever is first, through a Node stream that owns partial writes and
  * backpressure. A line costs less than half of what it cost through sonic-boom, which
  * re-measures its growing buffer on every write (bench/logging measures both). Each chunk
  * holds whole lines, so several services may append to one file.
+ *
+ * A request line is held as its fields and made text with the rest of its chunk. Made
+ * one at a time between requests, in a busy service, the text cost several times as much:
+ * the formatting code and its data were out of the cache each time.
  */
 export class LineBuffer {
-  #lines: string[] = []
+  /** Lines in order: a line's text, or a request line as three items (its format, time and fields). */
+  #items: Array<string | LineFormat | number | RequestLine> = []
   #chars = 0
   #dropped = 0
   readonly #out: Writable
@@ -45,13 +56,27 @@ export class LineBuffer {
 
   /** pino's destination interface: one whole line, with its newline. */
   write(line: string): boolean {
+    if (!this.#taking()) return false
+    this.#items.push(line)
+    return this.#added(line.length)
+  }
+
+  /** A request line, as its fields: they are read when it is written out, so the caller hands them over. */
+  request(format: LineFormat, time: number, line: RequestLine): boolean {
+    if (!this.#taking()) return false
+    this.#items.push(format, time, line)
+    return this.#added(REQUEST_LINE_CHARS + line.url.length + line.reqId.length)
+  }
+
+  #taking(): boolean {
     if (this.#out.destroyed) return false
-    if (this.#out.writableLength > MAX_PENDING_BYTES) {
-      this.#dropped++
-      return false
-    }
-    this.#lines.push(line)
-    this.#chars += line.length
+    if (this.#out.writableLength <= MAX_PENDING_BYTES) return true
+    this.#dropped++
+    return false
+  }
+
+  #added(chars: number): true {
+    this.#chars += chars
     if (this.#chars >= FLUSH_CHARS) this.flush()
     return true
   }
@@ -64,13 +89,18 @@ export class LineBuffer {
         time: Date.now(),
         msg: `${this.#dropped} log lines were dropped: the log's destination did not keep up`,
       }
-      this.#lines.push(`${JSON.stringify(line)}\n`)
+      this.#items.push(`${JSON.stringify(line)}\n`)
       this.#dropped = 0
     }
-    if (this.#lines.length === 0 || this.#out.destroyed) return
-    const chunk = this.#lines.join('')
-    this.#lines = []
+    if (this.#items.length === 0 || this.#out.destroyed) return
+    const items = this.#items
+    this.#items = []
     this.#chars = 0
+    let chunk = ''
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]
+      chunk += typeof item === 'function' ? item(items[++i] as number, items[++i] as RequestLine) : item
+    }
     this.#out.write(chunk)
   }
 
@@ -144,30 +174,44 @@ function jsonStringOfFew(s: string): string {
 /**
  * The writer of the one line per request: the line pino would write (its fields, in its
  * order, after the logger's own bindings), built as one template instead of through pino's
- * generic serialiser, which costs about twice as much on the hot path. A logger without a
- * stream of its own (Fastify's, when the log is off) gets the line through logger.info.
+ * generic serialiser, which costs about twice as much on the hot path. Into the service
+ * log's buffer it goes as its fields, made text when the buffer is written out. A logger
+ * without a stream of its own (Fastify's, when the log is off) gets the line through logger.info.
  */
 export function requestLineWriter(logger: FastifyBaseLogger): (line: RequestLine) => void {
   const own = logger as unknown as Record<symbol, unknown>
   const stream = own[pino.symbols.streamSym] as Destination | undefined
   const bindings = own[pino.symbols.chindingsSym]
   if (typeof stream?.write !== 'function' || typeof bindings !== 'string') return (line) => logger.info(line, 'request')
-  const info = pino.levels.values.info
   const {levelValSym} = pino.symbols
+  // The level as it is now (it may be changed at run time), read without pino's two getters.
+  const off = () => (own[levelValSym] as number) > INFO
+  const format = lineFormat(bindings)
+  if (stream instanceof LineBuffer) {
+    return (l) => {
+      if (!off()) stream.request(format, Date.now(), l)
+    }
+  }
+  return (l) => {
+    if (!off()) stream.write(format(Date.now(), l))
+  }
+}
+
+const INFO = pino.levels.values.info
+
+/** The request line's text for a logger's bindings. */
+function lineFormat(bindings: string): LineFormat {
   // The line's start changes once a millisecond; a busy service writes several lines in one.
   let millisecond = 0
   let head = ''
-  return (l) => {
-    // The level as it is now (it may be changed at run time), read without pino's two getters.
-    if ((own[levelValSym] as number) > info) return
-    const now = Date.now()
+  return (now, l) => {
     if (now !== millisecond) {
       millisecond = now
-      head = `{"level":${info},"time":${now}${bindings},"reqId":`
+      head = `{"level":${INFO},"time":${now}${bindings},"reqId":`
     }
-    stream.write(
+    return (
       `${head}${jsonString(l.reqId)},"method":${jsonStringOfFew(l.method)},"route":${jsonStringOfFew(l.route)},` +
-        `"url":${jsonString(l.url)},"status":${l.status},"ms":${l.ms},"msg":"request"}\n`,
+      `"url":${jsonString(l.url)},"status":${l.status},"ms":${l.ms},"msg":"request"}\n`
     )
   }
 }

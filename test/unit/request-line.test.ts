@@ -1,22 +1,45 @@
 /**
  * The per-request line is built as one template for speed (JSON.stringify only for a field
  * that needs escaping); it must be the line pino itself writes for the same fields (real
- * pino, writing into a capturing stream), and honour the level.
+ * pino), and honour the level. Each test runs twice: into a plain destination, where the
+ * line is made at once, and into the service log's buffer, which holds the fields and makes
+ * the text when it is written out (its stream here captures what it is given).
  */
 import type {FastifyBaseLogger} from 'fastify'
+import {Writable} from 'node:stream'
 import pino from 'pino'
 import {describe, expect, it} from 'vitest'
-import {requestLineWriter, type RequestLine} from '../../src/observability/logging.js'
+import {LineBuffer, requestLineWriter, type RequestLine} from '../../src/observability/logging.js'
 
-function capturing(level: string) {
-  const lines: string[] = []
-  const logger = pino({level, name: 'l09-api-gateway'}, {write: (l: string) => void lines.push(l)})
-  return {logger: logger as unknown as FastifyBaseLogger, lines}
+type Through = 'a plain destination' | 'the service log buffer'
+
+function capturingThrough(through: Through, level: string) {
+  const written: string[] = []
+  const out = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      written.push(...chunk.toString().split(/(?<=\n)/))
+      done()
+    },
+  })
+  const buffer = through === 'the service log buffer' ? new LineBuffer(out) : undefined
+  const destination = buffer ?? {write: (l: string) => void written.push(l)}
+  const logger = pino({level, name: 'l09-api-gateway'}, destination) as unknown as FastifyBaseLogger
+  return {
+    logger,
+    /** Every line so far, the buffer written out first. */
+    lines(): string[] {
+      buffer?.flush()
+      return written
+    },
+    buffer,
+  }
 }
 
 const withoutTime = (line: string) => line.replace(/"time":\d+,/, '')
 
-describe('requestLineWriter', () => {
+describe.each<Through>(['a plain destination', 'the service log buffer'])('requestLineWriter, into %s', (through) => {
+  const capturing = (level: string) => capturingThrough(through, level)
+
   const samples: RequestLine[] = [
     {
       reqId: 'f79812d6-7c10-4ab1-9fab-564083328765',
@@ -33,31 +56,34 @@ describe('requestLineWriter', () => {
 
   it('writes the very line pino writes for the same fields, byte for byte but the time', () => {
     for (const line of samples) {
-      const theirs = capturing('info')
+      const theirs = capturingThrough('a plain destination', 'info')
       theirs.logger.info(line, 'request')
       // Twice: the second line takes its method and route from those escaped for the first.
       for (let i = 0; i < 2; i++) {
         const ours = capturing('info')
         requestLineWriter(ours.logger)(line)
-        expect(ours.lines).toHaveLength(1)
-        expect(withoutTime(ours.lines[0]!)).toBe(withoutTime(theirs.lines[0]!))
-        expect(JSON.parse(ours.lines[0]!).time).toBeGreaterThan(0)
+        expect(ours.lines()).toHaveLength(1)
+        expect(withoutTime(ours.lines()[0]!)).toBe(withoutTime(theirs.lines()[0]!))
+        expect(JSON.parse(ours.lines()[0]!).time).toBeGreaterThan(0)
       }
     }
   })
 
-  it('gives each line the millisecond it was written in', async () => {
+  it('gives each line the millisecond it was written in, not the one it was written out in', async () => {
     const ours = capturing('info')
     const write = requestLineWriter(ours.logger)
-    const times: number[] = []
+    const spans: Array<[number, number]> = []
     for (let i = 0; i < 3; i++) {
       const before = Date.now()
       write(samples[0]!)
-      const time = JSON.parse(ours.lines[i]!).time as number
-      expect(time).toBeGreaterThanOrEqual(before)
-      expect(time).toBeLessThanOrEqual(Date.now())
-      times.push(time)
+      spans.push([before, Date.now()])
       await new Promise((r) => setTimeout(r, 5))
+    }
+    const times = ours.lines().map((l) => JSON.parse(l).time as number)
+    expect(times).toHaveLength(3)
+    for (const [i, [before, after]] of spans.entries()) {
+      expect(times[i]).toBeGreaterThanOrEqual(before)
+      expect(times[i]).toBeLessThanOrEqual(after)
     }
     expect(new Set(times).size).toBe(3)
   })
@@ -93,7 +119,7 @@ describe('requestLineWriter', () => {
       const expected =
         `{"level":30,"name":"l09-api-gateway","reqId":${q(line.reqId)},"method":${q(line.method)},"route":${q(line.route)},` +
         `"url":${q(line.url)},"status":200,"ms":1,"msg":"request"}\n`
-      expect(withoutTime(ours.lines[0]!).replace(/,"pid":\d+,"hostname":"[^"]*"/, '')).toBe(expected)
+      expect(withoutTime(ours.lines()[0]!).replace(/,"pid":\d+,"hostname":"[^"]*"/, '')).toBe(expected)
       for (const v of [line.reqId, line.method, line.route, line.url]) q(v) === `"${v}"` ? seen.plain++ : seen.escaped++
     }
     expect(seen.escaped).toBeGreaterThan(500) // both paths were taken
@@ -104,16 +130,35 @@ describe('requestLineWriter', () => {
     const quiet = capturing('warn')
     const write = requestLineWriter(quiet.logger)
     write(samples[0]!)
-    expect(quiet.lines).toEqual([])
+    expect(quiet.lines()).toEqual([])
     ;(quiet.logger as unknown as {level: string}).level = 'info'
     write(samples[0]!)
-    expect(quiet.lines).toHaveLength(1)
+    expect(quiet.lines()).toHaveLength(1)
   })
 
-  it('falls back to logger.info for a logger without a stream of its own', () => {
-    const calls: unknown[][] = []
-    const logger = {info: (...a: unknown[]) => void calls.push(a), level: 'info'} as unknown as FastifyBaseLogger
-    requestLineWriter(logger)(samples[0]!)
-    expect(calls).toEqual([[samples[0], 'request']])
+  it("keeps the order of request lines and the logger's other lines", () => {
+    const ours = capturing('info')
+    const write = requestLineWriter(ours.logger)
+    for (let i = 0; i < 3; i++) {
+      ours.logger.warn({i}, 'other')
+      write({...samples[0]!, status: 200 + i})
+    }
+    const seen = ours.lines().map((l) => JSON.parse(l) as {msg: string; i?: number; status?: number})
+    expect(seen.map((l) => (l.msg === 'other' ? `other ${l.i}` : `request ${l.status}`))).toEqual([
+      'other 0',
+      'request 200',
+      'other 1',
+      'request 201',
+      'other 2',
+      'request 202',
+    ])
   })
+})
+
+it('requestLineWriter falls back to logger.info for a logger without a stream of its own', () => {
+  const calls: unknown[][] = []
+  const logger = {info: (...a: unknown[]) => void calls.push(a), level: 'info'} as unknown as FastifyBaseLogger
+  const line = {reqId: 'r', method: 'GET', route: '/x', url: '/x', status: 200, ms: 1}
+  requestLineWriter(logger)(line)
+  expect(calls).toEqual([[line, 'request']])
 })
