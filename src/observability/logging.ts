@@ -171,11 +171,14 @@ function jsonStringOfFew(s: string): string {
   return json
 }
 
+const INFO = pino.levels.values.info
+
 /**
  * The writer of the one line per request: the line pino would write (its fields, in its
  * order, after the logger's own bindings), built as one template instead of through pino's
  * generic serialiser, which costs about twice as much on the hot path. Into the service
- * log's buffer it goes as its fields, made text when the buffer is written out. A logger
+ * log's buffer it goes as its fields, made text when the buffer is written out (so the
+ * caller hands the line over and does not change it afterwards). A logger
  * without a stream of its own (Fastify's, when the log is off) gets the line through logger.info.
  */
 export function requestLineWriter(logger: FastifyBaseLogger): (line: RequestLine) => void {
@@ -196,8 +199,6 @@ export function requestLineWriter(logger: FastifyBaseLogger): (line: RequestLine
     if (!off()) stream.write(format(Date.now(), l))
   }
 }
-
-const INFO = pino.levels.values.info
 
 /** The request line's text for a logger's bindings. */
 function lineFormat(bindings: string): LineFormat {
